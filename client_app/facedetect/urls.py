@@ -1,0 +1,10 @@
+"""URL routes: the webcam page at ``/`` and a health check at ``/healthz``."""
+
+from django.urls import path
+
+from facedetect import views
+
+urlpatterns = [
+    path("", views.webcam_page, name="webcam-page"),
+    path("healthz", views.health, name="health"),
+]

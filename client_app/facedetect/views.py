@@ -1,0 +1,51 @@
+"""Views of the webcam page: the page itself (with the relay URL injected) and a health check.
+
+Frames never pass through Django: the page's JavaScript sends them straight to the relay.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+
+def _content_security_policy(websocket_url: str) -> str:
+    """Only this site's own scripts/styles, and WebSocket connections only to the relay."""
+    parts = urlsplit(websocket_url)
+    relay_origin = f"{parts.scheme}://{parts.netloc}"
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"connect-src 'self' {relay_origin}",
+        "img-src 'self' blob: data:",
+        "media-src 'self' blob: mediastream:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ])
+
+
+@require_GET
+def webcam_page(request: HttpRequest) -> HttpResponse:
+    """The webcam page; the relay's WebSocket URL reaches the script as a JSON data block."""
+    client_config = {
+        "websocketUrl": settings.FACESWAP_WEBSOCKET_URL,
+        "frameWidth": 640,
+        "frameHeight": 480,
+    }
+    response = render(request, "facedetect/index.html", {"client_config": client_config})
+    response["Content-Security-Policy"] = _content_security_policy(settings.FACESWAP_WEBSOCKET_URL)
+    response["Permissions-Policy"] = "camera=(self), microphone=()"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness for the local stack and load balancers: ``{"status": "ok"}``."""
+    return JsonResponse({"status": "ok"})
