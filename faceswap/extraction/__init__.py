@@ -1,0 +1,1 @@
+"""Extraction: videos and pictures -> a folder of aligned faces for training."""

@@ -1,0 +1,190 @@
+"""The alignment maths: one implementation for extraction, training, conversion and serving.
+
+A face is aligned by the similarity transform (rotation, uniform scale, translation) that best
+maps its 51 inner landmarks (classic points 17-67) onto a fixed mean-face template, estimated
+with Umeyama's method as in the classic deepfakes code. The template lives in a unit square;
+a ``FaceLayout`` says how big the crop is and how much margin surrounds that square:
+
+* ``FaceLayout(256, 0.1875)`` — the classic extraction layout (256 px, 48 px padding);
+* ``FaceLayout(64, 0.0)`` — what the classic 64 px model sees: the central 160 px of the
+  extracted face (62.5 % coverage).
+
+Matrices are OpenCV 2x3 affine float64 matrices mapping source pixel (x, y) to target pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Mean face (classic points 17-67) in the unit square, from the original deepfakes aligner.
+_MEAN_FACE_X = [
+    0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
+    0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
+    0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
+    0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
+    0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
+    0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
+    0.553364, 0.490127, 0.42689]
+_MEAN_FACE_Y = [
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+    0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+    0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
+    0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
+    0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+    0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
+    0.784792, 0.824182, 0.831803, 0.824182]
+MEAN_FACE = np.stack([_MEAN_FACE_X, _MEAN_FACE_Y], axis=1)  # (51, 2), unit square
+TEMPLATE_POINTS = slice(17, 68)  # which of the 68 landmarks the template describes
+
+
+@dataclass(frozen=True)
+class FaceLayout:
+    """An aligned crop: ``size`` px square; the template's unit square spans
+    ``[size * padding_ratio, size * (1 - padding_ratio)]`` on both axes."""
+
+    size: int
+    padding_ratio: float
+
+    @property
+    def inner_size(self) -> float:
+        return self.size * (1.0 - 2.0 * self.padding_ratio)
+
+    @property
+    def offset(self) -> float:
+        return self.size * self.padding_ratio
+
+    def to_dict(self) -> dict:
+        return {"size": int(self.size), "padding_ratio": float(self.padding_ratio)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FaceLayout":
+        return cls(int(data["size"]), float(data["padding_ratio"]))
+
+
+EXTRACT_LAYOUT = FaceLayout(256, 0.1875)
+CLASSIC_MODEL_LAYOUT = FaceLayout(64, 0.0)
+
+
+def umeyama(source: np.ndarray, target: np.ndarray, estimate_scale: bool = True) -> np.ndarray:
+    """Least-squares similarity transform (3x3, float64) mapping ``source`` (N, 2) onto ``target`` (N, 2).
+
+    Umeyama, "Least-squares estimation of transformation parameters between two point patterns",
+    PAMI 1991 — the same estimator the classic deepfakes aligner uses.
+    """
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    count, dimensions = source.shape
+    source_mean = source.mean(axis=0)
+    target_mean = target.mean(axis=0)
+    source_centred = source - source_mean
+    target_centred = target - target_mean
+    covariance = target_centred.T @ source_centred / count
+    signs = np.ones((dimensions,), dtype=np.float64)
+    if np.linalg.det(covariance) < 0:
+        signs[dimensions - 1] = -1
+    transform = np.eye(dimensions + 1, dtype=np.float64)
+    u, singular, vt = np.linalg.svd(covariance)
+    rank = np.linalg.matrix_rank(covariance)
+    if rank == 0:
+        return np.full_like(transform, np.nan)
+    if rank == dimensions - 1:
+        if np.linalg.det(u) * np.linalg.det(vt) > 0:
+            transform[:dimensions, :dimensions] = u @ vt
+        else:
+            saved = signs[dimensions - 1]
+            signs[dimensions - 1] = -1
+            transform[:dimensions, :dimensions] = u @ np.diag(signs) @ vt
+            signs[dimensions - 1] = saved
+    else:
+        transform[:dimensions, :dimensions] = u @ np.diag(signs) @ vt
+    if estimate_scale:
+        scale = 1.0 / source_centred.var(axis=0).sum() * (singular @ signs)
+    else:
+        scale = 1.0
+    transform[:dimensions, dimensions] = target_mean - scale * (transform[:dimensions, :dimensions] @ source_mean.T)
+    transform[:dimensions, :dimensions] *= scale
+    return transform
+
+
+def alignment_matrix(landmarks68: np.ndarray, layout: FaceLayout) -> np.ndarray:
+    """(2, 3) float64 matrix mapping image px -> aligned-crop px, from (68, 2) px landmarks."""
+    unit = umeyama(np.asarray(landmarks68)[TEMPLATE_POINTS], MEAN_FACE, True)[:2].copy()
+    unit *= layout.inner_size
+    unit[:, 2] += layout.offset
+    return unit
+
+
+def relayout_matrix(source: FaceLayout, target: FaceLayout) -> np.ndarray:
+    """(2, 3) matrix mapping px of a crop in ``source`` layout to px of the same face in ``target`` layout."""
+    scale = target.inner_size / source.inner_size
+    shift = target.offset - source.offset * scale
+    return np.array([[scale, 0.0, shift], [0.0, scale, shift]], dtype=np.float64)
+
+
+def invert_matrix(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (2, 3) affine matrix (aligned-crop px -> image px)."""
+    return cv2.invertAffineTransform(np.asarray(matrix, dtype=np.float64))
+
+
+def compose(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """(2, 3) matrix that applies ``first`` and then ``then``."""
+    full_first = np.vstack([first, [0.0, 0.0, 1.0]])
+    full_then = np.vstack([then, [0.0, 0.0, 1.0]])
+    return (full_then @ full_first)[:2]
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a (2, 3) matrix to (N, 2) points; returns (N, 2) float64."""
+    points = np.asarray(points, dtype=np.float64)
+    return points @ np.asarray(matrix, dtype=np.float64)[:, :2].T + np.asarray(matrix, dtype=np.float64)[:, 2]
+
+
+def align_face(image: np.ndarray, landmarks68: np.ndarray, layout: FaceLayout,
+               interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the aligned face out of ``image`` (uint8 (H, W, 3) BGR).
+
+    Returns ``(crop, matrix)``: crop uint8 (S, S, 3) BGR in ``layout``; matrix (2, 3) image -> crop.
+    Pixels outside the image repeat the border.
+    """
+    matrix = alignment_matrix(landmarks68, layout)
+    crop = cv2.warpAffine(image, matrix, (layout.size, layout.size), flags=interpolation,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop, matrix
+
+
+def paste_region(matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Bounding box ``(x0, y0, x1, y1)`` in the frame, clipped, that a crop aligned by ``matrix`` covers."""
+    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], dtype=np.float64)
+    frame_corners = transform_points(corners, invert_matrix(matrix))
+    height, width = frame_shape[:2]
+    x0 = int(max(0, np.floor(frame_corners[:, 0].min())))
+    y0 = int(max(0, np.floor(frame_corners[:, 1].min())))
+    x1 = int(min(width, np.ceil(frame_corners[:, 0].max()) + 1))
+    y1 = int(min(height, np.ceil(frame_corners[:, 1].max()) + 1))
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+def unalign_to_region(crop: np.ndarray, matrix: np.ndarray, region: tuple[int, int, int, int],
+                      interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Warp an aligned crop (S, S[, C], any dtype) back into frame px, only for ``region``.
+
+    ``matrix`` is the image -> crop matrix used to align; ``region`` is ``(x0, y0, x1, y1)`` from
+    :func:`paste_region`. Returns an array (y1-y0, x1-x0[, C]) of the crop's dtype; pixels the crop
+    does not cover are 0.
+    """
+    x0, y0, x1, y1 = region
+    shifted = np.asarray(matrix, dtype=np.float64).copy()
+    # region px (u, v) = frame px (u + x0, v + y0): crop = M @ (u + x0, v + y0, 1)
+    shifted[:, 2] += shifted[:, 0] * x0 + shifted[:, 1] * y0
+    return cv2.warpAffine(crop, shifted, (x1 - x0, y1 - y0), flags=interpolation | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def unalign_image(crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, ...],
+                  interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Warp an aligned crop back to a full frame of ``frame_shape`` (uncovered pixels are 0)."""
+    height, width = frame_shape[:2]
+    return unalign_to_region(crop, matrix, (0, 0, width, height), interpolation)

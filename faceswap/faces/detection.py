@@ -1,0 +1,211 @@
+"""Face detection and landmarks with MediaPipe 0.10.21 (models ship inside the wheel).
+
+Two MediaPipe graphs run on each frame: face detection (full-range model) says *where faces are
+and how sure it is*; the face mesh gives 468 landmarks per face. A mesh is trusted only when a
+confident detection overlaps it, which rejects animals that fool the mesh alone (the s25 dog
+in the sample data). Landmarks are then reduced to the classic 68 points (faceswap.faces.landmarks).
+
+Two front ends share that logic:
+
+* ``FaceDetector`` — every frame on its own (stills, extraction, offline conversion);
+* ``FaceTracker`` — one video stream: the mesh runs in MediaPipe's tracking mode, which skips
+  detection while it follows a face (~2x faster per frame, the live path), and a detection confirms
+  the face when a track starts and every ``confirm_every`` frames after that.
+
+Input frames are BGR uint8 (H, W, 3); coordinates are pixels (x, y) of that frame.
+Both serialise their calls with a lock, so one instance may be shared by threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from faceswap.faces.landmarks import mesh_to_68
+from faceswap.settings import setting
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DetectionSettings:
+    max_faces: int = setting(4, "most faces to find in one frame")
+    min_detection_confidence: float = setting(0.5, "face-detector score below which a face is ignored")
+    min_mesh_confidence: float = setting(0.5, "face-mesh confidence below which a face is ignored")
+    full_range: bool = setting(True, "use MediaPipe's full-range detector (faces up to ~5 m) instead of the short-range one")
+    min_overlap: float = setting(0.3, "share of a mesh's box that a detection must cover to confirm it")
+    confirm_every: int = setting(15, "FaceTracker: frames between detector confirmations of a tracked face")
+
+
+@dataclass
+class Face:
+    """One face in a frame. ``box``: (4,) float32 x0, y0, x1, y1 px; ``score``: detector score in
+    [0, 1]; ``landmarks``: (68, 2) float32 px; ``mesh``: (468, 2) float32 px."""
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+    mesh: np.ndarray
+
+    @property
+    def area(self) -> float:
+        return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
+
+
+def _box_of(points: np.ndarray) -> np.ndarray:
+    return np.array([points[:, 0].min(), points[:, 1].min(), points[:, 0].max(), points[:, 1].max()], dtype=np.float32)
+
+
+def _covered_share(box: np.ndarray, cover: np.ndarray) -> float:
+    """Share of ``box``'s area inside ``cover``."""
+    width = max(0.0, min(box[2], cover[2]) - max(box[0], cover[0]))
+    height = max(0.0, min(box[3], cover[3]) - max(box[1], cover[1]))
+    area = max(1e-6, (box[2] - box[0]) * (box[3] - box[1]))
+    return float(width * height / area)
+
+
+def _check_frame(image: np.ndarray) -> None:
+    if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("face detection expects a uint8 (H, W, 3) BGR image")
+
+
+def _detection_boxes(detections, width: int, height: int) -> list[tuple[np.ndarray, float]]:
+    boxes = []
+    for detection in detections:
+        relative = detection.location_data.relative_bounding_box
+        x0, y0 = relative.xmin * width, relative.ymin * height
+        boxes.append((np.array([x0, y0, x0 + relative.width * width, y0 + relative.height * height],
+                               dtype=np.float32), float(detection.score[0])))
+    return boxes
+
+
+def _mesh_points(mesh_landmarks, width: int, height: int) -> np.ndarray:
+    size = np.array([width, height], dtype=np.float32)
+    return np.array([(point.x, point.y) for point in mesh_landmarks.landmark], dtype=np.float32)[:468] * size
+
+
+def _confirmed_faces(meshes: list[np.ndarray], boxes: list[tuple[np.ndarray, float]], min_overlap: float) -> list[Face]:
+    """Faces whose mesh a detection box covers (share >= min_overlap), largest first."""
+    faces = []
+    for mesh in meshes:
+        mesh_box = _box_of(mesh)
+        best_score, best_share = 0.0, 0.0
+        for box, score in boxes:
+            share = _covered_share(mesh_box, box)
+            if share > best_share:
+                best_share, best_score = share, score
+        if best_share < min_overlap:
+            logger.debug("face mesh at %s has no confirming detection; ignored", mesh_box.tolist())
+            continue
+        faces.append(Face(box=mesh_box, score=best_score, landmarks=mesh_to_68(mesh), mesh=mesh))
+    faces.sort(key=lambda face: face.area, reverse=True)
+    return faces
+
+
+def _face_detection_graph(settings: DetectionSettings):
+    import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
+
+    return mp.solutions.face_detection.FaceDetection(
+        model_selection=1 if settings.full_range else 0,
+        min_detection_confidence=settings.min_detection_confidence)
+
+
+def _face_mesh_graph(settings: DetectionSettings, tracking: bool, max_faces: int):
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=not tracking, max_num_faces=max_faces, refine_landmarks=False,
+        min_detection_confidence=settings.min_mesh_confidence,
+        min_tracking_confidence=settings.min_mesh_confidence)
+
+
+class FaceDetector:
+    """Find all faces in BGR frames, each frame on its own, largest first (see module docstring)."""
+
+    def __init__(self, settings: DetectionSettings | None = None):
+        self.settings = settings or DetectionSettings()
+        self._lock = threading.Lock()
+        self._detection = _face_detection_graph(self.settings)
+        self._mesh = _face_mesh_graph(self.settings, tracking=False, max_faces=self.settings.max_faces)
+
+    def close(self) -> None:
+        with self._lock:
+            self._detection.close()
+            self._mesh.close()
+
+    def __enter__(self) -> "FaceDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All confirmed faces in ``image`` (uint8 (H, W, 3) BGR), largest first."""
+        _check_frame(image)
+        height, width = image.shape[:2]
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        rgb.flags.writeable = False
+        with self._lock:
+            detections = self._detection.process(rgb).detections or []
+            meshes = []
+            if detections:
+                meshes = self._mesh.process(rgb).multi_face_landmarks or []
+        return _confirmed_faces([_mesh_points(m, width, height) for m in meshes],
+                                _detection_boxes(detections, width, height), self.settings.min_overlap)
+
+
+class FaceTracker:
+    """Faces of ONE video stream, frame after frame (see module docstring). ``reset()`` starts over."""
+
+    def __init__(self, settings: DetectionSettings | None = None, max_faces: int = 1):
+        self.settings = settings or DetectionSettings()
+        self.max_faces = max_faces
+        self._lock = threading.Lock()
+        self._detection = _face_detection_graph(self.settings)
+        self._mesh = _face_mesh_graph(self.settings, tracking=True, max_faces=max_faces)
+        self._confirmed: list[tuple[np.ndarray, float]] = []
+        self._frames_since_confirmation = 0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._mesh.close()
+            self._mesh = _face_mesh_graph(self.settings, tracking=True, max_faces=self.max_faces)
+            self._confirmed = []
+            self._frames_since_confirmation = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._detection.close()
+            self._mesh.close()
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Confirmed faces in the next frame of the stream (uint8 (H, W, 3) BGR), largest first."""
+        _check_frame(image)
+        height, width = image.shape[:2]
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        rgb.flags.writeable = False
+        with self._lock:
+            meshes = [_mesh_points(m, width, height) for m in (self._mesh.process(rgb).multi_face_landmarks or [])]
+            if not meshes:
+                self._confirmed = []
+                return []
+            self._frames_since_confirmation += 1
+            stale = self._frames_since_confirmation >= self.settings.confirm_every
+            unconfirmed = len(_confirmed_faces(meshes, self._confirmed, self.settings.min_overlap)) < len(meshes)
+            if stale or unconfirmed:
+                # A tracked face moves between confirmations: grow the confirming boxes by a quarter.
+                self._confirmed = [(_grown(box, 0.25), score) for box, score in
+                                   _detection_boxes(self._detection.process(rgb).detections or [], width, height)]
+                self._frames_since_confirmation = 0
+            confirmed = self._confirmed
+        return _confirmed_faces(meshes, confirmed, self.settings.min_overlap)
+
+
+def _grown(box: np.ndarray, share: float) -> np.ndarray:
+    width, height = box[2] - box[0], box[3] - box[1]
+    return np.array([box[0] - share * width, box[1] - share * height,
+                     box[2] + share * width, box[3] + share * height], dtype=np.float32)

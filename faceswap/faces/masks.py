@@ -1,0 +1,54 @@
+"""Face masks from the 68 landmarks, in aligned-crop pixels.
+
+The mask is the convex hull of the landmarks, extended upwards over the forehead (the
+landmarks stop at the eyebrows), then eroded and feathered so a swapped face blends in without
+a hard edge. Used by training (loss masked to the face) and by blending (conversion, serving).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from faceswap.settings import setting
+
+
+@dataclass
+class MaskSettings:
+    forehead: float = setting(0.35, "how far above the eyebrows the mask reaches, as a share of brow-to-chin height")
+    erode: float = setting(0.03, "erosion of the hull, as a share of the crop size (negative dilates)")
+    feather: float = setting(0.08, "width of the feathered edge, as a share of the crop size")
+
+
+def face_hull_points(landmarks68: np.ndarray, settings: MaskSettings | None = None) -> np.ndarray:
+    """(68 + 10, 2) float32 points: the landmarks plus the eyebrows moved up over the forehead."""
+    settings = settings or MaskSettings()
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    brows = landmarks[17:27]
+    chin = landmarks[8]
+    brow_centre = brows.mean(axis=0)
+    upwards = brow_centre - chin
+    forehead = brows + upwards * settings.forehead
+    return np.concatenate([landmarks, forehead], axis=0)
+
+
+def face_mask(landmarks68: np.ndarray, size: int, settings: MaskSettings | None = None) -> np.ndarray:
+    """Mask of the face: float32 (size, size) in [0, 1] from (68, 2) landmarks in crop px."""
+    settings = settings or MaskSettings()
+    hull = cv2.convexHull(np.round(face_hull_points(landmarks68, settings)).astype(np.int32))
+    mask = np.zeros((size, size), dtype=np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA)
+    erode = int(round(abs(settings.erode) * size))
+    if erode > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
+        mask = cv2.erode(mask, kernel) if settings.erode > 0 else cv2.dilate(mask, kernel)
+    feather = int(round(settings.feather * size))
+    if feather > 0:
+        # Shrink by half the feather first so the soft edge stays inside the hull.
+        half = max(1, feather // 2)
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * half + 1, 2 * half + 1)))
+        blur = 2 * feather + 1
+        mask = cv2.GaussianBlur(mask, (blur, blur), 0)
+    return mask.astype(np.float32) / 255.0
