@@ -1,0 +1,83 @@
+"""Put a swapped face crop back into the frame it came from.
+
+The crop was cut out with an image -> crop similarity matrix (faceswap.faces.alignment); it goes
+back with the same matrix through ``alignment.unalign_to_region`` (``cv2.warpAffine`` with
+``WARP_INVERSE_MAP``). Only the crop's bounding rectangle in the frame is touched, so the cost
+follows the face size, not the frame size, and every pixel where the mask is 0 keeps its exact
+original value.
+
+Blend modes:
+
+- ``"feather"`` (default): alpha blend with the feathered face mask.
+- ``"poisson"``: ``cv2.seamlessClone`` (gradient-domain blending) inside the face rectangle; the
+  result is then alpha-blended with the same feathered mask, so pixels outside the mask are still
+  untouched.
+
+Frames are ``uint8 (H, W, 3)`` **BGR**; face crops are ``float32 (S, S, 3)`` BGR in [0, 1];
+masks are ``float32 (S, S)`` in [0, 1]; matrices are ``(2, 3)`` image -> crop.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from faceswap.errors import InputError
+from faceswap.faces.alignment import paste_region, unalign_to_region
+
+BLEND_MODES = ("feather", "poisson")
+
+
+def _poisson_clone(face_region_bgr: np.ndarray, frame_region_bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """seamlessClone the warped face into the frame region; uint8 (h, w, 3) BGR in and out."""
+    binary = np.where(alpha > 0.5, 255, 0).astype(np.uint8)
+    # seamlessClone needs the mask clear of the patch border.
+    binary[0, :] = binary[-1, :] = 0
+    binary[:, 0] = binary[:, -1] = 0
+    x, y, width, height = cv2.boundingRect(binary)
+    if width < 3 or height < 3:
+        return frame_region_bgr
+    # OpenCV centres the mask's bounding box on `center`; this keeps the face where it is.
+    center = (x + width // 2, y + height // 2)
+    return cv2.seamlessClone(face_region_bgr, frame_region_bgr, binary, center, cv2.NORMAL_CLONE)
+
+
+def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
+               mode: str = "feather") -> tuple[int, int, int, int] | None:
+    """Blend a swapped face crop back into ``frame`` **in place**.
+
+    frame: uint8 (H, W, 3) BGR, modified in place;
+    face: float32 (S, S, 3) BGR in [0, 1], the colour-corrected model output;
+    mask: float32 (S, S) in [0, 1], crop space (1 = face);
+    matrix: (2, 3) image -> crop, the matrix the crop was aligned with;
+    mode: one of ``BLEND_MODES``.
+    Returns the frame rectangle ``(x0, y0, x1, y1)`` that was touched, or None when the face lies
+    outside the frame.
+    Pixels outside that rectangle, and inside it wherever the warped mask is 0, are unchanged.
+    """
+    if mode not in BLEND_MODES:
+        raise InputError(f"unknown blend mode {mode!r}: expected one of {', '.join(BLEND_MODES)}")
+    if face.shape[:2] != mask.shape:
+        raise ValueError(f"face crop {face.shape} and mask {mask.shape} differ in size")
+    region = paste_region(matrix, mask.shape[0], frame.shape)
+    x0, y0, x1, y1 = region
+    if x1 <= x0 or y1 <= y0:
+        return None
+    alpha = unalign_to_region(mask, matrix, region)
+    np.clip(alpha, 0.0, 1.0, out=alpha)
+    warped_face = unalign_to_region(face, matrix, region)
+    target = frame[y0:y1, x0:x1]
+    original = target.astype(np.float32)
+    if mode == "poisson":
+        face_bgr = np.clip(warped_face * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        warped_face = _poisson_clone(face_bgr, target.copy(), alpha).astype(np.float32)
+    else:
+        warped_face *= 255.0
+    # original + alpha * (face - original), rounded; where alpha == 0 this is exactly original.
+    warped_face -= original
+    warped_face *= alpha[..., None]
+    warped_face += original
+    warped_face += 0.5
+    np.clip(warped_face, 0.0, 255.0, out=warped_face)
+    target[...] = warped_face.astype(np.uint8)
+    return region

@@ -1,0 +1,202 @@
+"""The per-frame swap pipeline shared by offline conversion and the live prediction routine.
+
+One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
+
+1. ``detect`` — faces and 68 landmarks (faceswap.faces.detection), largest first, at most
+   ``max_faces``;
+2. ``align`` — optional temporal smoothing of the landmarks (one ``LandmarkSmoother`` per stream,
+   passed in by the caller), alignment of every face to the model's ``FaceLayout``, and the face
+   mask from the aligned landmarks;
+3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
+   with decoder B;
+4. ``blend`` — colour transfer towards the original face (inside the mask), blending back into
+   a copy of the frame (only the faces' rectangles are touched), and the visible "AI-generated"
+   mark;
+
+plus ``total``. A frame without a face is returned **unchanged — the very same array** — with
+``faces=0`` and no mark: nothing synthetic was made, so nothing is labelled synthetic.
+
+The mark is on by default. A request may turn it on; it may turn it off only when the operator
+has set ``force_mark=False``; the operator turns it off for everyone with ``mark=False``.
+
+Frames are ``uint8 (H, W, 3)`` **BGR**; model tensors are ``float32 (N, S, S, 3)`` BGR in [0, 1].
+One FrameSwapper may be shared by threads: the detector locks itself, the model call is locked here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceswap.errors import InputError
+from faceswap.faces.alignment import align_face, transform_points
+from faceswap.faces.masks import MaskSettings, face_mask
+from faceswap.settings import setting
+from faceswap.swapping.blending import BLEND_MODES, paste_face
+from faceswap.swapping.color_transfer import COLOR_MODES, transfer_color
+from faceswap.swapping.watermark import MarkSettings, draw_mark
+
+logger = logging.getLogger(__name__)
+
+DIRECTIONS = ("a2b", "b2a")
+STAGES = ("detect", "align", "model", "blend", "total")
+
+
+@dataclass
+class SwapSettings:
+    """How frames are swapped; the defaults of every request (environment prefix FACESWAP_SWAP_)."""
+
+    color: str = setting("reinhard", "colour transfer towards the original face", choices=COLOR_MODES)
+    blend: str = setting("feather", "how the swapped face is blended back", choices=BLEND_MODES)
+    mark: bool = setting(True, "draw the visible 'AI-generated' mark on merged frames")
+    force_mark: bool = setting(True, "requests cannot turn the mark off (only the operator's --no-mark does)")
+    max_faces: int = setting(4, "most faces swapped in one frame (largest first)")
+    edge_fade: float = setting(0.12, "fade of the mask towards the model crop's border, as a share of the crop size")
+    jpeg_quality: int = setting(85, "JPEG quality of merged frames sent back or written as .jpg")
+    mask: MaskSettings = dataclasses.field(default_factory=MaskSettings, metadata={"cli": False, "help": "face mask shape"})
+    mark_style: MarkSettings = dataclasses.field(default_factory=MarkSettings, metadata={"cli": False, "help": "mark look"})
+
+
+@dataclass
+class SwapResult:
+    """One swapped frame: ``frame`` uint8 (H, W, 3) BGR; ``faces`` swapped; ``timings_ms`` per stage."""
+
+    frame: np.ndarray
+    faces: int
+    timings_ms: dict[str, float]
+
+
+@functools.lru_cache(maxsize=8)
+def crop_border_fade(size: int, share: float) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: 0 on the crop's border rising smoothly to 1 at ``share * size`` inside.
+
+    The model crop rarely contains the whole face hull; multiplying the face mask by this keeps the
+    crop's own edge from showing as a seam after blending.
+    """
+    width = max(share * size, 1.0)
+    centres = np.arange(size, dtype=np.float32) + 0.5
+    distance = np.minimum(centres, size - centres)
+    ramp = np.clip(distance / width, 0.0, 1.0)
+    ramp = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep
+    fade = np.minimum.outer(ramp, ramp).astype(np.float32)
+    fade.flags.writeable = False
+    return fade
+
+
+def _milliseconds(start: float, end: float) -> float:
+    return round((end - start) * 1000.0, 3)
+
+
+class FrameSwapper:
+    """Swap every face of a BGR frame with the other identity of a two-identity model.
+
+    model: a SwapModel (faceswap.model.runtime.load_swap_model) with ``input_size``, ``layout`` and
+    ``swap(faces float32 (N, S, S, 3) BGR [0, 1], direction) -> same``;
+    detector: anything with ``detect(frame uint8 (H, W, 3) BGR) -> list[Face]`` largest first
+    (default: a new ``FaceDetector``); settings: ``SwapSettings``.
+    """
+
+    def __init__(self, model, detector=None, settings: SwapSettings | None = None) -> None:
+        self.model = model
+        if detector is None:
+            from faceswap.faces.detection import FaceDetector
+
+            detector = FaceDetector()
+        self.detector = detector
+        self.settings = settings or SwapSettings()
+        self._model_lock = threading.Lock()
+        self._check_settings(self.settings.color, self.settings.blend)
+
+    @staticmethod
+    def _check_settings(color: str, blend: str) -> None:
+        if color not in COLOR_MODES:
+            raise InputError(f"unknown colour mode {color!r}: expected one of {', '.join(COLOR_MODES)}")
+        if blend not in BLEND_MODES:
+            raise InputError(f"unknown blend mode {blend!r}: expected one of {', '.join(BLEND_MODES)}")
+
+    def effective_mark(self, requested: bool | None) -> bool:
+        """Whether a merged frame gets the mark, given a request's ``mark`` option (None = default)."""
+        if requested is None:
+            return self.settings.mark
+        if not requested and self.settings.force_mark:
+            return self.settings.mark
+        return bool(requested)
+
+    def swap_frame(self, frame: np.ndarray, direction: str = "a2b", smoother=None, timestamp_s: float | None = None,
+                   *, color: str | None = None, blend: str | None = None, mark: bool | None = None,
+                   detector=None) -> SwapResult:
+        """Swap all faces of ``frame``.
+
+        frame: uint8 (H, W, 3) BGR (not modified); direction: ``"a2b"`` or ``"b2a"``;
+        smoother: this stream's LandmarkSmoother (video), or None for stills;
+        timestamp_s: the frame's time in seconds for the smoother (default: monotonic clock);
+        color / blend / mark: per-request overrides of the settings (None = the settings' value);
+        detector: a per-stream detector (e.g. a FaceTracker) instead of the shared one.
+        Returns SwapResult(frame uint8 (H, W, 3) BGR, faces, timings_ms with detect, align,
+        model, blend, total). With no face, ``result.frame is frame``.
+        Raises InputError for a bad frame, direction or option.
+        """
+        started = time.perf_counter()
+        if direction not in DIRECTIONS:
+            raise InputError(f"unknown direction {direction!r}: expected 'a2b' or 'b2a'")
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputError("the frame must be a uint8 (H, W, 3) BGR image")
+        color = self.settings.color if color is None else color
+        blend = self.settings.blend if blend is None else blend
+        self._check_settings(color, blend)
+        marked = self.effective_mark(mark)
+
+        faces = (detector or self.detector).detect(frame)[: max(self.settings.max_faces, 0)]
+        detected = time.perf_counter()
+        timings = {"detect": _milliseconds(started, detected), "align": 0.0, "model": 0.0, "blend": 0.0}
+        if not faces:
+            timings["total"] = _milliseconds(started, time.perf_counter())
+            return SwapResult(frame=frame, faces=0, timings_ms=timings)
+
+        landmarks = [face.landmarks for face in faces]
+        if smoother is not None:
+            landmarks = smoother.smooth_many(landmarks, time.monotonic() if timestamp_s is None else float(timestamp_s))
+        layout = self.model.layout
+        size = layout.size
+        fade = crop_border_fade(size, self.settings.edge_fade)
+        batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
+        matrices, masks = [], []
+        for points in landmarks:
+            crop, matrix = align_face(frame, points, layout)
+            if not np.all(np.isfinite(matrix)):
+                logger.debug("degenerate landmarks; face skipped")
+                continue
+            np.multiply(crop, np.float32(1.0 / 255.0), out=batch[len(matrices)])
+            mask = face_mask(transform_points(points, matrix), size, self.settings.mask)
+            mask *= fade
+            matrices.append(matrix)
+            masks.append(mask)
+        batch = batch[: len(matrices)]
+        aligned = time.perf_counter()
+        timings["align"] = _milliseconds(detected, aligned)
+        if not matrices:
+            timings["total"] = _milliseconds(started, time.perf_counter())
+            return SwapResult(frame=frame, faces=0, timings_ms=timings)
+
+        with self._model_lock:
+            swapped = np.asarray(self.model.swap(batch, direction), dtype=np.float32)
+        modelled = time.perf_counter()
+        timings["model"] = _milliseconds(aligned, modelled)
+
+        output = frame.copy()
+        # Smallest face first so the largest one ends up on top where faces overlap.
+        for index in reversed(range(len(matrices))):
+            corrected = transfer_color(swapped[index], batch[index], masks[index], color)
+            paste_face(output, corrected, masks[index], matrices[index], blend)
+        if marked:
+            draw_mark(output, self.settings.mark_style)
+        finished = time.perf_counter()
+        timings["blend"] = _milliseconds(modelled, finished)
+        timings["total"] = _milliseconds(started, finished)
+        return SwapResult(frame=output, faces=len(matrices), timings_ms=timings)
