@@ -1,0 +1,396 @@
+"""The whole face-swap service on this machine, with one command.
+
+Starts the three tiers on loopback, each in its own process group:
+
+1. the local prediction server (``prediction_routine/server.py`` under gunicorn, ``MODEL_DIR`` set
+   to the bundled model ``models/default``; while that model does not exist, a small stand-in test
+   model is built and used, and the script says so loudly),
+2. the relay (``websocket_server/main.py`` under gunicorn with the Flask-Sockets worker),
+3. the webcam page (Django ``runserver`` of ``client_app/``),
+
+waits until every health route answers, prints the page URL, and stops all of them (SIGTERM to each
+process group, SIGKILL after a grace period) on Ctrl-C or SIGTERM. No process outlives it.
+
+Command line::
+
+    scripts/run_service.sh                       # creates/updates .venv, then runs this script
+    .venv/bin/python scripts/run_service.py --page-port 8080 --model-dir workspace/export
+
+Settings come from defaults <- ``FACESWAP_STACK_*`` environment <- command line.
+
+As a library (tests and benchmarks)::
+
+    with LocalStack(StackSettings(page_port=free_port(), ...)) as stack:
+        stack.page_url, stack.websocket_url, stack.prediction_url
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from faceswap.errors import FaceswapError  # noqa: E402
+from faceswap.settings import add_dataclass_arguments, setting, settings_from  # noqa: E402
+
+logger = logging.getLogger("faceswap.local_stack")
+
+ENV_PREFIX = "FACESWAP_STACK_"
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+STAND_IN_MODEL_DIR = REPO_ROOT / "workspace" / "stand-in-model"
+
+
+class StackError(FaceswapError):
+    """A tier of the local stack could not be started or did not become healthy."""
+
+
+@dataclass
+class StackSettings:
+    """Where the three tiers listen and how long to wait for them."""
+
+    host: str = setting("127.0.0.1", "loopback address every tier binds to")
+    prediction_port: int = setting(8002, "port of the local prediction server")
+    relay_port: int = setting(8001, "port of the WebSocket relay (ws://HOST:PORT/stream)")
+    page_port: int = setting(8000, "port of the Django webcam page")
+    model_dir: Path | None = setting(
+        None, "exported model directory to serve (default: models/default, or a clearly labelled "
+              "stand-in test model while models/default does not exist)")
+    log_dir: Path | None = setting(None, "folder for the three tiers' logs (default: a new temporary folder)")
+    health_timeout_s: float = setting(240.0, "how long each tier may take to become healthy, seconds")
+    stop_timeout_s: float = setting(10.0, "how long a tier may take to stop after SIGTERM before SIGKILL, seconds")
+    prediction_health_path: str = setting("/healthz", "health route of the prediction server")
+    prediction_workers: int = setting(1, "gunicorn workers of the prediction server (each loads the model)")
+    start_prediction_server: bool = setting(
+        True, "start the local prediction server; off: the relay calls whatever listens on the prediction "
+              "port (nothing there: the page shows its degraded mode)")
+
+
+@dataclass
+class Tier:
+    """One started tier: its process (a process-group leader), health URL and log file."""
+
+    name: str
+    process: subprocess.Popen
+    health_url: str
+    log_path: Path
+    log_file: IO[bytes]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if the stack process dies without cleaning up (Linux)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def resolve_model_dir(requested: Path | None) -> tuple[Path, bool]:
+    """The model directory to serve and whether it is the stand-in test model.
+
+    ``requested`` wins; then the bundled ``models/default``; otherwise a small test model is built
+    once into ``workspace/stand-in-model`` with the same builder the test suite uses.
+    """
+    if requested is not None:
+        if not Path(requested).is_dir():
+            raise StackError(f"model directory {requested} does not exist: pass an exported model folder")
+        return Path(requested), False
+    if (DEFAULT_MODEL_DIR / "manifest.json").is_file():
+        return DEFAULT_MODEL_DIR, False
+    return build_stand_in_model(STAND_IN_MODEL_DIR), True
+
+
+def build_stand_in_model(directory: Path) -> Path:
+    """Build (once) the small untrained test model that stands in for models/default."""
+    from faceswap.export.test_model import build_test_model_dir
+
+    if (directory / "manifest.json").is_file():
+        return directory
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("building the stand-in test model in %s", directory)
+    return Path(build_test_model_dir(directory))
+
+
+class LocalStack:
+    """The three tiers as child processes; a context manager that always stops what it started."""
+
+    def __init__(self, settings: StackSettings | None = None, model_dir: Path | None = None,
+                 extra_environment: dict[str, str] | None = None):
+        self.settings = settings or StackSettings()
+        self.requested_model_dir = model_dir if model_dir is not None else self.settings.model_dir
+        self.extra_environment = dict(extra_environment or {})
+        self.tiers: list[Tier] = []
+        self.model_dir: Path | None = None
+        self.uses_stand_in_model = False
+        self.log_dir: Path | None = None
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def page_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.page_port}/"
+
+    @property
+    def websocket_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.relay_port}/stream"
+
+    @property
+    def relay_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.relay_port}"
+
+    @property
+    def prediction_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.prediction_port}"
+
+    def page_origins(self) -> list[str]:
+        """The origins a browser shows for the page (the relay allows exactly these)."""
+        port = self.settings.page_port
+        origins = [f"http://{self.settings.host}:{port}"]
+        if self.settings.host in ("127.0.0.1", "localhost"):
+            origins += [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+        return list(dict.fromkeys(origins))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the three tiers and wait until each one's health route answers."""
+        if self.settings.start_prediction_server:
+            self.model_dir, self.uses_stand_in_model = resolve_model_dir(self.requested_model_dir)
+        if self.settings.log_dir is not None:
+            self.log_dir = Path(self.settings.log_dir)
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        else:
+            self.log_dir = Path(tempfile.mkdtemp(prefix="faceswap-stack-"))
+        try:
+            if self.settings.start_prediction_server:
+                self._start_prediction_server()
+            self._start_relay()
+            self._start_page()
+            for tier in self.tiers:
+                self._wait_until_healthy(tier)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """SIGTERM every tier's process group, SIGKILL what is left after the grace period."""
+        blocked = _block_stop_signals()
+        try:
+            for tier in reversed(self.tiers):
+                _signal_group(tier.process, signal.SIGTERM)
+            deadline = time.monotonic() + self.settings.stop_timeout_s
+            for tier in reversed(self.tiers):
+                try:
+                    tier.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    logger.warning("%s did not stop within %.0f s: killing it", tier.name, self.settings.stop_timeout_s)
+                # Workers of a gunicorn master that exited are still in the group: kill leftovers.
+                _signal_group(tier.process, signal.SIGKILL)
+                try:
+                    tier.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    logger.error("%s (pid %d) could not be stopped", tier.name, tier.process.pid)
+                tier.log_file.close()
+            self.tiers = []
+        finally:
+            _unblock_stop_signals(blocked)
+
+    def check_alive(self) -> None:
+        """Raise StackError naming the first tier whose process has exited."""
+        for tier in self.tiers:
+            code = tier.process.poll()
+            if code is not None:
+                raise StackError(f"the {tier.name} exited with code {code}; its log is {tier.log_path}\n"
+                                 f"{_log_tail(tier.log_path)}")
+
+    def pids(self) -> list[int]:
+        """Process ids of the tiers' group leaders."""
+        return [tier.process.pid for tier in self.tiers]
+
+    # ------------------------------------------------------------------ tiers
+
+    def _environment(self) -> dict[str, str]:
+        environment = dict(os.environ)
+        environment["PYTHONUNBUFFERED"] = "1"
+        environment.update(self.extra_environment)
+        return environment
+
+    def _spawn(self, name: str, command: list[str], cwd: Path, environment: dict[str, str], health_url: str) -> None:
+        assert self.log_dir is not None
+        log_path = self.log_dir / f"{name.replace(' ', '-')}.log"
+        log_file = open(log_path, "wb")
+        logger.info("starting the %s: %s (log: %s)", name, " ".join(command), log_path)
+        process = subprocess.Popen(
+            command, cwd=str(cwd), env=environment, stdin=subprocess.DEVNULL, stdout=log_file,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        self.tiers.append(Tier(name, process, health_url, log_path, log_file))
+
+    def _start_prediction_server(self) -> None:
+        environment = self._environment()
+        environment["MODEL_DIR"] = str(self.model_dir)
+        command = [sys.executable, "-m", "gunicorn",
+                   "-b", f"{self.settings.host}:{self.settings.prediction_port}",
+                   "--workers", str(self.settings.prediction_workers),
+                   "--timeout", "300", "--graceful-timeout", "5", "--no-control-socket",
+                   "prediction_routine.server:app"]
+        self._spawn("prediction server", command, REPO_ROOT, environment,
+                    self.prediction_url + self.settings.prediction_health_path)
+
+    def _start_relay(self) -> None:
+        environment = self._environment()
+        environment["FACESWAP_PREDICTION_TARGET"] = "local"
+        environment["FACESWAP_PREDICTION_API_ENDPOINT"] = self.prediction_url
+        environment["RELAY_ALLOWED_ORIGINS"] = ",".join(self.page_origins())
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO_ROOT)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []))
+        command = [sys.executable, "-m", "gunicorn",
+                   "-b", f"{self.settings.host}:{self.settings.relay_port}",
+                   "-k", "flask_sockets.worker", "--graceful-timeout", "5", "--no-control-socket",
+                   "main:app"]
+        self._spawn("relay", command, REPO_ROOT / "websocket_server", environment, self.relay_url + "/healthz")
+
+    def _start_page(self) -> None:
+        environment = self._environment()
+        environment.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+        environment["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys([self.settings.host, "127.0.0.1", "localhost"]))
+        environment["FACESWAP_WEBSOCKET_URL"] = self.websocket_url
+        # --insecure: runserver serves the static files itself although DEBUG is off.
+        command = [sys.executable, "manage.py", "runserver", "--noreload", "--insecure",
+                   f"{self.settings.host}:{self.settings.page_port}"]
+        self._spawn("webcam page", command, REPO_ROOT / "client_app", environment,
+                    self.page_url + "healthz")
+
+    def _wait_until_healthy(self, tier: Tier) -> None:
+        deadline = time.monotonic() + self.settings.health_timeout_s
+        last_problem = "no answer yet"
+        while time.monotonic() < deadline:
+            code = tier.process.poll()
+            if code is not None:
+                raise StackError(f"the {tier.name} exited with code {code} before it became healthy; "
+                                 f"its log is {tier.log_path}\n{_log_tail(tier.log_path)}")
+            try:
+                with urllib.request.urlopen(tier.health_url, timeout=5) as response:
+                    if response.status == 200:
+                        logger.info("%s is healthy (%s)", tier.name, tier.health_url)
+                        return
+                    last_problem = f"HTTP {response.status}"
+            except urllib.error.HTTPError as error:
+                last_problem = f"HTTP {error.code}"
+            except (urllib.error.URLError, OSError) as error:
+                last_problem = str(getattr(error, "reason", error))
+            time.sleep(0.25)
+        raise StackError(f"the {tier.name} did not become healthy at {tier.health_url} within "
+                         f"{self.settings.health_timeout_s:.0f} s ({last_problem}); its log is {tier.log_path}\n"
+                         f"{_log_tail(tier.log_path)}")
+
+
+def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
+    try:
+        os.killpg(process.pid, signal_number)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _block_stop_signals():
+    """Hold Ctrl-C/SIGTERM back while stopping (delivered afterwards), so shutdown is never cut short."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _unblock_stop_signals(previous) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+class StopRequested(Exception):
+    """SIGTERM arrived: leave the wait loop and stop the stack."""
+
+
+def _raise_stop_requested(signal_number, frame) -> None:
+    raise StopRequested()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Run the face-swap service locally: prediction server, relay and webcam page.")
+    add_dataclass_arguments(parser, StackSettings)
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = settings_from(StackSettings, arguments, env_prefix=ENV_PREFIX)
+    except FaceswapError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _raise_stop_requested)
+    stack = LocalStack(settings)
+    try:
+        print("Starting the face-swap stack (prediction server, relay, webcam page)...", flush=True)
+        stack.start()
+        if not settings.start_prediction_server:
+            print(f"NOTE: no prediction server started; the relay calls {stack.prediction_url}")
+        elif stack.uses_stand_in_model:
+            print("*" * 78)
+            print(f"NOTE: models/default does not exist yet. Serving a STAND-IN TEST MODEL from {stack.model_dir}:")
+            print("it is tiny and untrained, so the swapped face is a blur, not a real identity.")
+            print("*" * 78)
+        print(f"model:      {stack.model_dir}")
+        print(f"prediction: {stack.prediction_url}")
+        print(f"relay:      {stack.websocket_url}")
+        print(f"logs:       {stack.log_dir}")
+        print(f"Face-swap service is up: open {stack.page_url}  (Ctrl-C stops it)", flush=True)
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except (KeyboardInterrupt, StopRequested):
+        # A second Ctrl-C must not cut the shutdown short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("Stopping the face-swap stack...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+        return 0
+    except FaceswapError as error:
+        stack.stop()
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
