@@ -1,0 +1,50 @@
+"""Fixtures for the swap pipeline tests: one shared face detector and real faces found in the
+sample stills, aligned to the classic 64 px model layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT, align_face, transform_points
+from faceswap.faces.detection import FaceDetector
+from faceswap.faces.masks import face_mask
+from faceswap.images import read_image
+
+
+@dataclass
+class AlignedStill:
+    """A sample still with its largest face: frame uint8 BGR, crop uint8 (64, 64, 3) BGR,
+    matrix (2, 3) image -> crop, mask float32 (64, 64) in [0, 1]."""
+
+    frame: np.ndarray
+    crop: np.ndarray
+    matrix: np.ndarray
+    mask: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def face_detector():
+    detector = FaceDetector()
+    yield detector
+    detector.close()
+
+
+@pytest.fixture(scope="session")
+def aligned_still(still_path, face_detector):
+    """aligned_still('s0') -> AlignedStill of the largest face in that sample still."""
+    cache: dict[str, AlignedStill] = {}
+
+    def _aligned(name: str) -> AlignedStill:
+        if name not in cache:
+            frame = read_image(still_path(name))
+            faces = face_detector.detect(frame)
+            assert faces, f"no face found in {name}"
+            crop, matrix = align_face(frame, faces[0].landmarks, CLASSIC_MODEL_LAYOUT)
+            mask = face_mask(transform_points(faces[0].landmarks, matrix), CLASSIC_MODEL_LAYOUT.size)
+            cache[name] = AlignedStill(frame, crop, matrix, mask)
+        return cache[name]
+
+    return _aligned
