@@ -1,0 +1,33 @@
+"""gunicorn settings of the prediction server (the container's command; usable locally too).
+
+    gunicorn -c prediction_routine/gunicorn_config.py "prediction_routine.server:create_app()"
+
+- listens on 0.0.0.0:$AIP_HTTP_PORT (Vertex AI sets it; default 8080); ``-b`` on the command line wins;
+- $WEB_CONCURRENCY worker processes (default 1; each loads the model once) with
+  $FACESWAP_SERVER_THREADS threads each (default 4; the detector and model calls are locked, the
+  threads overlap decoding, encoding and network I/O);
+- before any worker starts, a gs:// $AIP_STORAGE_URI is copied to a local folder and MODEL_DIR
+  points the workers at it (prediction_routine/model_location.py);
+- gunicorn 27's control socket is off (several servers may run side by side).
+"""
+
+import os
+
+bind = [f"0.0.0.0:{os.environ.get('AIP_HTTP_PORT', '8080')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+threads = int(os.environ.get("FACESWAP_SERVER_THREADS", "4"))
+worker_class = "gthread"
+timeout = 120            # model loading counts against the first request's boot time
+graceful_timeout = 10
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Copy a gs:// model folder once, in the master, before workers fork."""
+    uri = os.environ.get("AIP_STORAGE_URI", "")
+    if uri.startswith("gs://") and not os.environ.get("MODEL_DIR"):
+        from prediction_routine.model_location import local_model_dir
+
+        target = os.environ.get("FACESWAP_SERVER_MODEL_CACHE", "/tmp/faceswap-model")
+        server.log.info("copying the model from %s to %s", uri, target)
+        os.environ["MODEL_DIR"] = str(local_model_dir(uri, download_to=target))

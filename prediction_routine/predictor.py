@@ -1,0 +1,186 @@
+"""ModelPrediction: the Google custom prediction routine of the face-swap service.
+
+The class has the custom-prediction-routine interface (legacy AI Platform class path
+``prediction_routine.predictor.ModelPrediction``; the local/Vertex server in
+prediction_routine/server.py wraps the same object):
+
+- ``ModelPrediction.from_path(model_dir)`` loads an exported model directory ONCE — TFLite int8
+  via ai-edge-litert by default, the SavedModel with FACESWAP_ROUTINE_BACKEND=savedmodel — plus
+  the MediaPipe face detector;
+- ``predict(instances)`` runs the whole per-frame pipeline on each instance (docs/protocols.md):
+  decode -> FrameSwapper (detect + landmarks, per-stream temporal smoothing, align, swap, mask,
+  colour transfer, blend, visible "AI-generated" mark) -> JPEG encode.
+
+Per-stream state (a LandmarkSmoother and a tracking-mode FaceTracker) lives in a bounded LRU
+table with a time-to-live (prediction_routine/stream_states.py): a stream that lands on another
+replica simply starts a new state. Otherwise ``predict`` keeps nothing between requests.
+
+A bad instance (not an object, no image, not base64, not an image, over the 1.5 MB limit,
+oversized pixels, missing/unknown direction, bad option) gets its own ``error`` and — when its
+frame could be decoded — the frame back unchanged; the rest of the batch is unaffected.
+A frame with no face comes back unchanged (the very bytes that came in) with ``faces: 0``.
+
+Images: instances carry JPEG/PNG bytes (base64); inside, frames are uint8 (H, W, 3) BGR; merged
+frames go back as JPEG. Safe to call from several threads (one lock per stream).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from faceswap.errors import FaceswapError, InputError
+from faceswap.images import decode_image, encode_jpeg
+from faceswap.settings import setting, settings_from
+from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
+from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, InstanceError, decode_b64_image,
+                                          image_dimensions, parse_fields, prediction)
+from prediction_routine.stream_states import StreamStates
+
+logger = logging.getLogger(__name__)
+
+ROUTINE_ENV_PREFIX = "FACESWAP_ROUTINE_"
+SWAP_ENV_PREFIX = "FACESWAP_SWAP_"
+BACKENDS = ("tflite", "savedmodel")
+
+
+@dataclass
+class RoutineSettings:
+    """Prediction-routine settings (environment prefix FACESWAP_ROUTINE_, e.g. FACESWAP_ROUTINE_BACKEND)."""
+
+    backend: str = setting("tflite", "model runtime: tflite (int8, ai-edge-litert) or savedmodel (TensorFlow)",
+                           choices=BACKENDS)
+    max_image_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest accepted frame, bytes (1.5 MB online limit)")
+    max_image_pixels: int = setting(4096 * 4096, "largest accepted frame, width x height")
+    max_instances: int = setting(64, "most instances in one predict call")
+    max_streams: int = setting(64, "stream states (smoother + face tracker) kept per replica, least recently used go first")
+    stream_ttl_s: float = setting(60.0, "seconds without a frame after which a stream's state is dropped")
+    stream_tracking: bool = setting(True, "follow each stream's face with MediaPipe's tracking mode (faster than "
+                                          "detecting every frame)")
+
+
+class _StreamState:
+    """What one video stream keeps between frames."""
+
+    def __init__(self, tracking: bool):
+        from faceswap.faces.smoothing import LandmarkSmoother
+
+        self.lock = threading.Lock()
+        self.closed = False
+        self.smoother = LandmarkSmoother()
+        self.tracker = None
+        if tracking:
+            from faceswap.faces.detection import FaceTracker
+
+            self.tracker = FaceTracker()
+
+    def close(self) -> None:
+        """Release the tracker's MediaPipe graphs (waits for a frame in progress)."""
+        with self.lock:
+            self.closed = True
+            if self.tracker is not None:
+                self.tracker.close()
+
+
+class ModelPrediction:
+    """Custom prediction routine: ``from_path(model_dir)`` once, then ``predict(instances)`` per request."""
+
+    def __init__(self, swapper: FrameSwapper, settings: RoutineSettings | None = None):
+        self.swapper = swapper
+        self.settings = settings or RoutineSettings()
+        self._streams: StreamStates[_StreamState] = StreamStates(
+            lambda: _StreamState(self.settings.stream_tracking), capacity=self.settings.max_streams,
+            ttl_s=self.settings.stream_ttl_s, on_evict=_StreamState.close)
+        self._streams_lock = threading.Lock()
+
+    @classmethod
+    def from_path(cls, model_dir: str, settings: RoutineSettings | None = None,
+                  swap_settings: SwapSettings | None = None) -> "ModelPrediction":
+        """Load the exported model in ``model_dir`` and the face detector.
+
+        Settings default to the environment (FACESWAP_ROUTINE_*, FACESWAP_SWAP_*). Raises
+        faceswap.errors.ModelDirectoryError when the directory is missing files or holds corrupt ones.
+        """
+        from faceswap.faces.detection import FaceDetector
+        from faceswap.model.runtime import load_swap_model
+
+        settings = settings or settings_from(RoutineSettings, env_prefix=ROUTINE_ENV_PREFIX)
+        if settings.backend not in BACKENDS:
+            raise FaceswapError(f"FACESWAP_ROUTINE_BACKEND is {settings.backend!r}; expected one of {', '.join(BACKENDS)}")
+        swap_settings = swap_settings or settings_from(SwapSettings, env_prefix=SWAP_ENV_PREFIX)
+        started = time.perf_counter()
+        model = load_swap_model(model_dir, backend=settings.backend)
+        swapper = FrameSwapper(model, FaceDetector(), swap_settings)
+        logger.info("loaded %s model from %s in %.1f s", settings.backend, model_dir, time.perf_counter() - started)
+        return cls(swapper, settings)
+
+    def predict(self, instances: list, **kwargs: Any) -> list[dict]:
+        """One PREDICTION dict per instance, in order (docs/protocols.md).
+
+        Raises InputError only when ``instances`` itself is unusable (not a non-empty list, or
+        more than ``max_instances``); problems of single instances go into their ``error``.
+        """
+        if not isinstance(instances, list) or not instances:
+            raise InputError('"instances" must be a non-empty list')
+        if len(instances) > self.settings.max_instances:
+            raise InputError(f"{len(instances)} instances in one request; the limit is {self.settings.max_instances}")
+        return [self._predict_one(instance) for instance in instances]
+
+    def _stream_state(self, stream_id: str) -> _StreamState:
+        with self._streams_lock:
+            return self._streams.get(stream_id)
+
+    def _predict_one(self, instance: Any) -> dict:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        image_bytes = None
+        try:
+            image_bytes = decode_b64_image(instance, self.settings.max_image_bytes)
+            dimensions = image_dimensions(image_bytes)
+            if dimensions and dimensions[0] * dimensions[1] > self.settings.max_image_pixels:
+                raise InstanceError(f"the image is {dimensions[0]}x{dimensions[1]} pixels, over the limit of "
+                                    f"{self.settings.max_image_pixels} pixels")
+            frame = decode_image(image_bytes)
+            if frame.shape[0] * frame.shape[1] > self.settings.max_image_pixels:
+                raise InstanceError(f"the image is {frame.shape[1]}x{frame.shape[0]} pixels, over the limit of "
+                                    f"{self.settings.max_image_pixels} pixels")
+        except InputError as error:
+            return self._failed(None, str(error), started, timings)
+        decoded = time.perf_counter()
+        timings["decode"] = (decoded - started) * 1000.0
+
+        try:
+            direction, stream_id, options = parse_fields(instance)
+            overrides = {"color": options.color, "blend": options.blend, "mark": options.mark}
+            if stream_id is None:
+                result = self.swapper.swap_frame(frame, direction, **overrides)
+            else:
+                state = self._stream_state(stream_id)
+                with state.lock:  # evicted meanwhile: this one frame goes without the stream's state
+                    result = self.swapper.swap_frame(
+                        frame, direction, smoother=None if state.closed else state.smoother,
+                        timestamp_s=time.monotonic(), detector=None if state.closed else state.tracker, **overrides)
+        except InputError as error:
+            return self._failed(image_bytes, str(error), started, timings)
+        except Exception as error:  # a bug must cost one instance, never the batch or the server
+            logger.exception("swap failed")
+            return self._failed(image_bytes, f"the swap failed: {type(error).__name__}: {error}", started, timings)
+
+        timings.update({stage: value for stage, value in result.timings_ms.items() if stage != "total"})
+        encode_started = time.perf_counter()
+        if result.frame is frame:
+            merged = image_bytes  # unchanged frame (no face): send back exactly what came in
+        else:
+            merged = encode_jpeg(result.frame, self.swapper.settings.jpeg_quality)
+        finished = time.perf_counter()
+        timings["encode"] = (finished - encode_started) * 1000.0
+        timings["total"] = (finished - started) * 1000.0
+        return prediction(merged, result.faces, timings, None)
+
+    @staticmethod
+    def _failed(image_bytes: bytes | None, message: str, started: float, timings: dict[str, float]) -> dict:
+        timings["total"] = (time.perf_counter() - started) * 1000.0
+        return prediction(image_bytes, 0, timings, message)

@@ -1,0 +1,209 @@
+"""Local prediction server: ModelPrediction behind the same REST contracts as Google's services.
+
+One client (websocket_server/prediction_client.py) therefore talks to this server, to a Vertex AI
+endpoint and to a legacy AI Platform version alike:
+
+- legacy AI Platform:  POST /v1/projects/{p}/models/{m}:predict
+                       POST /v1/projects/{p}/models/{m}/versions/{v}:predict
+- Vertex AI:           POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict
+- Vertex custom container: POST $AIP_PREDICT_ROUTE (default /predict), GET $AIP_HEALTH_ROUTE
+  (default /health); the container listens on $AIP_HTTP_PORT (gunicorn_config.py).
+
+Body ``{"instances": [...]}`` -> ``{"predictions": [...]}`` (docs/protocols.md). Whole-request
+errors use Google's JSON error shape ``{"error": {"code", "message", "status"}}``: 400
+INVALID_ARGUMENT (bad body), 404 NOT_FOUND, 413 (body over the 1.5 MB limit), 503 UNAVAILABLE
+(model not loaded), 500 INTERNAL (a bug; the server keeps serving).
+
+The model directory: ``create_app(model_dir)``, else MODEL_DIR, else AIP_STORAGE_URI (a gs://
+folder is copied at container start, see model_location.py), else models/default. It loads once
+per worker process. A broken model directory stops gunicorn with one clear line
+("App failed to load"), not a traceback.
+
+    MODEL_DIR=models/default .venv/bin/gunicorn -b 127.0.0.1:8002 -w 1 --threads 4 \\
+        --no-control-socket "prediction_routine.server:create_app()"
+    # or with the container settings: gunicorn -c prediction_routine/gunicorn_config.py "prediction_routine.server:create_app()"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from faceswap.errors import FaceswapError, InputError
+from faceswap.settings import setting, settings_from
+from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES
+from prediction_routine.model_location import model_uri_from_environment
+
+logger = logging.getLogger(__name__)
+
+SERVER_ENV_PREFIX = "FACESWAP_SERVER_"
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 405: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+                 503: "UNAVAILABLE"}
+
+
+@dataclass
+class ServerSettings:
+    """Prediction-server settings (environment FACESWAP_SERVER_*, plus Vertex's AIP_* variables)."""
+
+    model_dir: str | None = setting(None, "exported model directory (None: MODEL_DIR, AIP_STORAGE_URI, models/default)")
+    predict_route: str = setting("/predict", "extra predict route for Vertex custom containers (AIP_PREDICT_ROUTE)")
+    health_route: str = setting("/health", "health route (AIP_HEALTH_ROUTE)")
+    max_body_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest request body, bytes (413 above)")
+    load_in_background: bool = setting(False, "answer 503 while the model loads instead of loading before serving")
+
+
+def server_settings(environ=None, **overrides) -> ServerSettings:
+    """ServerSettings from defaults <- AIP_* <- FACESWAP_SERVER_* <- ``overrides``."""
+    environ = os.environ if environ is None else environ
+    settings = settings_from(ServerSettings, env_prefix=SERVER_ENV_PREFIX, environ=environ, **overrides)
+    if "AIP_PREDICT_ROUTE" in environ and f"{SERVER_ENV_PREFIX}PREDICT_ROUTE" not in environ \
+            and "predict_route" not in overrides:
+        settings.predict_route = environ["AIP_PREDICT_ROUTE"]
+    if "AIP_HEALTH_ROUTE" in environ and f"{SERVER_ENV_PREFIX}HEALTH_ROUTE" not in environ \
+            and "health_route" not in overrides:
+        settings.health_route = environ["AIP_HEALTH_ROUTE"]
+    return settings
+
+
+def google_error(code: int, message: str) -> Response:
+    """A response in Google's JSON error shape."""
+    body = {"error": {"code": code, "message": message, "status": GOOGLE_STATUS.get(code, "UNKNOWN")}}
+    return Response(json.dumps(body), status=code, mimetype="application/json")
+
+
+class _LoadedRoutine:
+    """The worker's ModelPrediction, or why there is none yet."""
+
+    def __init__(self):
+        self.routine = None
+        self.problem = "the model is still loading"
+        self.model_dir = None
+        self.load_seconds = None
+
+
+def _load(state: _LoadedRoutine, model_dir: str) -> None:
+    from prediction_routine.predictor import ModelPrediction
+
+    started = time.perf_counter()
+    state.model_dir = model_dir
+    if model_dir.startswith("gs://"):
+        raise FaceswapError(f"{model_dir}: a gs:// model folder must be copied before the workers start; "
+                            "run under prediction_routine/gunicorn_config.py or set MODEL_DIR to a local copy")
+    state.routine = ModelPrediction.from_path(model_dir)
+    state.load_seconds = time.perf_counter() - started
+    state.problem = None
+
+
+def _load_in_background(state: _LoadedRoutine, model_dir: str) -> None:
+    try:
+        _load(state, model_dir)
+    except FaceswapError as error:
+        state.problem = f"the model could not be loaded: {error}"
+        logger.error("%s", state.problem)
+    except Exception as error:  # keep serving health checks that say what went wrong
+        state.problem = f"the model could not be loaded: {type(error).__name__}: {error}"
+        logger.exception("model load failed")
+
+
+def _startup_failure(error: FaceswapError):
+    """Under gunicorn: stop the whole server with one clear line (exit code 4, "App failed to load")."""
+    message = f"cannot start the prediction server: {error}"
+    if "gunicorn.arbiter" in sys.modules:
+        from gunicorn.errors import AppImportError
+
+        return AppImportError(message)
+    return error
+
+
+def create_app(model_dir: str | None = None, settings: ServerSettings | None = None) -> Flask:
+    """The Flask app with a loaded ModelPrediction (gunicorn calls this once per worker).
+
+    Raises FaceswapError (under gunicorn: AppImportError with the same sentence) when the model
+    directory is missing files or holds corrupt ones, unless ``load_in_background`` is set.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings or server_settings()
+    model_dir = model_dir or settings.model_dir or model_uri_from_environment()
+    state = _LoadedRoutine()
+    if settings.load_in_background:
+        threading.Thread(target=_load_in_background, args=(state, model_dir), name="model-loader", daemon=True).start()
+    else:
+        try:
+            _load(state, model_dir)
+        except FaceswapError as error:
+            raise _startup_failure(error) from None
+        logger.info("prediction server ready: model %s loaded in %.1f s (pid %d)", model_dir, state.load_seconds,
+                    os.getpid())
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["faceswap_routine"] = state
+
+    def predict(**_resource) -> Response:
+        if state.routine is None:
+            return google_error(503, state.problem or "the model is not loaded")
+        length = request.content_length
+        if length is not None and length > settings.max_body_bytes:
+            return google_error(413, f"the request body is {length} bytes; the limit is {settings.max_body_bytes} "
+                                     "bytes (1.5 MB)")
+        try:
+            body = json.loads(request.get_data(cache=False))
+        except (ValueError, UnicodeDecodeError):
+            return google_error(400, 'the request body is not JSON; expected {"instances": [...]}')
+        if not isinstance(body, dict) or "instances" not in body:
+            return google_error(400, 'the request body has no "instances" field; expected {"instances": [...]}')
+        try:
+            predictions = state.routine.predict(body["instances"])
+        except InputError as error:
+            return google_error(400, str(error))
+        return Response(json.dumps({"predictions": predictions}), mimetype="application/json")
+
+    def health() -> Response:
+        if state.routine is None:
+            return google_error(503, state.problem or "the model is not loaded")
+        return Response(json.dumps({"status": "ok", "model_dir": str(state.model_dir),
+                                    "backend": state.routine.settings.backend, "pid": os.getpid()}),
+                        mimetype="application/json")
+
+    rules = ["/v1/projects/<project>/models/<model>:predict",
+             "/v1/projects/<project>/models/<model>/versions/<version>:predict",
+             "/v1/projects/<project>/locations/<location>/endpoints/<endpoint>:predict"]
+    for number, rule in enumerate(rules):
+        app.add_url_rule(rule, f"predict_{number}", predict, methods=["POST"])
+    if settings.predict_route and settings.predict_route not in rules:
+        app.add_url_rule(settings.predict_route, "predict_container", predict, methods=["POST"])
+    app.add_url_rule(settings.health_route, "health", health, methods=["GET"])
+    for number, alias in enumerate(sorted({"/health", "/healthz"} - {settings.health_route})):
+        app.add_url_rule(alias, f"health_alias_{number}", health, methods=["GET"])
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            return google_error(413, f"the request body is over the limit of {settings.max_body_bytes} bytes (1.5 MB)")
+        return google_error(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        logger.exception("unexpected error while serving %s", request.path)
+        return google_error(500, f"internal error: {type(error).__name__}: {error}")
+
+    return app
+
+
+def __getattr__(name: str):
+    """``prediction_routine.server:app`` (gunicorn's short form) builds the app on first access."""
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
