@@ -1,0 +1,44 @@
+"""`python -m faceswap convert`: a video file -> video file (audio kept), or a picture folder -> folder."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from faceswap.conversion.convert import ConvertSettings, convert
+from faceswap.faces.masks import MaskSettings
+from faceswap.settings import add_dataclass_arguments, settings_from
+from faceswap.swapping.frame_swapper import SwapSettings
+from faceswap.swapping.watermark import MarkSettings
+
+HELP = "swap the faces of a video (same fps, frame count and audio) or of a folder of pictures"
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="video file, or folder of pictures")
+    parser.add_argument("output", help="video file to write, or folder to write the pictures into")
+    parser.add_argument("--model-dir", "-m", default=None,
+                        help=f"exported model directory (default: $FACESWAP_MODEL_DIR or {DEFAULT_MODEL_DIR})")
+    add_dataclass_arguments(parser, ConvertSettings)
+    add_dataclass_arguments(parser, SwapSettings)
+    add_dataclass_arguments(parser, MaskSettings)
+    add_dataclass_arguments(parser, MarkSettings)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(ConvertSettings, args, env_prefix="FACESWAP_CONVERT_")
+    swap_settings = settings_from(SwapSettings, args, env_prefix="FACESWAP_SWAP_")
+    swap_settings.mask = settings_from(MaskSettings, args, env_prefix="FACESWAP_MASK_")
+    swap_settings.mark_style = settings_from(MarkSettings, args, env_prefix="FACESWAP_MARK_")
+    model_dir = args.model_dir or os.environ.get("FACESWAP_MODEL_DIR") or DEFAULT_MODEL_DIR
+    report = convert(args.input, args.output, model_dir, settings, swap_settings,
+                     progress=not getattr(args, "quiet", False))
+    audio = ", audio kept" if report.audio_kept else ""
+    print(f"{report.frames} frames ({report.frames_with_faces} with faces, {report.faces} faces swapped{audio}) "
+          f"in {report.seconds:.1f} s ({report.frames_per_second:.1f} frames/s) -> {report.output}")
+    for name in report.skipped:
+        print(f"skipped (not a readable picture): {name}")
+    return 1 if report.skipped else 0
