@@ -131,10 +131,11 @@ def parse_fields(instance: dict) -> tuple[str, str | None, FrameOptions]:
 
 
 def prediction(image_bytes: bytes | None, faces: int, timings_ms: dict[str, float], error: str | None) -> dict:
-    """One PREDICTION object; ``image_bytes`` None gives ``"image": null``."""
+    """One PREDICTION object; ``image_bytes`` None gives ``"image": null``; every stage of
+    TIMING_STAGES is present (0.0 for a stage that did not run)."""
     return {
         "image": None if image_bytes is None else {"b64": base64.b64encode(image_bytes).decode("ascii")},
         "faces": int(faces),
-        "timings_ms": {name: round(float(value), 3) for name, value in timings_ms.items()},
+        "timings_ms": {name: round(float(timings_ms.get(name, 0.0)), 3) for name in TIMING_STAGES},
         "error": error,
     }
