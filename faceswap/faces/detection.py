@@ -7,7 +7,8 @@ in the sample data). Landmarks are then reduced to the classic 68 points (facesw
 
 Two front ends share that logic:
 
-* ``FaceDetector`` — every frame on its own (stills, extraction, offline conversion);
+* ``FaceDetector`` — every frame on its own (stills, extraction, offline conversion): the
+  full-range detector finds faces, the mesh runs on a crop around each;
 * ``FaceTracker`` — one video stream: the mesh runs in MediaPipe's tracking mode, which skips
   detection while it follows a face (~2x faster per frame, the live path), and a detection confirms
   the face when a track starts and every ``confirm_every`` frames after that.
@@ -124,13 +125,20 @@ def _face_mesh_graph(settings: DetectionSettings, tracking: bool, max_faces: int
 
 
 class FaceDetector:
-    """Find all faces in BGR frames, each frame on its own, largest first (see module docstring)."""
+    """Find all faces in BGR frames, each frame on its own, largest first (see module docstring).
+
+    The full-range detector finds the faces; the mesh then runs on a square crop around each
+    detection (MediaPipe's mesh alone only sees faces that fill much of the frame).
+    """
+
+    crop_scale = 2.0   # side of the square crop around a detection, in detection-box sizes
+    crop_size = 256    # the crop is resized to at most this many px before the mesh runs
 
     def __init__(self, settings: DetectionSettings | None = None):
         self.settings = settings or DetectionSettings()
         self._lock = threading.Lock()
         self._detection = _face_detection_graph(self.settings)
-        self._mesh = _face_mesh_graph(self.settings, tracking=False, max_faces=self.settings.max_faces)
+        self._mesh = _face_mesh_graph(self.settings, tracking=False, max_faces=1)
 
     def close(self) -> None:
         with self._lock:
@@ -143,6 +151,27 @@ class FaceDetector:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _mesh_in_box(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+        """Mesh (468, 2) px of the face inside ``box``, or None; call with the lock held."""
+        height, width = rgb.shape[:2]
+        centre = (box[:2] + box[2:]) / 2
+        side = max(box[2] - box[0], box[3] - box[1]) * self.crop_scale
+        x0, y0 = int(round(centre[0] - side / 2)), int(round(centre[1] - side / 2))
+        x1, y1 = int(round(centre[0] + side / 2)), int(round(centre[1] + side / 2))
+        crop = rgb[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+        if crop.size == 0:
+            return None
+        crop = cv2.copyMakeBorder(crop, max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width),
+                                  cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        scale = min(1.0, self.crop_size / crop.shape[0])
+        if scale < 1.0:
+            crop = cv2.resize(crop, (self.crop_size, self.crop_size), interpolation=cv2.INTER_AREA)
+        result = self._mesh.process(crop).multi_face_landmarks
+        if not result:
+            return None
+        points = _mesh_points(result[0], crop.shape[1], crop.shape[0])
+        return points / scale + np.array([x0, y0], dtype=np.float32)
+
     def detect(self, image: np.ndarray) -> list[Face]:
         """All confirmed faces in ``image`` (uint8 (H, W, 3) BGR), largest first."""
         _check_frame(image)
@@ -150,12 +179,17 @@ class FaceDetector:
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False
         with self._lock:
-            detections = self._detection.process(rgb).detections or []
-            meshes = []
-            if detections:
-                meshes = self._mesh.process(rgb).multi_face_landmarks or []
-        return _confirmed_faces([_mesh_points(m, width, height) for m in meshes],
-                                _detection_boxes(detections, width, height), self.settings.min_overlap)
+            boxes = _detection_boxes(self._detection.process(rgb).detections or [], width, height)
+            boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
+            meshes = [mesh for mesh in (self._mesh_in_box(rgb, box) for box, _ in boxes[: self.settings.max_faces])
+                      if mesh is not None]
+        faces = _confirmed_faces(meshes, boxes, self.settings.min_overlap)
+        # two detections of one face give two meshes in the same place: keep the first
+        unique: list[Face] = []
+        for face in faces:
+            if all(_covered_share(face.box, other.box) < 0.5 for other in unique):
+                unique.append(face)
+        return unique
 
 
 class FaceTracker:

@@ -1,0 +1,87 @@
+"""The alignment maths: Umeyama, layouts, align / un-align round trips."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.faces.alignment import (CLASSIC_MODEL_LAYOUT, EXTRACT_LAYOUT, MEAN_FACE, FaceLayout, align_face,
+                                      alignment_matrix, compose, invert_matrix, paste_region, relayout_matrix,
+                                      transform_points, umeyama, unalign_image, unalign_to_region)
+from faceswap.images import read_image
+
+
+def test_umeyama_recovers_a_known_similarity():
+    rng = np.random.default_rng(0)
+    source = rng.uniform(0, 100, (51, 2))
+    angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    target = source @ (scale * rotation).T + shift
+    matrix = umeyama(source, target)
+    np.testing.assert_allclose(matrix[:2, :2], scale * rotation, atol=1e-9)
+    np.testing.assert_allclose(matrix[:2, 2], shift, atol=1e-9)
+
+
+def test_mean_face_lands_on_the_layout_square():
+    landmarks = np.zeros((68, 2))
+    landmarks[17:] = MEAN_FACE * 300 + 40      # a face that is exactly the template, scaled
+    matrix = alignment_matrix(landmarks, EXTRACT_LAYOUT)
+    aligned = transform_points(landmarks[17:], matrix)
+    np.testing.assert_allclose(aligned, MEAN_FACE * 160 + 48, atol=1e-6)
+
+
+def test_relayout_maps_extract_crop_to_model_crop():
+    matrix = relayout_matrix(EXTRACT_LAYOUT, CLASSIC_MODEL_LAYOUT)
+    corners = transform_points(np.array([[48.0, 48.0], [208.0, 208.0]]), matrix)
+    np.testing.assert_allclose(corners, [[0, 0], [64, 64]], atol=1e-9)
+    # composing image->extract with extract->model equals image->model directly
+    rng = np.random.default_rng(1)
+    landmarks = rng.uniform(100, 300, (68, 2))
+    direct = alignment_matrix(landmarks, CLASSIC_MODEL_LAYOUT)
+    composed = compose(alignment_matrix(landmarks, EXTRACT_LAYOUT), matrix)
+    np.testing.assert_allclose(direct, composed, atol=1e-9)
+
+
+def test_layout_round_trips_through_dict():
+    layout = FaceLayout(128, 0.1)
+    assert FaceLayout.from_dict(layout.to_dict()) == layout
+
+
+@pytest.mark.parametrize("layout", [EXTRACT_LAYOUT, CLASSIC_MODEL_LAYOUT, FaceLayout(128, 0.125)])
+def test_align_then_unalign_returns_landmarks_within_one_pixel(face_detector, still_path, layout):
+    image = read_image(still_path("s4"))
+    face = face_detector.detect(image)[0]
+    crop, matrix = align_face(image, face.landmarks, layout)
+    assert crop.shape == (layout.size, layout.size, 3) and crop.dtype == np.uint8
+    in_crop = transform_points(face.landmarks, matrix)
+    back = transform_points(in_crop, invert_matrix(matrix))
+    assert np.abs(back - face.landmarks).max() < 1.0
+    # and through pixels: mark the landmark positions in the crop, warp the crop back, find the marks
+    marks = np.zeros((layout.size * 4, layout.size * 4), np.uint8)
+    scale_up = np.array([[4.0, 0, 0], [0, 4.0, 0]])
+    for x, y in transform_points(in_crop[[36, 45, 30, 48, 54]], scale_up):
+        cv2.circle(marks, (int(round(x)), int(round(y))), 6, 255, -1)
+    unaligned = unalign_image(marks, compose(matrix, scale_up), image.shape)
+    count, _, _, centroids = cv2.connectedComponentsWithStats((unaligned > 127).astype(np.uint8))
+    found = centroids[1:]
+    assert count - 1 == 5
+    for point in face.landmarks[[36, 45, 30, 48, 54]]:
+        assert np.linalg.norm(found - point, axis=1).min() < 1.0 + 4.0 / (matrix[0, 0] ** 2 + matrix[0, 1] ** 2) ** 0.5
+
+
+def test_unalign_to_region_matches_full_frame_unalign(face_detector, still_path):
+    image = read_image(still_path("s8"))
+    face = face_detector.detect(image)[0]
+    crop, matrix = align_face(image, face.landmarks, CLASSIC_MODEL_LAYOUT)
+    region = paste_region(matrix, CLASSIC_MODEL_LAYOUT.size, image.shape)
+    x0, y0, x1, y1 = region
+    assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
+    full = unalign_image(crop, matrix, image.shape)
+    part = unalign_to_region(crop, matrix, region)
+    # equal up to OpenCV's fixed-point (1/32 px) interpolation rounding
+    difference = np.abs(full[y0:y1, x0:x1].astype(int) - part.astype(int))
+    assert difference.mean() < 0.1 and difference.max() <= 10
+    outside = full.copy()
+    outside[y0:y1, x0:x1] = 0
+    assert outside.max() == 0

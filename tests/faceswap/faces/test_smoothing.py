@@ -1,0 +1,59 @@
+"""One-Euro landmark smoothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faceswap.faces.smoothing import LandmarkSmoother, OneEuroFilter, SmoothingSettings
+
+
+def _face(centre=(200.0, 200.0), size=100.0):
+    rng = np.random.default_rng(3)
+    return rng.uniform(-size / 2, size / 2, (68, 2)) + np.array(centre)
+
+
+def test_jitter_on_a_still_face_is_reduced():
+    rng = np.random.default_rng(0)
+    face = _face()
+    smoother = LandmarkSmoother()
+    raw, smooth = [], []
+    for step in range(120):
+        noisy = face + rng.normal(0, 1.5, face.shape)
+        raw.append(noisy)
+        smooth.append(smoother.smooth(noisy, step / 30))
+    raw_jitter = np.abs(np.diff(raw[30:], axis=0)).mean()
+    smooth_jitter = np.abs(np.diff(smooth[30:], axis=0)).mean()
+    assert smooth_jitter < raw_jitter / 3
+
+
+def test_fast_motion_is_followed_with_little_lag():
+    face = _face()
+    smoother = LandmarkSmoother()
+    for step in range(60):
+        moved = face + np.array([step * 10.0, 0.0])    # 300 px/s
+        result = smoother.smooth(moved, step / 30)
+    assert np.abs(result - moved).mean() < 15.0
+
+
+def test_reset_and_gaps_start_over():
+    face = _face()
+    smoother = LandmarkSmoother(SmoothingSettings(reset_after=0.5))
+    smoother.smooth(face, 0.0)
+    jumped = face + 80
+    np.testing.assert_allclose(smoother.smooth(jumped, 2.0), jumped, atol=1e-4)   # long gap
+    smoother.reset()
+    np.testing.assert_allclose(smoother.smooth(face, 2.1), face, atol=1e-4)
+
+
+def test_two_faces_keep_their_own_tracks():
+    left, right = _face((100, 200)), _face((500, 200))
+    smoother = LandmarkSmoother()
+    for step in range(10):
+        out = smoother.smooth_many([right, left] if step % 2 else [left, right], step / 30)
+    np.testing.assert_allclose(out[1], left, atol=1.0)
+    np.testing.assert_allclose(out[0], right, atol=1.0)
+
+
+def test_filter_first_value_passes_through():
+    value = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(OneEuroFilter()(value, 0.0), value)
