@@ -54,6 +54,7 @@ logger = logging.getLogger("faceswap.local_stack")
 ENV_PREFIX = "FACESWAP_STACK_"
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
 STAND_IN_MODEL_DIR = REPO_ROOT / "workspace" / "stand-in-model"
+PREDICTION, RELAY, PAGE = "prediction server", "relay", "webcam page"
 
 
 class StackError(FaceswapError):
@@ -74,7 +75,7 @@ class StackSettings:
     log_dir: Path | None = setting(None, "folder for the three tiers' logs (default: a new temporary folder)")
     health_timeout_s: float = setting(240.0, "how long each tier may take to become healthy, seconds")
     stop_timeout_s: float = setting(10.0, "how long a tier may take to stop after SIGTERM before SIGKILL, seconds")
-    prediction_health_path: str = setting("/healthz", "health route of the prediction server")
+    prediction_health_path: str = setting("/health", "health route of the prediction server")
     prediction_workers: int = setting(1, "gunicorn workers of the prediction server (each loads the model)")
     start_prediction_server: bool = setting(
         True, "start the local prediction server; off: the relay calls whatever listens on the prediction "
@@ -186,11 +187,10 @@ class LocalStack:
         else:
             self.log_dir = Path(tempfile.mkdtemp(prefix="faceswap-stack-"))
         try:
-            if self.settings.start_prediction_server:
-                self._start_prediction_server()
-            self._start_relay()
-            self._start_page()
-            for tier in self.tiers:
+            names = [PREDICTION, RELAY, PAGE] if self.settings.start_prediction_server else [RELAY, PAGE]
+            for name in names:        # all start at once; the model load is the slow part
+                self._spawn_tier(name)
+            for tier in list(self.tiers):
                 self._wait_until_healthy(tier)
         except BaseException:
             self.stop()
@@ -204,20 +204,46 @@ class LocalStack:
                 _signal_group(tier.process, signal.SIGTERM)
             deadline = time.monotonic() + self.settings.stop_timeout_s
             for tier in reversed(self.tiers):
-                try:
-                    tier.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    logger.warning("%s did not stop within %.0f s: killing it", tier.name, self.settings.stop_timeout_s)
-                # Workers of a gunicorn master that exited are still in the group: kill leftovers.
-                _signal_group(tier.process, signal.SIGKILL)
-                try:
-                    tier.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    logger.error("%s (pid %d) could not be stopped", tier.name, tier.process.pid)
-                tier.log_file.close()
+                self._reap(tier, deadline)
             self.tiers = []
         finally:
             _unblock_stop_signals(blocked)
+
+    def stop_tier(self, name: str) -> None:
+        """Stop one tier (e.g. the relay, to see the page reconnect); ``start_tier`` brings it back."""
+        tier = self._tier(name)
+        blocked = _block_stop_signals()
+        try:
+            _signal_group(tier.process, signal.SIGTERM)
+            self._reap(tier, time.monotonic() + self.settings.stop_timeout_s)
+            self.tiers.remove(tier)
+        finally:
+            _unblock_stop_signals(blocked)
+
+    def start_tier(self, name: str) -> None:
+        """Start one stopped tier again on its port and wait until it is healthy."""
+        if any(tier.name == name for tier in self.tiers):
+            raise StackError(f"the {name} is already running")
+        self._wait_until_healthy(self._spawn_tier(name))
+
+    def _tier(self, name: str) -> Tier:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise StackError(f"no running tier is called {name!r} (running: {[t.name for t in self.tiers]})")
+
+    def _reap(self, tier: Tier, deadline: float) -> None:
+        try:
+            tier.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.warning("the %s did not stop within %.0f s: killing it", tier.name, self.settings.stop_timeout_s)
+        # Workers of a gunicorn master that exited may still be in the group: kill leftovers.
+        _signal_group(tier.process, signal.SIGKILL)
+        try:
+            tier.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            logger.error("the %s (pid %d) could not be stopped", tier.name, tier.process.pid)
+        tier.log_file.close()
 
     def check_alive(self) -> None:
         """Raise StackError naming the first tier whose process has exited."""
@@ -239,29 +265,37 @@ class LocalStack:
         environment.update(self.extra_environment)
         return environment
 
-    def _spawn(self, name: str, command: list[str], cwd: Path, environment: dict[str, str], health_url: str) -> None:
+    def _spawn_tier(self, name: str) -> Tier:
+        starters = {PREDICTION: self._start_prediction_server, RELAY: self._start_relay, PAGE: self._start_page}
+        if name not in starters:
+            raise StackError(f"unknown tier {name!r}: expected one of {sorted(starters)}")
+        return starters[name]()
+
+    def _spawn(self, name: str, command: list[str], cwd: Path, environment: dict[str, str], health_url: str) -> Tier:
         assert self.log_dir is not None
         log_path = self.log_dir / f"{name.replace(' ', '-')}.log"
-        log_file = open(log_path, "wb")
+        log_file = open(log_path, "ab")
         logger.info("starting the %s: %s (log: %s)", name, " ".join(command), log_path)
         process = subprocess.Popen(
             command, cwd=str(cwd), env=environment, stdin=subprocess.DEVNULL, stdout=log_file,
             stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
-        self.tiers.append(Tier(name, process, health_url, log_path, log_file))
+        tier = Tier(name, process, health_url, log_path, log_file)
+        self.tiers.append(tier)
+        return tier
 
-    def _start_prediction_server(self) -> None:
+    def _start_prediction_server(self) -> Tier:
         environment = self._environment()
         environment["MODEL_DIR"] = str(self.model_dir)
         command = [sys.executable, "-m", "gunicorn",
                    "-b", f"{self.settings.host}:{self.settings.prediction_port}",
-                   "--workers", str(self.settings.prediction_workers),
+                   "--workers", str(self.settings.prediction_workers), "--threads", "4",
                    "--timeout", "300", "--graceful-timeout", "5", "--no-control-socket",
-                   "prediction_routine.server:app"]
-        self._spawn("prediction server", command, REPO_ROOT, environment,
+                   "prediction_routine.server:create_app()"]
+        return self._spawn(PREDICTION, command, REPO_ROOT, environment,
                     self.prediction_url + self.settings.prediction_health_path)
 
-    def _start_relay(self) -> None:
+    def _start_relay(self) -> Tier:
         environment = self._environment()
         environment["FACESWAP_PREDICTION_TARGET"] = "local"
         environment["FACESWAP_PREDICTION_API_ENDPOINT"] = self.prediction_url
@@ -272,9 +306,9 @@ class LocalStack:
                    "-b", f"{self.settings.host}:{self.settings.relay_port}",
                    "-k", "flask_sockets.worker", "--graceful-timeout", "5", "--no-control-socket",
                    "main:app"]
-        self._spawn("relay", command, REPO_ROOT / "websocket_server", environment, self.relay_url + "/healthz")
+        return self._spawn(RELAY, command, REPO_ROOT / "websocket_server", environment, self.relay_url + "/healthz")
 
-    def _start_page(self) -> None:
+    def _start_page(self) -> Tier:
         environment = self._environment()
         environment.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         environment["DJANGO_ALLOWED_HOSTS"] = ",".join(dict.fromkeys([self.settings.host, "127.0.0.1", "localhost"]))
@@ -282,7 +316,7 @@ class LocalStack:
         # --insecure: runserver serves the static files itself although DEBUG is off.
         command = [sys.executable, "manage.py", "runserver", "--noreload", "--insecure",
                    f"{self.settings.host}:{self.settings.page_port}"]
-        self._spawn("webcam page", command, REPO_ROOT / "client_app", environment,
+        return self._spawn(PAGE, command, REPO_ROOT / "client_app", environment,
                     self.page_url + "healthz")
 
     def _wait_until_healthy(self, tier: Tier) -> None:
@@ -368,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"NOTE: models/default does not exist yet. Serving a STAND-IN TEST MODEL from {stack.model_dir}:")
             print("it is tiny and untrained, so the swapped face is a blur, not a real identity.")
             print("*" * 78)
-        print(f"model:      {stack.model_dir}")
+        if stack.model_dir is not None:
+            print(f"model:      {stack.model_dir}")
         print(f"prediction: {stack.prediction_url}")
         print(f"relay:      {stack.websocket_url}")
         print(f"logs:       {stack.log_dir}")

@@ -42,6 +42,8 @@ const elements = {
   recordStopButton: document.getElementById('record-stop-button'),
   downloadLink: document.getElementById('download-link'),
   status: document.getElementById('status'),
+  statusText: document.getElementById('status-text'),
+  statusDetail: document.getElementById('status-detail'),
   cameraError: document.getElementById('camera-error'),
   video: document.getElementById('camera'),
   originalView: document.getElementById('original-view'),
@@ -123,12 +125,18 @@ function renderHud() {
   elements.hudConnection.textContent = state.connection;
 }
 
-function setStatus(status, text) {
+// One short sentence in #status; the technical reason (if any) in the smaller #status-detail.
+function setStatus(status, text, detail) {
   state.status = status;
   state.statusText = text || STATUS_TEXT[status] || status;
-  if (elements.status.textContent !== state.statusText) {
-    elements.status.textContent = state.statusText;
+  if (elements.statusText.textContent !== state.statusText) {
+    elements.statusText.textContent = state.statusText;
   }
+  const detailText = detail || '';
+  if (elements.statusDetail.textContent !== detailText) {
+    elements.statusDetail.textContent = detailText;
+  }
+  elements.statusDetail.hidden = !detailText;
   elements.status.dataset.status = status;
   renderHud();
 }
@@ -276,7 +284,7 @@ function connect() {
   });
   ws.addEventListener('message', (event) => {
     if (socket === ws) {
-      handleMessage(event.data);
+      handleMessage(event.data, ws);
     }
   });
   ws.addEventListener('close', (event) => {
@@ -300,9 +308,9 @@ function scheduleReconnect(closeEvent) {
   const delay = Math.round(base * (0.8 + 0.4 * Math.random()));
   reconnectAttempts += 1;
   setConnection('reconnecting');
-  const why = closeEvent && closeEvent.reason ? ` (${closeEvent.reason})` : '';
+  const why = closeEvent && closeEvent.reason ? closeEvent.reason : '';
   setStatus('connecting',
-    `Connection to the relay lost${why} — reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${reconnectAttempts}).`);
+    `Connection to the relay lost — reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${reconnectAttempts}).`, why);
   reconnectTimer = setTimeout(connect, delay);
 }
 
@@ -404,18 +412,18 @@ async function sendNextFrame() {
 
 // ---------------------------------------------------------------- results in
 
+// [status, sentence, detail] for a result header.
 function describeResult(header) {
   if (header.status === 'ok') {
     if (header.faces > 0) {
-      return ['ok', `Swapping live — ${header.faces} face${header.faces === 1 ? '' : 's'} (${directionLabel()}).`];
+      return ['ok', `Swapping live — ${header.faces} face${header.faces === 1 ? '' : 's'} (${directionLabel()}).`, ''];
     }
-    return ['ok', header.reason ? `${capitalise(header.reason)} — showing it unchanged.` : STATUS_TEXT.noFace];
+    return ['ok', header.reason ? `${capitalise(header.reason)} — showing it unchanged.` : STATUS_TEXT.noFace, ''];
   }
   if (header.status === 'degraded') {
-    const why = header.reason ? ` (${header.reason})` : '';
-    return ['degraded', `Prediction routine unreachable — showing your camera unchanged${why}.`];
+    return ['degraded', STATUS_TEXT.degraded, header.reason || ''];
   }
-  return ['error', `The relay rejected a frame: ${header.reason || 'no reason given'}.`];
+  return ['error', 'The relay rejected a frame.', header.reason || 'no reason given'];
 }
 
 function directionLabel() {
@@ -426,14 +434,14 @@ function capitalise(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
-async function handleMessage(data) {
+async function handleMessage(data, ws) {
   let message;
   try {
     message = decodeMessage(data);
   } catch (error) {
     const why = error instanceof ProtocolError ? error.message : String(error);
     console.warn('unreadable message from the relay:', why);
-    setStatus('error', `The relay sent an unreadable message (${why}).`);
+    setStatus('error', 'The relay sent an unreadable message.', why);
     return;
   }
   const { header, payload } = message;
@@ -456,7 +464,7 @@ async function handleMessage(data) {
       lastPair = { seq: header.seq, status: header.status, sentBlob, receivedBlob: null };
     }
   }
-  const [status, text] = describeResult(header);
+  const [status, text, detail] = describeResult(header);
   if (header.status !== 'error' && payload.length > 0 && typeof header.seq === 'number' && header.seq > lastDrawnSeq) {
     lastDrawnSeq = header.seq;
     const receivedBlob = new Blob([payload], { type: 'image/jpeg' });
@@ -465,6 +473,10 @@ async function handleMessage(data) {
     }
     try {
       const bitmap = await createImageBitmap(receivedBlob);
+      if (!state.streaming) {
+        bitmap.close();
+        return;   // stopped while this frame was decoding: the page already says so
+      }
       swappedContext.drawImage(bitmap, 0, 0, elements.swappedView.width, elements.swappedView.height);
       bitmap.close();
       state.framesReceived += 1;
@@ -476,9 +488,12 @@ async function handleMessage(data) {
       setStatus('error', 'A result frame from the relay could not be decoded as an image.');
     }
   }
+  if (socket !== ws) {
+    return;   // the connection closed while this frame was decoding: its status is stale
+  }
   elements.swappedFigure.dataset.result = status;
   state.lastReason = header.reason || null;
-  setStatus(status, text);
+  setStatus(status, text, detail);
   if (answersInFlight && state.streaming) {
     scheduleNextFrame();
   }
