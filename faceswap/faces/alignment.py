@@ -160,11 +160,11 @@ def paste_region(matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, ...
     corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], dtype=np.float64)
     frame_corners = transform_points(corners, invert_matrix(matrix))
     height, width = frame_shape[:2]
-    # one extra pixel each side: interpolation reaches a pixel beyond the crop's outline
-    x0 = int(max(0, np.floor(frame_corners[:, 0].min()) - 1))
-    y0 = int(max(0, np.floor(frame_corners[:, 1].min()) - 1))
-    x1 = int(min(width, np.ceil(frame_corners[:, 0].max()) + 2))
-    y1 = int(min(height, np.ceil(frame_corners[:, 1].max()) + 2))
+    # two extra pixels each side: interpolation reaches a pixel beyond the crop's outline
+    x0 = int(max(0, np.floor(frame_corners[:, 0].min()) - 2))
+    y0 = int(max(0, np.floor(frame_corners[:, 1].min()) - 2))
+    x1 = int(min(width, np.ceil(frame_corners[:, 0].max()) + 3))
+    y1 = int(min(height, np.ceil(frame_corners[:, 1].max()) + 3))
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
