@@ -27,7 +27,7 @@ class FrameRateLimiter:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.frames_per_second)
         self._updated = now
-        if self._tokens >= 1.0:
+        if self._tokens >= 1.0 - 1e-9:  # tolerate float rounding of the refill
             self._tokens -= 1.0
             return True
         return False

@@ -35,11 +35,10 @@ from websocket_server.prediction_client import PredictionClientSettings, client_
 from websocket_server.relay_settings import RelaySettings, relay_settings  # noqa: E402
 from websocket_server.routine_gateway import RoutineGateway  # noqa: E402
 from websocket_server.stream_session import StreamSession  # noqa: E402
+from websocket_server.websocket_io import POLICY_VIOLATION, close_websocket  # noqa: E402
 from websocket_server.websocket_routes import WebSocketSockets  # noqa: E402
 
 logger = logging.getLogger("websocket_server.main")
-
-POLICY_VIOLATION = 1008
 
 
 def _log_through_gunicorn() -> None:
@@ -69,7 +68,7 @@ def create_app(settings: RelaySettings | None = None,
         peer = request.environ.get("REMOTE_ADDR", "?")
         if not origin_policy.allows(origin):
             logger.warning("closed a stream from origin %r (%s): origin not allowed", origin, peer)
-            websocket.close(POLICY_VIOLATION, "origin not allowed")
+            close_websocket(websocket, POLICY_VIOLATION, "origin not allowed")
             return
         session = StreamSession(websocket, settings, gateway, peer=peer)
         open_sessions.add(session)

@@ -27,7 +27,7 @@ from geventwebsocket.exceptions import WebSocketError
 from websocket_server.frame_protocol import Frame, FrameError, parse_frame, result_message
 from websocket_server.frame_rate_limiter import FrameRateLimiter
 from websocket_server.latest_frame_mailbox import LatestFrameMailbox
-from websocket_server.message_reader import MessageTooLarge, receive_message
+from websocket_server.websocket_io import MessageTooLarge, close_websocket, receive_message
 from websocket_server.relay_settings import RelaySettings
 from websocket_server.routine_gateway import RoutineGateway
 
@@ -98,11 +98,7 @@ class StreamSession:
             worker.join(timeout=self.settings.session_close_timeout_s)
             if not worker.dead:
                 worker.kill(block=True, timeout=1.0)
-            if not self.websocket.closed:
-                try:
-                    self.websocket.close()
-                except Exception:  # closing a broken socket must not raise
-                    pass
+            close_websocket(self.websocket)
             logger.info("stream %s: ended (%s): %d frames received, %d answered, %d rejected, %d dropped",
                         self.stream_id, ending, self.received, self.answered, self.rejected, self.dropped)
 

@@ -78,47 +78,76 @@ def get_json(url: str) -> tuple[int, dict]:
         return response.status, json.loads(response.read())
 
 
-@pytest.fixture
-def server_processes(tmp_path):
-    """Starts ServerProcess objects and stops every one of them after the test."""
-    started: list[ServerProcess] = []
+class ProcessStarter:
+    """Starts ServerProcess objects into one log folder; ``stop_all()`` stops every one of them."""
 
-    def start(process: ServerProcess) -> ServerProcess:
-        started.append(process)
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.started: list[ServerProcess] = []
+
+    def _start(self, process: ServerProcess) -> ServerProcess:
+        self.started.append(process)
         return process.start()
 
-    yield start
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def start_echo_routine(server_processes, tmp_path):
-    """start_echo_routine(delay_ms=0, port=None) -> the echo prediction routine under gunicorn."""
-    def start(delay_ms: float = 0, port: int | None = None) -> ServerProcess:
+    def echo_routine(self, delay_ms: float = 0, port: int | None = None) -> ServerProcess:
+        """The echo prediction routine (tests/websocket_server/echo_prediction_routine.py)."""
         port = port or free_port()
         command = GUNICORN + ["-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
                               "--no-control-socket", "echo_prediction_routine:app"]
-        return server_processes(ServerProcess("echo routine", command, ECHO_FOLDER,
-                                              {"ECHO_DELAY_MS": str(delay_ms)}, port, "/healthz",
-                                              tmp_path / f"echo-{port}.log"))
-    return start
+        return self._start(ServerProcess("echo routine", command, ECHO_FOLDER, {"ECHO_DELAY_MS": str(delay_ms)},
+                                         port, "/healthz", self.log_dir / f"echo-{port}.log"))
 
+    def real_routine(self, model_dir) -> ServerProcess:
+        """The local prediction server (prediction_routine/server.py) serving ``model_dir``."""
+        port = free_port()
+        command = GUNICORN + ["-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4", "--no-control-socket",
+                              "prediction_routine.server:create_app()"]
+        return self._start(ServerProcess("prediction server", command, REPO_ROOT, {"MODEL_DIR": str(model_dir)},
+                                         port, "/healthz", self.log_dir / f"prediction-{port}.log",
+                                         start_timeout_s=300))
 
-@pytest.fixture
-def start_relay(server_processes, tmp_path):
-    """start_relay(routine_url, **environment) -> the relay, started as documented, on a free port.
-
-    Extra keyword arguments become environment variables (RELAY_*, FACESWAP_PREDICTION_*).
-    """
-    def start(routine_url: str, **environment: str) -> ServerProcess:
+    def relay(self, routine_url: str, extra_arguments: tuple[str, ...] = (), **environment: str) -> ServerProcess:
+        """The relay, started as documented (plus ``extra_arguments`` for gunicorn), on a free port;
+        keyword arguments become environment variables (RELAY_*, FACESWAP_PREDICTION_*)."""
         port = free_port()
         env = {"FACESWAP_PREDICTION_TARGET": "local", "FACESWAP_PREDICTION_API_ENDPOINT": routine_url,
                "FACESWAP_PREDICTION_RETRIES": "0", "FACESWAP_PREDICTION_TIMEOUT_S": "10",
                **{key: str(value) for key, value in environment.items()}}
-        return server_processes(ServerProcess("relay", relay_command(port), RELAY_FOLDER, env, port, "/healthz",
-                                              tmp_path / f"relay-{port}.log"))
-    return start
+        return self._start(ServerProcess("relay", relay_command(port) + list(extra_arguments), RELAY_FOLDER, env, port, "/healthz",
+                                         self.log_dir / f"relay-{port}.log"))
+
+    def stop_all(self) -> None:
+        for process in reversed(self.started):
+            process.stop()
+        self.started = []
+
+
+@pytest.fixture
+def servers(tmp_path):
+    """Per-test servers: ``servers.echo_routine()``, ``servers.relay(url, RELAY_...=...)``; all stopped after."""
+    starter = ProcessStarter(tmp_path)
+    yield starter
+    starter.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_servers(tmp_path_factory):
+    """Like ``servers``, shared by the tests of one module."""
+    starter = ProcessStarter(tmp_path_factory.mktemp("servers"))
+    yield starter
+    starter.stop_all()
+
+
+@pytest.fixture(scope="module")
+def real_routine(module_servers, test_model_dir) -> ServerProcess:
+    """The real local prediction server with the real tiny test model."""
+    return module_servers.real_routine(test_model_dir)
+
+
+@pytest.fixture(scope="module")
+def relay_to_real_routine(module_servers, real_routine) -> ServerProcess:
+    """A relay (default settings) in front of the real prediction server."""
+    return module_servers.relay(real_routine.url)
 
 
 def stream_url(relay: ServerProcess) -> str:

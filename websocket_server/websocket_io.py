@@ -1,4 +1,4 @@
-"""Read whole WebSocket messages from a gevent-websocket connection with a size limit.
+"""WebSocket I/O on gevent-websocket connections: size-limited reads and proper close frames.
 
 gevent-websocket's own ``WebSocket.receive()`` buffers whatever length a frame header announces
 (up to 2**63 bytes) and unmasks the payload one byte at a time in Python (~10 ms for a 60 KB
@@ -9,13 +9,18 @@ camera frame). ``receive_message`` reads the same frames through the connection'
   ``MessageTooLarge`` is raised, so the caller can answer with an error and keep the connection;
 - unmasks with one big-integer XOR (C speed).
 
-Control frames are handled like gevent-websocket does (ping -> pong, close -> close).
+Control frames: ping -> pong; a close frame is answered with a close frame echoing its code.
+
+``close_websocket`` sends a close frame with a real status code: gevent-websocket 0.10.1's
+``WebSocket.close(code, message)`` ignores ``code`` and sends the message text where the code
+belongs (a client reads "origin not allowed" as close code 28530).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import struct
 
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.websocket import Header, WebSocket
@@ -25,6 +30,10 @@ from faceswap.errors import InputError
 logger = logging.getLogger(__name__)
 
 DISCARD_CHUNK_BYTES = 65536
+NORMAL_CLOSURE = 1000
+PROTOCOL_ERROR = 1002
+INVALID_PAYLOAD = 1007
+POLICY_VIOLATION = 1008
 
 
 class MessageTooLarge(InputError):
@@ -75,15 +84,36 @@ def receive_message(websocket: WebSocket, max_bytes: int) -> bytes | str | None:
     except MessageTooLarge:
         raise
     except UnicodeError:
-        websocket.close(1007)
+        close_websocket(websocket, INVALID_PAYLOAD, "text message is not valid UTF-8")
     except ProtocolError as error:
         logger.info("websocket protocol error, closing: %s", error)
-        websocket.close(1002)
+        close_websocket(websocket, PROTOCOL_ERROR, "protocol error")
     except (WebSocketError, socket.error, AttributeError, TypeError):
         # the peer went away (AttributeError/TypeError: the stream was torn down under us)
-        if not websocket.closed:
-            websocket.close()
+        websocket.closed = True
     return None
+
+
+def _echoed_close_code(payload: bytes) -> int:
+    """The status code to answer a peer's close frame with: its own, if it is a valid one."""
+    if len(payload) < 2:
+        return NORMAL_CLOSURE
+    (code,) = struct.unpack("!H", payload[:2])
+    valid = 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
+    return code if valid else PROTOCOL_ERROR
+
+
+def close_websocket(websocket: WebSocket, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
+    """Send one close frame with ``code`` and ``reason`` (if the socket still takes it) and mark
+    the connection closed; the server closes the socket when the handler returns."""
+    if websocket.closed:
+        return
+    payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
+    try:
+        websocket.send_frame(payload, WebSocket.OPCODE_CLOSE)
+    except (WebSocketError, OSError, AttributeError, TypeError):
+        pass  # the peer is gone already
+    websocket.closed = True
 
 
 def _read_message(websocket: WebSocket, max_bytes: int) -> bytes | str | None:
@@ -106,7 +136,7 @@ def _read_message(websocket: WebSocket, max_bytes: int) -> bytes | str | None:
                 continue
             if header.opcode == WebSocket.OPCODE_PONG:
                 continue
-            websocket.handle_close(header, payload)
+            close_websocket(websocket, _echoed_close_code(payload))
             return None
         if header.opcode in (WebSocket.OPCODE_TEXT, WebSocket.OPCODE_BINARY):
             if opcode is not None:
