@@ -171,6 +171,7 @@ def test_unreachable_prediction_routine_shows_the_camera_unchanged(page, degrade
     status = page.locator("#status")
     assert status.get_attribute("data-status") == "degraded"
     assert "Prediction routine unreachable — showing your camera unchanged" in status.inner_text()
+    assert page.locator("#unchanged-label").is_visible()
     views = page.evaluate(READ_VIEWS)
     page.screenshot(path=str(artifacts_dir / "webcam-page-degraded.png"), full_page=True)
     assert views["status"] == "degraded"
@@ -218,6 +219,7 @@ def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, ar
     assert float(state["fps"]) > 0 and float(state["latencyMs"]) > 0
     assert "Swapping live" in page.locator("#status").inner_text()
     assert page.locator("#ai-label").inner_text().strip().lower() == "ai-generated"
+    assert page.locator("#unchanged-label").is_hidden()
     sent, received = decoded(views["sent"]), decoded(views["received"])
     original_view, swapped_view = decoded(views["original"]), decoded(views["swapped"])
     assert swapped_view.shape == original_view.shape == (480, 640, 3)
