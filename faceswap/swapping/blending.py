@@ -11,7 +11,8 @@ Blend modes:
 - ``"feather"`` (default): alpha blend with the feathered face mask.
 - ``"poisson"``: ``cv2.seamlessClone`` (gradient-domain blending) inside the face rectangle; the
   result is then alpha-blended with the same feathered mask, so pixels outside the mask are still
-  untouched.
+  untouched. Better colour continuity, but tens of milliseconds per face: an offline option, not
+  one for the live path.
 
 Frames are ``uint8 (H, W, 3)`` **BGR**; face crops are ``float32 (S, S, 3)`` BGR in [0, 1];
 masks are ``float32 (S, S)`` in [0, 1]; matrices are ``(2, 3)`` image -> crop.
@@ -63,21 +64,17 @@ def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np
     x0, y0, x1, y1 = region
     if x1 <= x0 or y1 <= y0:
         return None
-    alpha = unalign_to_region(mask, matrix, region)
-    np.clip(alpha, 0.0, 1.0, out=alpha)
-    warped_face = unalign_to_region(face, matrix, region)
+    # One warp for face and mask together: 8-bit BGR + alpha, only over the face's rectangle.
+    face_and_alpha = np.empty(face.shape[:2] + (4,), dtype=np.uint8)
+    face_and_alpha[..., :3] = np.clip(face * 255.0 + 0.5, 0.0, 255.0)
+    face_and_alpha[..., 3] = np.clip(mask * 255.0 + 0.5, 0.0, 255.0)
+    warped = unalign_to_region(face_and_alpha, matrix, region)
+    alpha = cv2.extractChannel(warped, 3).astype(np.float32)
+    alpha *= np.float32(1.0 / 255.0)
+    warped_face = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)
     target = frame[y0:y1, x0:x1]
-    original = target.astype(np.float32)
     if mode == "poisson":
-        face_bgr = np.clip(warped_face * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        warped_face = _poisson_clone(face_bgr, target.copy(), alpha).astype(np.float32)
-    else:
-        warped_face *= 255.0
-    # original + alpha * (face - original), rounded; where alpha == 0 this is exactly original.
-    warped_face -= original
-    warped_face *= alpha[..., None]
-    warped_face += original
-    warped_face += 0.5
-    np.clip(warped_face, 0.0, 255.0, out=warped_face)
-    target[...] = warped_face.astype(np.uint8)
+        warped_face = _poisson_clone(warped_face, np.ascontiguousarray(target), alpha)
+    # alpha * face + (1 - alpha) * frame, rounded; where alpha == 0 the frame pixel is kept exactly.
+    target[...] = cv2.blendLinear(warped_face, np.ascontiguousarray(target), alpha, 1.0 - alpha)
     return region

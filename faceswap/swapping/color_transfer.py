@@ -33,15 +33,17 @@ def masked_mean_and_deviation(image: np.ndarray, mask: np.ndarray) -> tuple[np.n
     """Per-channel mean and standard deviation of ``image`` weighted by ``mask``.
 
     image: float32 (S, S, C), any range; mask: float32 (S, S) weights in [0, 1].
-    Returns two float64 (C,) arrays. An all-zero mask falls back to the whole image.
+    Returns two float32 (C,) arrays. An all-zero mask falls back to the whole image.
     """
-    weights = mask.astype(np.float64, copy=False).reshape(-1)
-    pixels = image.reshape(-1, image.shape[-1]).astype(np.float64, copy=False)
-    total = weights.sum()
+    pixels = image.reshape(-1, image.shape[-1])
+    weights = mask.reshape(-1).astype(np.float32, copy=False)
+    total = float(weights.sum())
     if total <= 1e-6:
         return pixels.mean(axis=0), pixels.std(axis=0)
-    mean = weights @ pixels / total
-    variance = weights @ np.square(pixels - mean) / total
+    mean = (weights @ pixels) / total
+    centred = pixels - mean
+    np.square(centred, out=centred)
+    variance = (weights @ centred) / total
     return mean, np.sqrt(np.maximum(variance, 0.0))
 
 
@@ -57,7 +59,8 @@ def reinhard_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndarra
     original_mean, original_std = masked_mean_and_deviation(original_lab, mask)
     scale = np.where(swapped_std > _MIN_STANDARD_DEVIATION, original_std / np.maximum(swapped_std, _MIN_STANDARD_DEVIATION), 1.0)
     offset = original_mean - swapped_mean * scale
-    corrected_lab = (swapped_lab * scale.astype(np.float32) + offset.astype(np.float32)).astype(np.float32)
+    corrected_lab = swapped_lab * scale.astype(np.float32)
+    corrected_lab += offset.astype(np.float32)
     # Keep L* and a*/b* inside the gamut OpenCV's float conversion expects.
     np.clip(corrected_lab[..., 0], 0.0, 100.0, out=corrected_lab[..., 0])
     np.clip(corrected_lab[..., 1:], -127.0, 127.0, out=corrected_lab[..., 1:])
