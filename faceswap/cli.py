@@ -15,10 +15,10 @@ import sys
 from faceswap.errors import FaceswapError
 
 COMMANDS = {
-    "extract": "faceswap.extraction.command",
-    "train": "faceswap.training.command",
-    "export": "faceswap.export.command",
-    "convert": "faceswap.conversion.command",
+    "extract": ("faceswap.extraction.command", "find, align and save the faces of videos and pictures"),
+    "train": ("faceswap.training.command", "train the shared-encoder / dual-decoder autoencoder"),
+    "export": ("faceswap.export.command", "export a trained model for serving (SavedModel + TFLite int8)"),
+    "convert": ("faceswap.conversion.command", "swap faces in a video file or a folder of pictures"),
 }
 
 
@@ -27,23 +27,27 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; the command modules are imported only for ``only`` (or all when None)."""
     parser = argparse.ArgumentParser(prog="python -m faceswap", description="Face-swap workflow: "
                                      "extract faces -> train the autoencoder -> export it -> convert videos.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=getattr(module, "HELP", None), description=getattr(module, "HELP", None))
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((word for word in argv if word in COMMANDS), "")
+    parser = build_parser(only=chosen)
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,36 @@
+"""The command line as a user runs it: `python -m faceswap ...` in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def run_cli(*arguments, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", "faceswap", *map(str, arguments)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("command", ["extract", "train", "export", "convert"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage: python -m faceswap " + command in result.stdout
+
+
+def test_extract_writes_faces(tmp_path, still_path):
+    result = run_cli("--quiet", "extract", still_path("s5"), "--output", tmp_path / "faces")
+    assert result.returncode == 0, result.stderr
+    assert "1 faces from 1 frames" in result.stdout
+    assert (tmp_path / "faces" / "s5_000000_0.png").is_file()
+
+
+def test_bad_input_is_one_clear_line_without_traceback(tmp_path, still_path):
+    result = run_cli("--quiet", "extract", still_path("s39"), "--output", tmp_path / "faces")
+    assert result.returncode == 2
+    assert "error: no face found in s39.jpg; nothing was written" in result.stderr
+    assert "Traceback" not in result.stderr
