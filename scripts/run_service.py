@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import logging
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,9 +68,9 @@ class StackSettings:
     """Where the three tiers listen and how long to wait for them."""
 
     host: str = setting("127.0.0.1", "loopback address every tier binds to")
-    prediction_port: int = setting(8002, "port of the local prediction server")
-    relay_port: int = setting(8001, "port of the WebSocket relay (ws://HOST:PORT/stream)")
-    page_port: int = setting(8000, "port of the Django webcam page")
+    prediction_port: int = setting(8002, "port of the local prediction server (0: any free port)")
+    relay_port: int = setting(8001, "port of the WebSocket relay, ws://HOST:PORT/stream (0: any free port)")
+    page_port: int = setting(8000, "port of the Django webcam page (0: any free port)")
     model_dir: Path | None = setting(
         None, "exported model directory to serve (default: models/default, or a clearly labelled "
               "stand-in test model while models/default does not exist)")
@@ -134,7 +136,7 @@ class LocalStack:
 
     def __init__(self, settings: StackSettings | None = None, model_dir: Path | None = None,
                  extra_environment: dict[str, str] | None = None):
-        self.settings = settings or StackSettings()
+        self.settings = _with_free_ports(settings or StackSettings())
         self.requested_model_dir = model_dir if model_dir is not None else self.settings.model_dir
         self.extra_environment = dict(extra_environment or {})
         self.tiers: list[Tier] = []
@@ -341,6 +343,17 @@ class LocalStack:
         raise StackError(f"the {tier.name} did not become healthy at {tier.health_url} within "
                          f"{self.settings.health_timeout_s:.0f} s ({last_problem}); its log is {tier.log_path}\n"
                          f"{_log_tail(tier.log_path)}")
+
+
+def _with_free_ports(settings: StackSettings) -> StackSettings:
+    """A copy of ``settings`` where every port given as 0 is replaced by a currently free one."""
+    chosen = {}
+    for name in ("prediction_port", "relay_port", "page_port"):
+        if getattr(settings, name) == 0:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((settings.host, 0))
+                chosen[name] = probe.getsockname()[1]
+    return dataclasses.replace(settings, **chosen)
 
 
 def _signal_group(process: subprocess.Popen, signal_number: int) -> None:

@@ -5,56 +5,44 @@ whole local stack on free ports.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from scripts.browser_webcam import CHROMIUM, launch_chromium, make_fake_webcam
 from tests.client_app.client_app_helpers import CLIENT_APP, TEST_ALLOWED_HOSTS, TEST_WEBSOCKET_URL
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
 def django_client():
-    """A django.test.Client for client_app, configured like production (DEBUG off, env settings)."""
+    """A django.test.Client for client_app, configured like production (DEBUG off, env settings).
+
+    The environment is set only while Django reads its settings, then restored for other tests.
+    """
     if str(CLIENT_APP) not in sys.path:
         sys.path.insert(0, str(CLIENT_APP))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "facedetect.settings"
-    os.environ["DJANGO_SECRET_KEY"] = "test-only-secret-key-" + "x" * 40
-    os.environ["DJANGO_DEBUG"] = "0"
-    os.environ["DJANGO_ALLOWED_HOSTS"] = TEST_ALLOWED_HOSTS
-    os.environ["FACESWAP_WEBSOCKET_URL"] = TEST_WEBSOCKET_URL
     import django
+    from django.conf import settings
     from django.test import Client
 
-    django.setup()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_SETTINGS_MODULE", "facedetect.settings")
+        patch.setenv("DJANGO_SECRET_KEY", "test-only-secret-key-" + "x" * 40)
+        patch.setenv("DJANGO_DEBUG", "0")
+        patch.setenv("DJANGO_ALLOWED_HOSTS", TEST_ALLOWED_HOSTS)
+        patch.setenv("FACESWAP_WEBSOCKET_URL", TEST_WEBSOCKET_URL)
+        django.setup()
+        assert settings.FACESWAP_WEBSOCKET_URL == TEST_WEBSOCKET_URL
     return Client()
 
 
 @pytest.fixture(scope="session")
 def fake_webcam(tmp_path_factory, clip_path) -> Path:
     """d9.mp4 as a 640x480, 3 s .y4m file for Chromium's fake capture device."""
-    import imageio_ffmpeg
-
-    target = tmp_path_factory.mktemp("webcam") / "d9-640x480.y4m"
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(clip_path("d9")),
-               "-t", "3", "-vf", "scale=640:480,fps=30", "-pix_fmt", "yuv420p", str(target)]
-    subprocess.run(command, check=True, timeout=120)
+    target = make_fake_webcam(clip_path("d9"), tmp_path_factory.mktemp("webcam") / "d9-640x480.y4m")
     assert target.stat().st_size > 640 * 480 * 3 // 2 * 60
     return target
-
-
-def chromium_arguments(fake_webcam: Path) -> list[str]:
-    return [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={fake_webcam}",
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +53,7 @@ def browser(fake_webcam):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_arguments(fake_webcam))
+        browser = launch_chromium(playwright, fake_webcam)
         try:
             yield browser
         finally:

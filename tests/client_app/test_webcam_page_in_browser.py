@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from faceswap.images import decode_image
-from scripts.run_service import PAGE, RELAY, LocalStack, StackSettings
+from scripts.browser_webcam import give_consent_and_start
+from scripts.run_service import RELAY, LocalStack, StackSettings
 from tests.conftest import free_port
 
 FRAME_TIMEOUT_MS = 90_000
@@ -52,13 +53,6 @@ def decoded(text: str) -> np.ndarray:
 
 def hud(page) -> dict:
     return page.evaluate("() => Object.assign({}, document.getElementById('hud').dataset)")
-
-
-def give_consent_and_start(page, url: str) -> None:
-    page.goto(url)
-    page.get_by_label("I understand the output is synthetic").check()
-    page.get_by_role("button", name="Agree and continue").click()
-    page.get_by_role("button", name="Start camera and face swap").click()
 
 
 def wait_for_frames(page, count: int) -> None:

@@ -103,6 +103,9 @@ let recordedChunks = [];
 let downloadUrl = null;
 // The last answered frame and the exact JPEG that was sent for it (for checks and debugging).
 let lastPair = null;
+// Round-trip times of the most recent answers, oldest first (for benchmarks; bounded).
+const recentLatenciesMs = [];
+const RECENT_LATENCIES_KEPT = 600;
 
 // ---------------------------------------------------------------- HUD and status
 
@@ -452,10 +455,10 @@ async function handleMessage(data, ws) {
   }
   const answersInFlight = inFlight && header.seq === inFlight.seq;
   if (answersInFlight) {
-    if (typeof header.sent_at === 'number') {
-      state.latencyMs = now - header.sent_at;
-    } else {
-      state.latencyMs = now - inFlight.sentAt;
+    state.latencyMs = now - (typeof header.sent_at === 'number' ? header.sent_at : inFlight.sentAt);
+    recentLatenciesMs.push(state.latencyMs);
+    if (recentLatenciesMs.length > RECENT_LATENCIES_KEPT) {
+      recentLatenciesMs.shift();
     }
     const sentBlob = inFlight.blob;
     clearTimeout(inFlight.timer);
@@ -620,6 +623,7 @@ window.faceswapClient = {
   state,
   // The last answered frame: {seq, status, sentBlob (the JPEG sent), receivedBlob (the JPEG drawn)}.
   lastPair: () => lastPair,
+  recentLatenciesMs: () => recentLatenciesMs.slice(),
 };
 
 renderHud();
