@@ -376,11 +376,15 @@ async function sendNextFrame() {
   inFlight = { seq, sentAt: performance.now(), blob: null, timer: null };
   const slot = inFlight;
   let blob;
+  let jpegBytes;
   try {
     blob = await jpegFromCanvas(captureCanvas, config.jpegQuality);
+    jpegBytes = await blob.arrayBuffer();
   } catch (error) {
-    inFlight = null;
-    setStatus('error', `${error.message}.`);
+    if (inFlight === slot) {
+      inFlight = null;
+    }
+    setStatus('error', 'A camera frame could not be encoded as JPEG.', error.message);
     scheduleNextFrame();
     return;
   }
@@ -407,7 +411,7 @@ async function sendNextFrame() {
       sendNextFrame();
     }
   }, config.frameTimeoutMs);
-  socket.send(encodeMessage(header, await blob.arrayBuffer()));
+  socket.send(encodeMessage(header, jpegBytes));
   lastSendTime = sentAt;
   state.framesSent += 1;
   renderHud();
