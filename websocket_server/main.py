@@ -14,7 +14,9 @@ timeout). Settings come from the environment: ``RELAY_*`` (relay_settings.py) an
 - ``/healthz``: always 200 while the relay runs; JSON says whether the prediction routine
   answers: ``{"status": "ok"|"degraded", "relay": "ok", "prediction_routine": {"available": ...,
   "reason": ..., "checked": "stream"|"probe"}, "connections": N}`` (N: open streams in this
-  worker process).
+  worker process). When no stream has reached the routine lately it sends a tiny probe frame.
+- ``/livez``: 200 ``{"relay": "ok"}`` without touching the routine (App Engine's liveness and
+  readiness checks, which run every few seconds).
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ def create_app(settings: RelaySettings | None = None,
         routine = gateway.health()
         return jsonify(status="ok" if routine["available"] else "degraded", relay="ok",
                        prediction_routine=routine, connections=len(open_sessions))
+
+    @app.get("/livez")
+    def livez():
+        return jsonify(relay="ok", connections=len(open_sessions))
 
     logger.info("relay ready: max message %d bytes, max %.0f frames/s per connection, origins %s, routine %s",
                 settings.max_message_bytes, settings.max_frames_per_second, ", ".join(settings.allowed_origins),

@@ -1,0 +1,332 @@
+"""End-to-end stream benchmark: webcam-like clients -> relay -> prediction server -> back.
+
+Streams 640x480 JPEG frames of a shared clip (d9.mp4, scaled to cover 640x480 and centre-cropped)
+through the whole local stack from 1, 2 and 4 concurrent WebSocket clients. Each client behaves
+like the webcam page: a camera produces a frame every 1/30 s; at most one frame is in flight; when
+the answer arrives the newest captured frame is sent (older captured frames are skipped, latest
+frame wins on the client side too).
+
+Prints one JSON object: per run, frames per second per client, round-trip latency p50/p95
+(send -> result received), result statuses, frames dropped by the relay and skipped by the
+client, the routine's and relay's own timings, and CPU use of each server process group
+(from /proc). Goal on a 2-core machine: one client at >= 30 fps with p95 <= 60 ms.
+
+    .venv/bin/python scripts/benchmarks/stream_benchmark.py                       # starts the stack
+    .venv/bin/python scripts/benchmarks/stream_benchmark.py --model-dir models/default --seconds 20
+    .venv/bin/python scripts/benchmarks/stream_benchmark.py --websocket-url ws://127.0.0.1:8001/stream
+
+Without --websocket-url it starts the prediction server and the relay (and the page) itself with
+scripts/run_service.py's LocalStack on free ports, serving --model-dir (default models/default,
+else the stand-in test model) and stops them afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import websocket  # noqa: E402
+
+from faceswap.images import encode_jpeg  # noqa: E402
+from websocket_server.frame_protocol import pack_message, unpack_message  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("FACESWAP_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+FRAME_SIZE = (640, 480)
+GOAL = {"clients": 1, "fps_per_client": 30.0, "latency_p95_ms": 60.0}
+
+
+def cover_and_crop(frame: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """Scale a BGR uint8 frame to cover ``size`` (w, h) and centre-crop to exactly that size."""
+    width, height = size
+    scale = max(width / frame.shape[1], height / frame.shape[0])
+    resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
+    return np.ascontiguousarray(resized[top:top + height, left:left + width])
+
+
+def clip_jpegs(clip: str, count: int, quality: int) -> list[bytes]:
+    """``count`` consecutive frames of ../shared/data/clips/<clip>.mp4 as 640x480 JPEG bytes."""
+    path = SHARED_DATA / "clips" / f"{clip}.mp4"
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while len(frames) < count:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(encode_jpeg(cover_and_crop(frame), quality=quality))
+    finally:
+        capture.release()
+    if not frames:
+        raise SystemExit(f"no frames could be read from {path}")
+    return frames
+
+
+@dataclass
+class ClientStats:
+    """What one client saw during the measured window."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, list[float]] = field(default_factory=dict)
+    camera_frames: int = 0
+    skipped_by_client: int = 0
+    relay_dropped: int = 0
+    reasons: set[str] = field(default_factory=set)
+
+
+class CameraClient:
+    """One webcam-like client: a 30 fps camera thread and a receiver thread on one WebSocket."""
+
+    def __init__(self, url: str, frames: list[bytes], camera_fps: float, offset: int):
+        self.socket = websocket.create_connection(url, timeout=30, enable_multithread=True)
+        self.socket.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.frames = frames
+        self.camera_interval = 1.0 / camera_fps
+        self.offset = offset
+        self.lock = threading.Lock()
+        self.in_flight: tuple[int, float] | None = None
+        self.captured: bytes | None = None
+        self.seq = 0
+        self.measuring = False
+        self.stopping = False
+        self.stats = ClientStats()
+
+    def _send_locked(self, image: bytes) -> None:
+        self.seq += 1
+        self.in_flight = (self.seq, time.perf_counter())
+        self.socket.send_binary(pack_message({"seq": self.seq, "direction": "a2b", "sent_at": time.time() * 1000},
+                                             image))
+
+    def camera(self, until: float) -> None:
+        next_tick = time.perf_counter()
+        index = self.offset
+        while not self.stopping and next_tick < until:
+            with self.lock:
+                if self.measuring:
+                    self.stats.camera_frames += 1
+                    if self.captured is not None:
+                        self.stats.skipped_by_client += 1
+                self.captured = self.frames[index % len(self.frames)]
+                index += 1
+                if self.in_flight is None:
+                    image, self.captured = self.captured, None
+                    self._send_locked(image)
+            next_tick += self.camera_interval
+            time.sleep(max(0.0, next_tick - time.perf_counter()))
+
+    def receive(self) -> None:
+        while not self.stopping:
+            try:
+                opcode, data = self.socket.recv_data()
+            except (websocket.WebSocketException, OSError):
+                return
+            arrived = time.perf_counter()
+            if opcode != websocket.ABNF.OPCODE_BINARY:
+                continue
+            header, _ = unpack_message(data)
+            with self.lock:
+                if self.in_flight is None or header.get("seq") != self.in_flight[0]:
+                    continue
+                if self.measuring:
+                    stats = self.stats
+                    stats.latencies_ms.append((arrived - self.in_flight[1]) * 1000)
+                    stats.statuses[header["status"]] = stats.statuses.get(header["status"], 0) + 1
+                    stats.relay_dropped = header.get("dropped", 0)
+                    if header.get("reason"):
+                        stats.reasons.add(header["reason"][:200])
+                    for name, value in (header.get("timings_ms") or {}).items():
+                        stats.timings.setdefault(name, []).append(value)
+                self.in_flight = None
+                if self.captured is not None:
+                    image, self.captured = self.captured, None
+                    self._send_locked(image)
+
+    def close(self) -> None:
+        self.stopping = True
+        try:
+            self.socket.close(timeout=1)
+        except (websocket.WebSocketException, OSError):
+            pass
+
+
+def process_group_cpu_seconds(leader_pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process in each named process group."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {name: 0.0 for name in leader_pids}
+    groups = {pid: name for name, pid in leader_pids.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        group = int(fields[2])
+        if group in groups:
+            totals[groups[group]] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": None, "p95": None, "mean": None}
+    array = np.asarray(values, dtype=np.float64)
+    return {"p50": round(float(np.percentile(array, 50)), 2), "p95": round(float(np.percentile(array, 95)), 2),
+            "mean": round(float(array.mean()), 2)}
+
+
+def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, warmup_s: float, camera_fps: float,
+                server_groups: dict[str, int]) -> dict:
+    """Stream from ``clients`` concurrent clients; measure the window after ``warmup_s``."""
+    connections = [CameraClient(url, frames, camera_fps, offset=index * 7) for index in range(clients)]
+    start = time.perf_counter()
+    until = start + warmup_s + seconds
+    threads = []
+    for connection in connections:
+        threads.append(threading.Thread(target=connection.receive, daemon=True))
+        threads.append(threading.Thread(target=connection.camera, args=(until,), daemon=True))
+    for thread in threads:
+        thread.start()
+    time.sleep(warmup_s)
+    for connection in connections:
+        with connection.lock:
+            connection.measuring = True
+    cpu_before = process_group_cpu_seconds(server_groups)
+    measured_from = time.perf_counter()
+    time.sleep(max(0.0, until - time.perf_counter()))
+    for connection in connections:
+        with connection.lock:
+            connection.measuring = False
+    measured_s = time.perf_counter() - measured_from
+    cpu_after = process_group_cpu_seconds(server_groups)
+    time.sleep(0.3)
+    for connection in connections:
+        connection.close()
+
+    per_client = []
+    all_latencies: list[float] = []
+    timings: dict[str, list[float]] = {}
+    for connection in connections:
+        stats = connection.stats
+        results = sum(stats.statuses.values())
+        all_latencies += stats.latencies_ms
+        for name, values in stats.timings.items():
+            timings.setdefault(name, []).extend(values)
+        per_client.append({
+            "fps": round(results / measured_s, 2),
+            "latency_ms": summary(stats.latencies_ms),
+            "results": results,
+            "statuses": stats.statuses,
+            "camera_frames": stats.camera_frames,
+            "skipped_by_client": stats.skipped_by_client,
+            "relay_dropped_since_connect": stats.relay_dropped,
+            "reasons": sorted(stats.reasons)[:5],
+        })
+    return {
+        "clients": clients,
+        "measured_s": round(measured_s, 2),
+        "fps_per_client": round(float(np.mean([client["fps"] for client in per_client])), 2),
+        "latency_ms": summary(all_latencies),
+        "per_client": per_client,
+        "timings_ms": {name: summary(values) for name, values in sorted(timings.items())},
+        "cpu_percent_of_one_core": {name: round(100 * (cpu_after[name] - cpu_before[name]) / measured_s, 1)
+                                    for name in server_groups},
+    }
+
+
+def warm_up(url: str, frames: list[bytes], count: int = 10) -> None:
+    """Frames one after another until the routine has loaded and tracked a face."""
+    connection = websocket.create_connection(url, timeout=120)
+    try:
+        for seq in range(count):
+            connection.send_binary(pack_message({"seq": seq, "direction": "a2b"}, frames[seq % len(frames)]))
+            connection.recv_data()
+    finally:
+        connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--websocket-url", help="use a running relay (ws://HOST:PORT/stream) instead of starting the stack")
+    parser.add_argument("--server-pids", default="", help="with --websocket-url: name=pid,... of process-group "
+                                                          "leaders whose CPU use to report")
+    parser.add_argument("--model-dir", type=Path, help="exported model directory to serve (default models/default, "
+                                                       "else the stand-in test model)")
+    parser.add_argument("--clients", default="1,2,4", help="concurrent client counts to run (default 1,2,4)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (default 10)")
+    parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unmeasured seconds at the start of each run")
+    parser.add_argument("--camera-fps", type=float, default=30.0, help="camera rate of each client (default 30)")
+    parser.add_argument("--clip", default="d9", help="shared clip (default d9, webcam-like)")
+    parser.add_argument("--frames", type=int, default=90, help="distinct frames to loop over (default 90)")
+    parser.add_argument("--jpeg-quality", type=int, default=80, help="JPEG quality of the sent frames (default 80)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    frames = clip_jpegs(args.clip, args.frames, args.jpeg_quality)
+    client_counts = [int(part) for part in args.clients.split(",") if part.strip()]
+    stack = None
+    model_dir = None
+    if args.websocket_url:
+        url = args.websocket_url
+        server_groups = {name: int(pid) for name, pid in
+                         (item.split("=", 1) for item in args.server_pids.split(",") if "=" in item)}
+    else:
+        from scripts.run_service import LocalStack, StackSettings
+        from tests.conftest import free_port
+
+        stack = LocalStack(StackSettings(prediction_port=free_port(), relay_port=free_port(), page_port=free_port()),
+                           model_dir=args.model_dir)
+        print("starting the local stack...", file=sys.stderr, flush=True)
+        stack.start()
+        url = stack.websocket_url
+        model_dir = str(stack.model_dir)
+        server_groups = {tier.name: tier.process.pid for tier in stack.tiers}
+    try:
+        warm_up(url, frames)
+        runs = [run_clients(url, frames, count, args.seconds, args.warmup_seconds, args.camera_fps, server_groups)
+                for count in client_counts]
+    finally:
+        if stack is not None:
+            stack.stop()
+
+    single = next((run for run in runs if run["clients"] == GOAL["clients"]), None)
+    report = {
+        "benchmark": "stream",
+        "websocket_url": url,
+        "model_dir": model_dir,
+        "stand_in_model": bool(stack.uses_stand_in_model) if stack is not None else None,
+        "clip": f"{args.clip}.mp4",
+        "frame_size": list(FRAME_SIZE),
+        "jpeg_bytes_mean": round(float(np.mean([len(frame) for frame in frames]))),
+        "camera_fps": args.camera_fps,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "goal": GOAL,
+        "runs": runs,
+        "meets_goal": bool(single and single["fps_per_client"] >= GOAL["fps_per_client"] * 0.97
+                           and single["latency_ms"]["p95"] is not None
+                           and single["latency_ms"]["p95"] <= GOAL["latency_p95_ms"]),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
