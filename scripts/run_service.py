@@ -308,7 +308,7 @@ class LocalStack:
                    "-b", f"{self.settings.host}:{self.settings.relay_port}",
                    "-k", "flask_sockets.worker", "--graceful-timeout", "5", "--no-control-socket",
                    "main:app"]
-        return self._spawn(RELAY, command, REPO_ROOT / "websocket_server", environment, self.relay_url + "/healthz")
+        return self._spawn(RELAY, command, REPO_ROOT / "websocket_server", environment, self.relay_url + "/livez")
 
     def _start_page(self) -> Tier:
         environment = self._environment()
