@@ -1,0 +1,250 @@
+"""The deepfakes autoencoder: one encoder shared by both identities, decoder A and decoder B.
+
+    autoencoder A = encoder -> decoder A     (reconstructs faces of identity A)
+    autoencoder B = encoder -> decoder B     (reconstructs faces of identity B)
+    swap 'a2b'    = encoder -> decoder B     (a face of A comes out as B)
+    swap 'b2a'    = encoder -> decoder A
+
+Configs (`CONFIGS`):
+
+- ``original``: the classic deepfakes model. 64x64x3 in; encoder conv 5x5 stride 2 with
+  128/256/512/1024 filters + LeakyReLU 0.1, Dense 1024, Dense 4*4*1024, reshape, upscale to
+  8x8x512; each decoder upscales 256/128/64 (conv 3x3 to 4f + LeakyReLU + pixel shuffle), then
+  conv 5x5 to 3 channels with a sigmoid. About 82 M parameters.
+- ``lite``: the same shape with fewer filters and a smaller bottleneck, sized to train to a
+  recognisable result in about 1.5 hours on 2 CPU cores.
+- ``tiny``: a very small model of the same shape for fast tests.
+
+Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
+crop the model sees is ``config.layout`` (FaceLayout(64, 0.0) for the classic model: the central
+160 px of a 256-px extracted face).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of one autoencoder family. All three networks are built from these numbers."""
+
+    name: str
+    input_size: int = 64
+    padding_ratio: float = 0.0
+    encoder_filters: tuple[int, ...] = (128, 256, 512, 1024)
+    encoder_dense: int = 1024
+    latent_channels: int = 1024
+    latent_upscale_filters: int = 512
+    decoder_filters: tuple[int, ...] = (256, 128, 64)
+    leaky_relu_slope: float = 0.1
+
+    def __post_init__(self) -> None:
+        latent = self.latent_size
+        if latent * 2 ** len(self.encoder_filters) != self.input_size:
+            raise ValueError(f"config {self.name!r}: input size {self.input_size} is not divisible by "
+                             f"2**{len(self.encoder_filters)}")
+        if latent * 2 * 2 ** len(self.decoder_filters) != self.input_size:
+            raise ValueError(f"config {self.name!r}: {len(self.decoder_filters)} decoder upscales do not "
+                             f"return to {self.input_size} px")
+
+    @property
+    def latent_size(self) -> int:
+        """Side of the square latent grid after the dense bottleneck (4 for 64-px models)."""
+        return self.input_size // 2 ** len(self.encoder_filters)
+
+    @property
+    def layout(self):
+        """The face crop the model sees: FaceLayout(input_size, padding_ratio)."""
+        from faceswap.faces.alignment import FaceLayout
+        return FaceLayout(self.input_size, self.padding_ratio)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``; raises ValueError/TypeError on unknown or malformed fields."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - fields
+        if unknown:
+            raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+CONFIGS: dict[str, ModelConfig] = {
+    "original": ModelConfig("original"),
+    "lite": ModelConfig("lite", encoder_filters=(32, 64, 128, 256), encoder_dense=256, latent_channels=256,
+                        latent_upscale_filters=128, decoder_filters=(128, 64, 32)),
+    "tiny": ModelConfig("tiny", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
+                        latent_upscale_filters=48, decoder_filters=(32, 24, 16)),
+}
+
+
+def get_config(name: str) -> ModelConfig:
+    """The named config; ValueError listing the choices if the name is unknown."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown model config {name!r}; choose one of {', '.join(CONFIGS)}") from None
+
+
+def _keras():
+    import keras
+    return keras
+
+
+def _pixel_shuffle_layer_class():
+    import keras
+    import tensorflow as tf
+
+    @keras.saving.register_keras_serializable(package="faceswap")
+    class PixelShuffle(keras.layers.Layer):
+        """(N, H, W, 4C) -> (N, 2H, 2W, C), the sub-pixel convolution shuffle (depth_to_space)."""
+
+        def call(self, inputs):
+            return tf.nn.depth_to_space(inputs, 2)
+
+        def compute_output_shape(self, input_shape):
+            n, h, w, c = input_shape
+            return (n, None if h is None else 2 * h, None if w is None else 2 * w, c // 4)
+
+    return PixelShuffle
+
+
+_PIXEL_SHUFFLE = None
+
+
+def pixel_shuffle(name: str):
+    """A PixelShuffle layer (created lazily so importing this module does not import TensorFlow)."""
+    global _PIXEL_SHUFFLE
+    if _PIXEL_SHUFFLE is None:
+        _PIXEL_SHUFFLE = _pixel_shuffle_layer_class()
+    return _PIXEL_SHUFFLE(name=name)
+
+
+def _upscale(x, filters: int, slope: float, name: str):
+    keras = _keras()
+    x = keras.layers.Conv2D(filters * 4, 3, padding="same", name=f"{name}_conv")(x)
+    x = keras.layers.LeakyReLU(negative_slope=slope, name=f"{name}_leaky_relu")(x)
+    return pixel_shuffle(f"{name}_pixel_shuffle")(x)
+
+
+def build_encoder(config: ModelConfig):
+    """(N, S, S, 3) BGR float32 [0,1] -> latent (N, 2L, 2L, latent_upscale_filters) float32."""
+    keras = _keras()
+    inputs = keras.Input((config.input_size, config.input_size, 3), name="face")
+    x = inputs
+    for index, filters in enumerate(config.encoder_filters, start=1):
+        x = keras.layers.Conv2D(filters, 5, strides=2, padding="same", name=f"encoder_conv{index}")(x)
+        x = keras.layers.LeakyReLU(negative_slope=config.leaky_relu_slope, name=f"encoder_leaky_relu{index}")(x)
+    x = keras.layers.Flatten(name="encoder_flatten")(x)
+    x = keras.layers.Dense(config.encoder_dense, name="encoder_dense1")(x)
+    latent = config.latent_size
+    x = keras.layers.Dense(latent * latent * config.latent_channels, name="encoder_dense2")(x)
+    x = keras.layers.Reshape((latent, latent, config.latent_channels), name="encoder_reshape")(x)
+    x = _upscale(x, config.latent_upscale_filters, config.leaky_relu_slope, "encoder_upscale")
+    return keras.Model(inputs, x, name="encoder")
+
+
+def build_decoder(config: ModelConfig, side: str):
+    """Latent (N, 2L, 2L, latent_upscale_filters) -> face (N, S, S, 3) BGR float32 in [0,1] (sigmoid)."""
+    keras = _keras()
+    side = side.lower()
+    latent = config.latent_size * 2
+    inputs = keras.Input((latent, latent, config.latent_upscale_filters), name=f"latent_{side}")
+    x = inputs
+    for index, filters in enumerate(config.decoder_filters, start=1):
+        x = _upscale(x, filters, config.leaky_relu_slope, f"decoder_{side}_upscale{index}")
+    x = keras.layers.Conv2D(3, 5, padding="same", activation="sigmoid", name=f"decoder_{side}_output")(x)
+    return keras.Model(inputs, x, name=f"decoder_{side}")
+
+
+@dataclass
+class Autoencoders:
+    """The three networks and the two autoencoders built from them (encoder shared, same object)."""
+
+    config: ModelConfig
+    encoder: Any
+    decoder_a: Any
+    decoder_b: Any
+    autoencoder_a: Any
+    autoencoder_b: Any
+
+    def networks(self) -> dict[str, Any]:
+        """{'encoder': ..., 'decoder_a': ..., 'decoder_b': ...}: the parts that hold weights."""
+        return {"encoder": self.encoder, "decoder_a": self.decoder_a, "decoder_b": self.decoder_b}
+
+    def decoder_for(self, direction: str):
+        """The decoder that produces the *target* identity of ``direction`` ('a2b' -> decoder B)."""
+        if direction == "a2b":
+            return self.decoder_b
+        if direction == "b2a":
+            return self.decoder_a
+        raise ValueError(f"direction must be 'a2b' or 'b2a', not {direction!r}")
+
+    def swap_model(self, direction: str):
+        """encoder -> other side's decoder as one Keras model: (N,S,S,3) BGR [0,1] -> same."""
+        keras = _keras()
+        size = self.config.input_size
+        inputs = keras.Input((size, size, 3), name="face")
+        outputs = self.decoder_for(direction)(self.encoder(inputs))
+        return keras.Model(inputs, outputs, name=f"swap_{direction}")
+
+
+def build_autoencoders(config: ModelConfig | str) -> Autoencoders:
+    """Build encoder, decoder A, decoder B and the two autoencoders sharing the one encoder."""
+    keras = _keras()
+    if isinstance(config, str):
+        config = get_config(config)
+    encoder = build_encoder(config)
+    decoder_a = build_decoder(config, "a")
+    decoder_b = build_decoder(config, "b")
+    size = config.input_size
+    input_a = keras.Input((size, size, 3), name="face_a")
+    input_b = keras.Input((size, size, 3), name="face_b")
+    autoencoder_a = keras.Model(input_a, decoder_a(encoder(input_a)), name="autoencoder_a")
+    autoencoder_b = keras.Model(input_b, decoder_b(encoder(input_b)), name="autoencoder_b")
+    return Autoencoders(config, encoder, decoder_a, decoder_b, autoencoder_a, autoencoder_b)
+
+
+def layer_macs(model) -> int:
+    """Multiply-accumulates of one forward pass for ONE face through ``model`` (conv and dense layers)."""
+    keras = _keras()
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += layer_macs(layer)
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, height, width, out_channels = layer.output.shape
+            kernel_h, kernel_w, in_channels, _ = layer.kernel.shape
+            total += height * width * kernel_h * kernel_w * in_channels * out_channels
+        elif isinstance(layer, keras.layers.Dense):
+            in_units, out_units = layer.kernel.shape
+            total += in_units * out_units
+    return int(total)
+
+
+def model_info(config: ModelConfig | str) -> dict[str, Any]:
+    """Parameter counts and MACs per face of a config (builds the networks, no weights loaded)."""
+    networks = build_autoencoders(config)
+    encoder_params = networks.encoder.count_params()
+    decoder_params = networks.decoder_a.count_params()
+    encoder_macs = layer_macs(networks.encoder)
+    decoder_macs = layer_macs(networks.decoder_a)
+    return {
+        "config": networks.config.name,
+        "input_size": networks.config.input_size,
+        "params_total": encoder_params + 2 * decoder_params,
+        "params_encoder": encoder_params,
+        "params_per_decoder": decoder_params,
+        "params_swap_path": encoder_params + decoder_params,
+        "macs_per_face_swap": encoder_macs + decoder_macs,
+        "macs_per_face_encoder": encoder_macs,
+        "macs_per_face_decoder": decoder_macs,
+    }

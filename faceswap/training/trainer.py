@@ -1,0 +1,345 @@
+"""The training loop: shared-encoder autoencoders A and B trained together on augmented faces.
+
+One iteration = one batch of each side: warped faces in, clean faces as targets, the masked
+DSSIM + MSE loss of both autoencoders summed, one Adam step over encoder + both decoders.
+
+Files in the model directory:
+
+- ``checkpoint.npz``: weights, optimizer state, iteration, seed, data description (atomic, every
+  ``save_interval`` iterations, at the end and on Ctrl-C). A second run with the same directory
+  resumes from it; a checkpoint of another config is refused (CheckpointError) and left alone.
+- ``preview.png``: A | A->A | A->B | B | B->B | B->A for a few fixed faces (every ``preview_interval``).
+- ``loss.csv`` and ``loss.png``: loss per iteration and its plot.
+
+Batches are prepared by a background thread (dataset.BatchPrefetcher) while TensorFlow runs the
+train step, and they depend only on (seed, iteration), so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from faceswap.errors import FaceswapError
+from faceswap.faces.masks import MaskSettings
+from faceswap.model.architecture import CONFIGS, Autoencoders, build_autoencoders, get_config
+from faceswap.settings import setting
+from faceswap.training.augmentation import AugmentSettings
+from faceswap.training.checkpoint import load_checkpoint, save_checkpoint
+from faceswap.training.dataset import BatchMaker, BatchPrefetcher, load_face_set
+from faceswap.training.loss_log import LossLog
+from faceswap.training.losses import LossSettings, masked_face_loss
+from faceswap.training.preview import preview_grid, write_preview
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_NAME = "preview.png"
+LOSS_CSV_NAME = "loss.csv"
+LOSS_PLOT_NAME = "loss.png"
+
+
+@dataclass
+class TrainSettings:
+    """How long and how to train (command line: --batch-size ...; environment: FACESWAP_TRAIN_BATCH_SIZE ...)."""
+
+    config: str = setting("lite", "model config", choices=tuple(CONFIGS))
+    iterations: int = setting(100_000, "train until the model has done this many iterations in total "
+                                       "(a resumed run continues up to this number)")
+    batch_size: int = setting(16, "faces per side per iteration")
+    save_interval: int = setting(500, "write the checkpoint every this many iterations")
+    preview_interval: int = setting(500, "write preview.png and loss.png every this many iterations")
+    learning_rate: float = setting(5e-5, "Adam learning rate")
+    beta_1: float = setting(0.5, "Adam beta 1")
+    beta_2: float = setting(0.999, "Adam beta 2")
+    seed: int = setting(0, "seed of data order and augmentation (kept in the checkpoint)")
+    prefetch: int = setting(4, "batches augmented ahead in a background thread (0 = in the training loop)")
+    oversample: float = setting(1.5, "working resolution of the loaded faces, times the model's")
+    preview_faces: int = setting(6, "faces per side in preview.png")
+    threads: int = setting(0, "TensorFlow threads per operation (0 = TensorFlow's choice: all cores)")
+
+
+@dataclass
+class TrainResult:
+    """What a call to ``Trainer.run`` did."""
+
+    model_dir: Path
+    start_iteration: int
+    iteration: int
+    loss_a: float = math.nan
+    loss_b: float = math.nan
+    seconds: float = 0.0
+    training_seconds: float = 0.0
+    interrupted: bool = False
+    losses: list[tuple[int, float, float]] = field(default_factory=list)
+
+    @property
+    def iterations_per_second(self) -> float:
+        done = self.iteration - self.start_iteration
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+
+def configure_threads(threads: int) -> None:
+    """Set TensorFlow's per-op thread count (only possible before TensorFlow runs anything)."""
+    if threads <= 0:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        logger.warning("TensorFlow is already running; --threads %d has no effect in this process", threads)
+
+
+def make_optimizer(settings: TrainSettings):
+    import keras
+
+    return keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1,
+                                 beta_2=settings.beta_2)
+
+
+def trainable_variables(networks: Autoencoders) -> list:
+    return (list(networks.encoder.trainable_variables) + list(networks.decoder_a.trainable_variables)
+            + list(networks.decoder_b.trainable_variables))
+
+
+def make_train_step(networks: Autoencoders, optimizer, batch_size: int, loss_settings: LossSettings):
+    """A compiled step ``(warped_a, target_a, mask_a, warped_b, target_b, mask_b) -> (loss_a, loss_b)``.
+
+    Faces: BGR float32 (B, S, S, 3) [0, 1]; masks float32 (B, S, S) [0, 1]; B = ``batch_size``.
+    """
+    import tensorflow as tf
+
+    size = networks.config.input_size
+    face = tf.TensorSpec((batch_size, size, size, 3), tf.float32)
+    mask = tf.TensorSpec((batch_size, size, size), tf.float32)
+    variables = trainable_variables(networks)
+
+    @tf.function(input_signature=[face, face, mask, face, face, mask])
+    def train_step(warped_a, target_a, mask_a, warped_b, target_b, mask_b):
+        with tf.GradientTape() as tape:
+            predicted_a = networks.autoencoder_a(warped_a, training=True)
+            predicted_b = networks.autoencoder_b(warped_b, training=True)
+            loss_a = masked_face_loss(target_a, predicted_a, mask_a, loss_settings)
+            loss_b = masked_face_loss(target_b, predicted_b, mask_b, loss_settings)
+            total = loss_a + loss_b
+        gradients = tape.gradient(total, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+        return loss_a, loss_b
+
+    return train_step
+
+
+def make_predict(networks: Autoencoders):
+    """Compiled ``faces (N, S, S, 3) -> (own reconstruction, swap)`` for side A and for side B."""
+    import tensorflow as tf
+
+    size = networks.config.input_size
+    spec = tf.TensorSpec((None, size, size, 3), tf.float32)
+
+    @tf.function(input_signature=[spec, spec])
+    def predict(faces_a, faces_b):
+        latent_a = networks.encoder(faces_a, training=False)
+        latent_b = networks.encoder(faces_b, training=False)
+        return (networks.decoder_a(latent_a, training=False), networks.decoder_b(latent_a, training=False),
+                networks.decoder_b(latent_b, training=False), networks.decoder_a(latent_b, training=False))
+
+    return predict
+
+
+class _StopOnSigint:
+    """While active, the first Ctrl-C (SIGINT) asks the loop to save and stop; a second one aborts."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        logger.warning("Ctrl-C: saving the checkpoint and stopping (press again to abort without saving)")
+        self.event.set()
+
+    def __enter__(self) -> "_StopOnSigint":
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+class Trainer:
+    """Train (or resume training) the autoencoders of ``settings.config`` into ``model_dir``.
+
+    side_a: face folders of identity A (may hold many people: any face -> B); side_b: face
+    folders of the target identity B. Nothing is written before the data and any existing
+    checkpoint have been checked.
+    """
+
+    def __init__(self, side_a: list[str | Path], side_b: list[str | Path], model_dir: str | Path,
+                 settings: TrainSettings | None = None, augment: AugmentSettings | None = None,
+                 loss: LossSettings | None = None, mask: MaskSettings | None = None,
+                 progress: bool = True) -> None:
+        self.side_a = [Path(p) for p in side_a]
+        self.side_b = [Path(p) for p in side_b]
+        self.model_dir = Path(model_dir)
+        self.settings = settings or TrainSettings()
+        self.augment = augment or AugmentSettings()
+        self.loss = loss or LossSettings()
+        self.mask = mask or MaskSettings()
+        self.progress = progress
+        self.stop_event = threading.Event()
+        self._check_settings()
+
+    def _check_settings(self) -> None:
+        settings = self.settings
+        try:
+            get_config(settings.config)
+        except ValueError as error:
+            raise FaceswapError(str(error)) from None
+        for name in ("iterations", "batch_size", "save_interval", "preview_interval"):
+            if getattr(settings, name) < 1:
+                raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(settings, name)}")
+        if self.model_dir.exists() and not self.model_dir.is_dir():
+            raise FaceswapError(f"{self.model_dir}: the model directory is a file")
+
+    def stop(self) -> None:
+        """Ask a running ``run`` to save and return after the current iteration (thread-safe)."""
+        self.stop_event.set()
+
+    def run(self) -> TrainResult:
+        settings = self.settings
+        config = get_config(settings.config)
+        checkpoint = load_checkpoint(self.model_dir)
+        if checkpoint is not None:
+            checkpoint.check_config(config)
+        face_set_a = load_face_set("a", self.side_a, config.layout, settings.oversample, self.progress)
+        face_set_b = load_face_set("b", self.side_b, config.layout, settings.oversample, self.progress)
+
+        configure_threads(settings.threads)
+        networks = build_autoencoders(config)
+        optimizer = make_optimizer(settings)
+        variables = trainable_variables(networks)
+        start = 0
+        meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
+        seed = settings.seed
+        if checkpoint is not None:
+            checkpoint.restore_networks(networks)
+            checkpoint.restore_optimizer(optimizer, variables)
+            start = checkpoint.iteration
+            meta.update({k: checkpoint.meta[k] for k in ("created", "training_seconds") if k in checkpoint.meta})
+            seed = int(checkpoint.meta.get("seed", seed))
+            if seed != settings.seed:
+                logger.info("resuming with the checkpoint's seed %d", seed)
+            if int(checkpoint.meta.get("batch_size", settings.batch_size)) != settings.batch_size:
+                logger.warning("batch size changed from %s to %d: the data order differs from the first run",
+                               checkpoint.meta.get("batch_size"), settings.batch_size)
+            logger.info("resuming %s from iteration %d", checkpoint.path, start)
+        else:
+            optimizer.build(variables)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+
+        sides = {"a": face_set_a.describe(), "b": face_set_b.describe()}
+        loss_log = LossLog(self.model_dir / LOSS_CSV_NAME, keep_until=start)
+        result = TrainResult(self.model_dir, start, start, training_seconds=float(meta["training_seconds"]))
+        if start >= settings.iterations:
+            logger.info("the model in %s already has %d iterations (asked for %d); nothing to do",
+                        self.model_dir, start, settings.iterations)
+            return result
+
+        train_step = make_train_step(networks, optimizer, settings.batch_size, self.loss)
+        predict = make_predict(networks)
+        previews = self._preview_faces(face_set_a, face_set_b)
+        makers = (BatchMaker(face_set_a, settings.batch_size, seed, self.augment, self.mask),
+                  BatchMaker(face_set_b, settings.batch_size, seed, self.augment, self.mask))
+
+        def save(iteration: int) -> None:
+            meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
+                         "training_seconds": round(result.training_seconds, 3), "sides": sides,
+                         "learning_rate": settings.learning_rate,
+                         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            save_checkpoint(self.model_dir, networks, optimizer, meta)
+            loss_log.save()
+
+        def write_previews() -> None:
+            self._write_previews(predict, previews)
+            loss_log.plot(self.model_dir / LOSS_PLOT_NAME, f"{config.name} model, {self.model_dir.name}")
+
+        iteration = start
+        saved_at = start
+        started = time.perf_counter()
+        clock = started
+        bar = tqdm(total=settings.iterations, initial=start, unit="it", desc="training", disable=not self.progress,
+                   dynamic_ncols=True, smoothing=0.05)
+        try:
+            with _StopOnSigint(self.stop_event), BatchPrefetcher(makers, start, settings.iterations,
+                                                                settings.prefetch) as batches:
+                while iteration < settings.iterations and not self.stop_event.is_set():
+                    batch_a, batch_b = batches.next()
+                    loss_a, loss_b = train_step(batch_a.warped, batch_a.target, batch_a.mask,
+                                                batch_b.warped, batch_b.target, batch_b.mask)
+                    loss_a, loss_b = float(loss_a), float(loss_b)
+                    if not (math.isfinite(loss_a) and math.isfinite(loss_b)):
+                        raise FaceswapError(f"the loss became {loss_a}/{loss_b} at iteration {iteration + 1}; "
+                                            f"the last good checkpoint is at iteration {saved_at} in {self.model_dir}")
+                    iteration += 1
+                    now = time.perf_counter()
+                    result.training_seconds += now - clock
+                    clock = now
+                    loss_log.add(iteration, loss_a, loss_b, result.training_seconds)
+                    result.losses.append((iteration, loss_a, loss_b))
+                    result.iteration, result.loss_a, result.loss_b = iteration, loss_a, loss_b
+                    bar.update(1)
+                    if iteration % 10 == 0 or iteration == settings.iterations:
+                        bar.set_postfix_str(f"loss A {loss_a:.4f} B {loss_b:.4f}", refresh=False)
+                    if iteration % settings.preview_interval == 0:
+                        write_previews()
+                    if iteration % settings.save_interval == 0:
+                        save(iteration)
+                        saved_at = iteration
+                    clock = time.perf_counter()
+            result.interrupted = self.stop_event.is_set() and iteration < settings.iterations
+        finally:
+            bar.close()
+            result.seconds = time.perf_counter() - started
+        if saved_at != iteration:
+            save(iteration)
+        if iteration % settings.preview_interval != 0:
+            write_previews()
+        logger.info("trained %s to iteration %d (%.2f it/s); loss A %.4f, B %.4f", self.model_dir, iteration,
+                    result.iterations_per_second, result.loss_a, result.loss_b)
+        return result
+
+    def _preview_faces(self, face_set_a, face_set_b) -> tuple[np.ndarray, np.ndarray]:
+        count = max(1, self.settings.preview_faces)
+
+        def pick(face_set) -> np.ndarray:
+            indices = np.unique(np.linspace(0, len(face_set) - 1, min(count, len(face_set))).astype(int))
+            return np.stack([face_set.model_crop(int(i)) for i in indices])
+
+        faces_a, faces_b = pick(face_set_a), pick(face_set_b)
+        rows = min(len(faces_a), len(faces_b))
+        return faces_a[:rows], faces_b[:rows]
+
+    def _write_previews(self, predict, previews) -> None:
+        faces_a, faces_b = previews
+        a_to_a, a_to_b, b_to_b, b_to_a = (np.asarray(t) for t in predict(faces_a, faces_b))
+        grid = preview_grid(faces_a, a_to_a, a_to_b, faces_b, b_to_b, b_to_a)
+        write_preview(self.model_dir / PREVIEW_NAME, grid)
+
+
+def train(side_a, side_b, model_dir, settings: TrainSettings | None = None, **kwargs) -> TrainResult:
+    """Convenience wrapper: ``Trainer(...).run()``."""
+    return Trainer(side_a, side_b, model_dir, settings, **kwargs).run()
+
