@@ -60,7 +60,7 @@ class TrainSettings:
     learning_rate: float = setting(5e-5, "Adam learning rate")
     beta_1: float = setting(0.5, "Adam beta 1")
     beta_2: float = setting(0.999, "Adam beta 2")
-    seed: int = setting(0, "seed of data order and augmentation (kept in the checkpoint)")
+    seed: int = setting(0, "seed of the initial weights, data order and augmentation (kept in the checkpoint)")
     prefetch: int = setting(4, "batches augmented ahead in a background thread (0 = in the training loop)")
     oversample: float = setting(1.5, "working resolution of the loaded faces, times the model's")
     preview_faces: int = setting(6, "faces per side in preview.png")
@@ -98,6 +98,13 @@ def configure_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         logger.warning("TensorFlow is already running; --threads %d has no effect in this process", threads)
+
+
+def seed_weight_initialisation(seed: int) -> None:
+    """Make the initial weights a function of ``seed`` (Keras/TensorFlow/NumPy global seeds)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
 
 
 def make_optimizer(settings: TrainSettings):
@@ -228,18 +235,18 @@ class Trainer:
         face_set_b = load_face_set("b", self.side_b, config.layout, settings.oversample, self.progress)
 
         configure_threads(settings.threads)
+        seed = int(checkpoint.meta.get("seed", settings.seed)) if checkpoint is not None else settings.seed
+        seed_weight_initialisation(seed)
         networks = build_autoencoders(config)
         optimizer = make_optimizer(settings)
         variables = trainable_variables(networks)
         start = 0
         meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
-        seed = settings.seed
         if checkpoint is not None:
             checkpoint.restore_networks(networks)
             checkpoint.restore_optimizer(optimizer, variables)
             start = checkpoint.iteration
             meta.update({k: checkpoint.meta[k] for k in ("created", "training_seconds") if k in checkpoint.meta})
-            seed = int(checkpoint.meta.get("seed", seed))
             if seed != settings.seed:
                 logger.info("resuming with the checkpoint's seed %d", seed)
             if int(checkpoint.meta.get("batch_size", settings.batch_size)) != settings.batch_size:
