@@ -86,9 +86,10 @@ class FaceSet:
 
 
 def load_face_set(side: str, folders: list[str | Path], model_layout: FaceLayout, oversample: float = 1.5,
-                  progress: bool = True) -> FaceSet:
+                  progress: bool = True, max_faces: int | None = None) -> FaceSet:
     """Read every face of ``folders`` (one side) into memory; InputError naming a folder that is
-    missing, empty, corrupt, or holds an unreadable image."""
+    missing, empty, corrupt, or holds an unreadable image. ``max_faces``: keep only that many
+    faces per folder, evenly spread over it (previews, checks)."""
     if not folders:
         raise InputError(f"side {side.upper()}: no face folder given")
     face_set = FaceSet(side=side, folders=[Path(f) for f in folders], model_layout=model_layout)
@@ -100,6 +101,8 @@ def load_face_set(side: str, folders: list[str | Path], model_layout: FaceLayout
         to_working = resize_matrix(folder.layout.size, size)
         working_to_model = compose(invert_matrix(to_working), relayout_matrix(folder.layout, model_layout))
         records = sorted(folder.records.values(), key=lambda record: record.file)
+        if max_faces is not None and len(records) > max_faces:
+            records = [records[int(i)] for i in np.unique(np.linspace(0, len(records) - 1, max_faces).astype(int))]
         for record in tqdm(records, desc=f"loading side {side.upper()} {folder_path}", unit="face",
                            disable=not progress, leave=False):
             image = read_image(folder.path / record.file)

@@ -1,0 +1,32 @@
+"""`python -m faceswap export`: a training model directory -> an exported model directory for serving.
+
+    python -m faceswap export --model-dir workspace/d6-model --output models/default
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from faceswap.export.exporter import ExportSettings, export_model
+from faceswap.settings import add_dataclass_arguments, settings_from
+
+HELP = "export a trained model (SavedModel + TFLite int8 + manifest.json) for conversion and serving"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-dir", required=True, metavar="DIR", help="training directory with checkpoint.npz")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR",
+                        help="export directory to write (an older export there is replaced)")
+    add_dataclass_arguments(parser, ExportSettings)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(ExportSettings, args, env_prefix="FACESWAP_EXPORT_")
+    manifest = export_model(args.model_dir, args.output, settings)
+    sizes = ", ".join(f"{entry['path']} {entry['bytes'] / 1e6:.1f} MB" for entry in manifest["files"]
+                      if entry["path"].endswith(".tflite"))
+    parity = manifest.get("parity")
+    check = (f"; TFLite vs Keras mean |diff| a2b {parity['a2b']['mean_abs_diff']:.4f}, "
+             f"b2a {parity['b2a']['mean_abs_diff']:.4f} on {parity['faces']} faces") if parity else ""
+    print(f"exported {manifest['config']} model (iteration {manifest['iterations']}) to {args.output}: {sizes}{check}")
+    return 0

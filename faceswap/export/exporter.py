@@ -1,0 +1,229 @@
+"""Export a trained model (a training ``checkpoint.npz``) into a directory for serving.
+
+The export directory holds:
+
+- ``savedmodel/``: a TensorFlow SavedModel with two signatures, ``a2b`` (encoder -> decoder B) and
+  ``b2a`` (encoder -> decoder A); input ``faces`` and output ``faces``: BGR float32 (N, S, S, 3) in [0, 1];
+- ``swap_a2b.tflite`` and ``swap_b2a.tflite``: the same two paths as TFLite models with
+  dynamic-range int8 weights (activations stay float), served with ai-edge-litert;
+- ``manifest.json``: model config, input size and FaceLayout, training iterations and time, the
+  sides' data, creation date, a Keras-vs-TFLite parity measurement, and every file with its
+  size and sha256 (the runtime checks them).
+
+The directory is built under a temporary name next to the output and renamed into place at the
+end, so a failed export never leaves a half-written model where a server would look for one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from faceswap.errors import CheckpointError, FaceswapError
+from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
+from faceswap.settings import setting
+from faceswap.training.checkpoint import load_checkpoint
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+SAVEDMODEL_DIR = "savedmodel"
+MANIFEST_FORMAT = "faceswap-exported-model"
+MANIFEST_VERSION = 1
+
+
+def tflite_name(direction: str) -> str:
+    return f"swap_{direction}.tflite"
+
+
+@dataclass
+class ExportSettings:
+    """What to export and how to check it."""
+
+    parity_faces: int = setting(16, "faces from the training folders used to measure TFLite vs Keras (0 = skip)")
+    parity_tolerance: float = setting(0.06, "largest mean |TFLite - Keras| (per face, [0,1] scale) accepted")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_list(directory: Path) -> list[dict]:
+    """Every file under ``directory`` except the manifest: relative path, bytes, sha256 (sorted)."""
+    entries = []
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        if relative == MANIFEST_NAME:
+            continue
+        entries.append({"path": relative, "bytes": path.stat().st_size, "sha256": file_sha256(path)})
+    return entries
+
+
+def _face_spec(size: int):
+    import tensorflow as tf
+
+    return tf.TensorSpec((None, size, size, 3), tf.float32, name="faces")
+
+
+def write_savedmodel(networks: Autoencoders, path: Path) -> None:
+    """SavedModel with signatures 'a2b' and 'b2a': {'faces': (N,S,S,3) f32} -> {'faces': (N,S,S,3) f32}."""
+    import keras
+
+    archive = keras.export.ExportArchive()
+    for network in networks.networks().values():
+        archive.track(network)
+    spec = _face_spec(networks.config.input_size)
+
+    def swap_function(decoder):
+        def swap(faces):
+            return {"faces": decoder(networks.encoder(faces, training=False), training=False)}
+        return swap
+
+    for direction in DIRECTIONS:
+        archive.add_endpoint(name=direction, fn=swap_function(networks.decoder_for(direction)), input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+
+
+def write_tflite(savedmodel: Path, direction: str, path: Path) -> None:
+    """Convert one SavedModel signature to a TFLite model with dynamic-range int8 weights."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(savedmodel), signature_keys=[direction])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no representative data: dynamic-range int8
+    path.write_bytes(converter.convert())
+
+
+def _parity_faces(sides: dict, size_layout, count: int) -> np.ndarray | None:
+    """Up to ``count`` real faces (model crops, BGR float32 [0,1]) from the checkpoint's training folders."""
+    if count <= 0:
+        return None
+    from faceswap.training.dataset import load_face_set
+
+    faces = []
+    for side in ("a", "b"):
+        folders = [Path(f) for f in sides.get(side, {}).get("folders", [])]
+        folders = [f for f in folders if (f / "faces.json").is_file()]
+        if not folders:
+            continue
+        try:
+            face_set = load_face_set(side, folders[:1], size_layout, progress=False, max_faces=max(1, count // 2))
+        except FaceswapError as error:
+            logger.info("parity check: side %s folder unusable (%s)", side.upper(), error)
+            continue
+        faces.extend(face_set.model_crop(index) for index in range(len(face_set)))
+    return np.stack(faces) if faces else None
+
+
+def measure_parity(networks: Autoencoders, export_dir: Path, faces: np.ndarray) -> dict:
+    """Mean and max |TFLite - Keras| over ``faces`` (BGR float32 (N,S,S,3) [0,1]) for both directions."""
+    from faceswap.model.runtime import TFLiteSwap
+
+    result = {"faces": int(len(faces))}
+    for direction in DIRECTIONS:
+        keras_out = np.asarray(networks.swap_model(direction)(faces, training=False))
+        runner = TFLiteSwap(export_dir / tflite_name(direction), networks.config.input_size, num_threads=2)
+        tflite_out = runner.run(np.ascontiguousarray(faces, dtype=np.float32))
+        difference = np.abs(tflite_out - keras_out)
+        result[direction] = {"mean_abs_diff": round(float(difference.mean()), 6),
+                             "max_face_mean_abs_diff": round(float(difference.mean(axis=(1, 2, 3)).max()), 6),
+                             "max_abs_diff": round(float(difference.max()), 6)}
+    return result
+
+
+def _prepare_output(output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise FaceswapError(f"{output}: exists and is not a directory")
+    if output.is_dir() and any(output.iterdir()) and not (output / MANIFEST_NAME).is_file():
+        raise FaceswapError(f"{output}: is a non-empty directory that is not an exported model; "
+                            f"choose an empty or new --output")
+
+
+def export_model(model_dir: str | Path, output: str | Path, settings: ExportSettings | None = None) -> dict:
+    """Export the checkpoint in ``model_dir`` to ``output`` (replacing an older export there).
+
+    Returns the manifest. CheckpointError if ``model_dir`` holds no usable checkpoint;
+    FaceswapError if ``output`` is something else than an (old) export directory.
+    """
+    settings = settings or ExportSettings()
+    model_dir, output = Path(model_dir), Path(output)
+    checkpoint = load_checkpoint(model_dir)
+    if checkpoint is None:
+        raise CheckpointError(f"{model_dir}: no checkpoint.npz here; train a model into this directory first")
+    _prepare_output(output)
+    started = time.perf_counter()
+    networks = build_autoencoders(checkpoint.config)
+    checkpoint.restore_networks(networks)
+    config = checkpoint.config
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".export", dir=output.parent))
+    staging.chmod(0o755)
+    try:
+        write_savedmodel(networks, staging / SAVEDMODEL_DIR)
+        for direction in DIRECTIONS:
+            write_tflite(staging / SAVEDMODEL_DIR, direction, staging / tflite_name(direction))
+        meta = checkpoint.meta
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "format_version": MANIFEST_VERSION,
+            "config": config.name,
+            "model_config": config.to_dict(),
+            "input_size": config.input_size,
+            "layout": {"size": config.input_size, "padding_ratio": config.padding_ratio},
+            "tensor": {"shape": ["N", config.input_size, config.input_size, 3], "dtype": "float32",
+                       "colour_order": "BGR", "range": [0.0, 1.0]},
+            "directions": {direction: {"decoder": networks.decoder_for(direction).name,
+                                       "tflite": tflite_name(direction), "savedmodel_signature": direction}
+                           for direction in DIRECTIONS},
+            "quantization": "tflite: dynamic-range int8 weights, float activations; savedmodel: float32",
+            "iterations": checkpoint.iteration,
+            "training_seconds": float(meta.get("training_seconds", 0.0)),
+            "batch_size": meta.get("batch_size"),
+            "sides": meta.get("sides", {}),
+            "trained_from": str(model_dir.resolve()),
+            "training_started": meta.get("created"),
+            "checkpoint_saved": meta.get("updated"),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        faces = _parity_faces(manifest["sides"], config.layout, settings.parity_faces)
+        if faces is not None:
+            manifest["parity"] = measure_parity(networks, staging, faces)
+            worst = max(manifest["parity"][d]["max_face_mean_abs_diff"] for d in DIRECTIONS)
+            manifest["parity"]["tolerance"] = settings.parity_tolerance
+            if worst > settings.parity_tolerance:
+                raise FaceswapError(f"{output}: the TFLite model differs from Keras by {worst:.4f} on a face "
+                                    f"(tolerance {settings.parity_tolerance}); export aborted")
+        manifest["files"] = file_list(staging)
+        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
+        _replace_directory(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("exported %s (%s, iteration %d) to %s in %.1f s", model_dir, config.name, checkpoint.iteration,
+                output, time.perf_counter() - started)
+    return manifest
+
+
+def _replace_directory(staging: Path, output: Path) -> None:
+    """Move ``staging`` to ``output``; an old export there is moved aside first and then deleted."""
+    old = None
+    if output.exists():
+        old = output.with_name(f".{output.name}.old-{os.getpid()}")
+        os.replace(output, old)
+    os.replace(staging, output)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
