@@ -73,3 +73,13 @@ def artifacts_dir() -> Path:
     path = REPO_ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def test_model_dir(tmp_path_factory, shared_data) -> Path:
+    """A REAL small exported model (tiny config, tens of iterations on faces of d9 -> d12), built once
+    per session (~30 s): manifest.json, savedmodel/, swap_a2b.tflite, swap_b2a.tflite. Treat it as
+    read-only; copy it before breaking it."""
+    from faceswap.export.test_model import build_test_model_dir
+
+    return build_test_model_dir(tmp_path_factory.mktemp("test-model") / "model")
