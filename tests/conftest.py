@@ -79,7 +79,9 @@ def artifacts_dir() -> Path:
 def test_model_dir(tmp_path_factory, shared_data) -> Path:
     """A REAL small exported model (tiny config, tens of iterations on faces of d9 -> d12), built once
     per session (~30 s): manifest.json, savedmodel/, swap_a2b.tflite, swap_b2a.tflite. Treat it as
-    read-only; copy it before breaking it."""
+    read-only; copy it before breaking it. Its face folders and training directory are kept in
+    ``test_model_dir.parent / "work"`` (faces_a, faces_b, model)."""
     from faceswap.export.test_model import build_test_model_dir
 
-    return build_test_model_dir(tmp_path_factory.mktemp("test-model") / "model")
+    root = tmp_path_factory.mktemp("test-model")
+    return build_test_model_dir(root / "model", work_dir=root / "work")

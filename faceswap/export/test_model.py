@@ -39,6 +39,7 @@ class TestModelRecipe:
     config: str = "tiny"
     iterations: int = 40
     batch_size: int = 8
+    learning_rate: float = 1e-3
     seed: int = 0
 
 
@@ -52,8 +53,12 @@ def shared_clip(name: str) -> Path:
 
 
 def build_test_model_dir(directory: str | Path, recipe: TestModelRecipe | None = None,
-                         progress: bool = False) -> Path:
-    """Extract, train and export a small model into ``directory`` (replacing an older export); returns it."""
+                         progress: bool = False, work_dir: str | Path | None = None) -> Path:
+    """Extract, train and export a small model into ``directory`` (replacing an older export); returns it.
+
+    ``work_dir``: keep the face folders (``faces_a``, ``faces_b``) and the training directory
+    (``model``: checkpoint, preview, loss log) there; by default they go to a temporary folder.
+    """
     from faceswap.export.exporter import ExportSettings, export_model
     from faceswap.extraction.extract import ExtractSettings, extract_faces
     from faceswap.training.trainer import TrainSettings, Trainer
@@ -61,13 +66,13 @@ def build_test_model_dir(directory: str | Path, recipe: TestModelRecipe | None =
     recipe = recipe or TestModelRecipe()
     directory = Path(directory)
     extract_settings = ExtractSettings(every_n_frames=recipe.every_n_frames, max_frames=recipe.frames_per_clip)
-    with tempfile.TemporaryDirectory(prefix="faceswap-test-model-") as work:
-        work = Path(work)
+    with tempfile.TemporaryDirectory(prefix="faceswap-test-model-") as temporary:
+        work = Path(work_dir) if work_dir is not None else Path(temporary)
         for side, clip in (("a", recipe.clip_a), ("b", recipe.clip_b)):
             extract_faces([shared_clip(clip)], work / f"faces_{side}", extract_settings, progress=progress)
         settings = TrainSettings(config=recipe.config, iterations=recipe.iterations, batch_size=recipe.batch_size,
                                  save_interval=recipe.iterations, preview_interval=recipe.iterations,
-                                 seed=recipe.seed, prefetch=2, preview_faces=4)
+                                 learning_rate=recipe.learning_rate, seed=recipe.seed, prefetch=2, preview_faces=4)
         Trainer([work / "faces_a"], [work / "faces_b"], work / "model", settings, progress=progress).run()
         export_model(work / "model", directory, ExportSettings(parity_faces=8))
     logger.info("test model ready in %s", directory)
