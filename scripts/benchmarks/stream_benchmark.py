@@ -94,8 +94,9 @@ class ClientStats:
 class CameraClient:
     """One webcam-like client: a 30 fps camera thread and a receiver thread on one WebSocket."""
 
-    def __init__(self, url: str, frames: list[bytes], camera_fps: float, offset: int):
-        self.socket = websocket.create_connection(url, timeout=30, enable_multithread=True)
+    def __init__(self, url: str, frames: list[bytes], camera_fps: float, offset: int, origin: str | None = None):
+        self.socket = websocket.create_connection(url, timeout=30, enable_multithread=True,
+                                                  **connection_options(origin))
         self.socket.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.frames = frames
         self.camera_interval = 1.0 / camera_fps
@@ -166,6 +167,11 @@ class CameraClient:
             pass
 
 
+def connection_options(origin: str | None) -> dict:
+    """websocket-client handshake options: send ``origin``, or none at all (a non-browser client)."""
+    return {"origin": origin} if origin else {"suppress_origin": True}
+
+
 def process_group_cpu_seconds(leader_pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by every process in each named process group."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -193,9 +199,9 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, warmup_s: float, camera_fps: float,
-                server_groups: dict[str, int]) -> dict:
+                server_groups: dict[str, int], origin: str | None = None) -> dict:
     """Stream from ``clients`` concurrent clients; measure the window after ``warmup_s``."""
-    connections = [CameraClient(url, frames, camera_fps, offset=index * 7) for index in range(clients)]
+    connections = [CameraClient(url, frames, camera_fps, offset=index * 7, origin=origin) for index in range(clients)]
     start = time.perf_counter()
     until = start + warmup_s + seconds
     threads = []
@@ -251,9 +257,9 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
     }
 
 
-def warm_up(url: str, frames: list[bytes], count: int = 10) -> None:
+def warm_up(url: str, frames: list[bytes], count: int = 10, origin: str | None = None) -> None:
     """Frames one after another until the routine has loaded and tracked a face."""
-    connection = websocket.create_connection(url, timeout=120)
+    connection = websocket.create_connection(url, timeout=120, **connection_options(origin))
     try:
         for seq in range(count):
             connection.send_binary(pack_message({"seq": seq, "direction": "a2b"}, frames[seq % len(frames)]))
@@ -267,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--websocket-url", help="use a running relay (ws://HOST:PORT/stream) instead of starting the stack")
     parser.add_argument("--server-pids", default="", help="with --websocket-url: name=pid,... of process-group "
                                                           "leaders whose CPU use to report")
+    parser.add_argument("--origin", help="Origin header the clients send (default: none, like any non-browser "
+                                         "client; the relay allows that unless RELAY_ALLOW_MISSING_ORIGIN=0)")
     parser.add_argument("--model-dir", type=Path, help="exported model directory to serve (default models/default, "
                                                        "else the stand-in test model)")
     parser.add_argument("--clients", default="1,2,4", help="concurrent client counts to run (default 1,2,4)")
@@ -299,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = str(stack.model_dir)
         server_groups = {tier.name: tier.process.pid for tier in stack.tiers}
     try:
-        warm_up(url, frames)
-        runs = [run_clients(url, frames, count, args.seconds, args.warmup_seconds, args.camera_fps, server_groups)
+        warm_up(url, frames, origin=args.origin)
+        runs = [run_clients(url, frames, count, args.seconds, args.warmup_seconds, args.camera_fps, server_groups,
+                            origin=args.origin)
                 for count in client_counts]
     finally:
         if stack is not None:
