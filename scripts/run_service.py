@@ -128,7 +128,7 @@ def build_stand_in_model(directory: Path) -> Path:
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
     logger.info("building the stand-in test model in %s", directory)
-    return Path(build_test_model_dir(directory))
+    return Path(build_test_model_dir(directory, progress=True))
 
 
 class LocalStack:

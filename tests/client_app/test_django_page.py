@@ -7,7 +7,7 @@ import re
 
 from tests.client_app.client_app_helpers import CLIENT_APP, TEST_WEBSOCKET_URL, run_manage, run_python
 
-STATIC_FILES = ["facedetect/app.js", "facedetect/protocol.js", "facedetect/style.css"]
+STATIC_FILES = ["facedetect/app.js", "facedetect/favicon.svg", "facedetect/protocol.js", "facedetect/style.css"]
 
 
 def test_page_renders_consent_label_and_injected_websocket_url(django_client):
@@ -19,7 +19,7 @@ def test_page_renders_consent_label_and_injected_websocket_url(django_client):
     match = re.search(r'<script id="client-config" type="application/json">(.*?)</script>', html, re.S)
     assert match, "the relay URL must reach the script as a JSON data block"
     assert json.loads(match.group(1))["websocketUrl"] == TEST_WEBSOCKET_URL
-    for name in STATIC_FILES[::2]:
+    for name in ["facedetect/app.js", "facedetect/style.css", "facedetect/favicon.svg"]:
         assert f"/static/{name}" in html
     # The camera is only requested by the script after consent; the studio starts hidden.
     assert re.search(r'<section id="studio"[^>]*\bhidden\b', html)

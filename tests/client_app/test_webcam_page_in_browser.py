@@ -11,6 +11,7 @@ import base64
 import json
 import struct
 
+import cv2
 import numpy as np
 import pytest
 
@@ -198,7 +199,7 @@ def test_page_reconnects_when_the_relay_comes_back(page, degraded_stack):
 
 
 def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, artifacts_dir):
-    from faceswap.faces.detection import FaceDetector
+    from faceswap.faces.detection import DetectionSettings, FaceDetector
 
     give_consent_and_start(page, full_stack.page_url)
     page.wait_for_function("() => document.getElementById('status').dataset.status === 'ok' && "
@@ -220,12 +221,16 @@ def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, ar
     # The swapped canvas shows exactly the last answer.
     assert np.abs(swapped_view.astype(int) - received.astype(int)).mean() < 2.0
 
-    with FaceDetector() as detector:
+    (artifacts_dir / "webcam-sent-frame.jpg").write_bytes(base64.b64decode(views["sent"]))
+    (artifacts_dir / "webcam-swapped-frame.jpg").write_bytes(base64.b64decode(views["received"]))
+    # Webcam distance: the short-range detector (the full-range one misses ~1 in 10 close d9 frames).
+    with FaceDetector(DetectionSettings(full_range=False)) as detector:
         faces = detector.detect(sent)
     assert faces, "the fake webcam (d9) shows a face"
-    x0, y0, x1, y1 = [int(round(value)) for value in faces[0].box]
-    inside = np.zeros(sent.shape[:2], bool)
-    inside[max(0, y0):y1, max(0, x0):x1] = True
+    # The swapped region: inside the hull of the 68 landmarks (brows, eyes, nose, mouth, jaw).
+    inside = np.zeros(sent.shape[:2], np.uint8)
+    cv2.fillConvexPoly(inside, cv2.convexHull(np.round(faces[0].landmarks).astype(np.int32)), 1)
+    inside = inside.astype(bool)
 
     def mean_difference(first, second, region):
         return float(np.abs(first.astype(int) - second.astype(int))[region].mean())
@@ -235,9 +240,10 @@ def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, ar
     live_face_change = mean_difference(swapped_view, original_view, inside)
     print(json.dumps({"face_change": face_change, "background_change": background_change,
                       "live_face_change": live_face_change, "hud": state}))
-    assert face_change > 8.0, "the swapped face must differ from the camera's face"
-    assert face_change > 2.5 * background_change, "the swap must change the face far more than the rest"
-    assert live_face_change > 8.0, "side by side, the two views must differ in the face region"
+    # Unchanged frames differ by JPEG noise only (about 1-2 levels); the swap changes the face by far more.
+    assert face_change > 6.0, "the swapped face must differ from the camera's face"
+    assert face_change > 4 * background_change, "the swap must change the face far more than the rest"
+    assert live_face_change > 6.0, "side by side, the two views must differ in the face region"
     assert_no_page_errors(page)
 
 
