@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import urllib.error
 import urllib.request
 
@@ -136,26 +137,27 @@ def test_missing_origin_can_be_refused_and_the_app_checks_origins_without_gunico
 def test_frame_rate_limit(servers, d9_frames):
     routine = servers.echo_routine()
     relay = servers.relay(routine.url, RELAY_MAX_FRAMES_PER_SECOND="5")
+    sent = 12
     with RelayConnection(stream_url(relay)) as connection:
-        for seq in range(12):
+        for seq in range(sent):
             connection.send_frame(seq, d9_frames[seq % len(d9_frames)])
-        limited = []
-        answered = []
-        while len(limited) + len(answered) < 12:
+        limited, answered, dropped = [], [], 0
+        # Every frame is accounted for: refused (error), answered (ok) or replaced (dropped).
+        while len(limited) + len(answered) + dropped < sent:
             header, _ = connection.receive()
             if header["status"] == "error":
                 assert "frame-rate limit of 5 frames per second" in header["reason"]
                 limited.append(header["seq"])
             else:
-                answered.append(header)
-            if header["status"] == "ok" and header["seq"] == 4 and len(limited) == 7:
-                break
-        assert sorted(limited) == list(range(5, 12)), limited
-        # Frames within the limit went through (some may have been replaced: latest frame wins).
-        assert answered and all(h["status"] == "ok" and h["seq"] <= 4 for h in answered)
-        assert answered[-1]["seq"] == 4 and answered[-1]["dropped"] == 5 - len(answered)
+                assert header["status"] == "ok"
+                answered.append(header["seq"])
+            dropped = header["dropped"]
+        # A burst of one second's worth (5) passes; the bucket may refill by one while sending.
+        assert sent - 5 - 1 <= len(limited) <= sent - 5, limited
+        assert min(limited) >= 5 and limited == sorted(limited)
+        allowed = sorted(set(range(sent)) - set(limited))
+        assert allowed[-1] in answered and set(answered) <= set(allowed), (answered, limited)
         # The connection stays open; after a second there are tokens again.
-        import time
         time.sleep(1.0)
         connection.send_frame(100, d9_frames[0])
         header, _ = connection.receive()
