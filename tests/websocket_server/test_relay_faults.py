@@ -17,12 +17,12 @@ CAMERA_INTERVAL_S = 1 / 30
 
 
 def test_latest_frame_wins_under_a_slow_routine(servers, d9_frames):
-    delay_ms = 250
+    delay_ms = 300
     routine = servers.echo_routine(delay_ms=delay_ms)
     relay = servers.relay(routine.url)
     sent_at: dict[int, float] = {}
     results: list[tuple[dict, float]] = []
-    frame_count = 30  # one second of camera frames against a routine that manages 4 per second
+    frame_count = 30  # one second of camera frames against a routine that manages 3 per second
 
     with RelayConnection(stream_url(relay)) as connection:
         def receive_all():
@@ -52,7 +52,7 @@ def test_latest_frame_wins_under_a_slow_routine(servers, d9_frames):
     assert [header["dropped"] for header, _ in results] == sorted(header["dropped"] for header, _ in results)
     # Latency stays bounded: a frame waits for at most the one in flight, never for a queue.
     latencies_ms = [(arrived - sent_at[header["seq"]]) * 1000 for header, arrived in results]
-    assert max(latencies_ms) < 2 * delay_ms + 400, latencies_ms
+    assert max(latencies_ms) < 2 * delay_ms + 600, latencies_ms
     # A FIFO queue would have delivered the last frame after frame_count * delay_ms.
     assert latencies_ms[-1] < frame_count * delay_ms / 4
 
