@@ -34,6 +34,7 @@ from typing import Any
 
 from faceswap.errors import FaceswapError, InputError
 from faceswap.images import decode_image, encode_jpeg
+from faceswap.model.runtime import BACKENDS
 from faceswap.settings import setting, settings_from
 from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
 from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, InstanceError, decode_b64_image,
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 
 ROUTINE_ENV_PREFIX = "FACESWAP_ROUTINE_"
 SWAP_ENV_PREFIX = "FACESWAP_SWAP_"
-BACKENDS = ("tflite", "savedmodel")
 
 
 @dataclass

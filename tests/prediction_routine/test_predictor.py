@@ -1,0 +1,183 @@
+"""ModelPrediction on real frames with the real tiny test model: the swap, 0-face frames, every bad
+instance in one batch, per-stream state, whole-request errors, threads."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.errors import InputError
+from faceswap.faces.detection import FaceDetector
+from faceswap.images import decode_image, encode_jpeg, encode_png
+from faceswap.swapping.watermark import draw_mark
+from prediction_routine.instances import TIMING_STAGES
+from prediction_routine.predictor import ModelPrediction, RoutineSettings
+from tests.conftest import NO_FACE_STILLS
+from tests.prediction_routine.conftest import image_of, instance
+
+
+def mark_region(shape) -> np.ndarray:
+    """bool (H, W): pixels the "AI-generated" mark touches on a frame of ``shape``."""
+    grey = np.full(shape, 128, np.uint8)
+    return np.any(draw_mark(grey.copy()) != grey, axis=2)
+
+
+def face_box_mask(frame: np.ndarray, grow: float) -> np.ndarray:
+    """bool (H, W): the detected face's box grown by ``grow`` of its size on every side."""
+    faces = FaceDetector().detect(frame)
+    assert faces, "the test frame must show a face"
+    x0, y0, x1, y1 = faces[0].box
+    w, h = x1 - x0, y1 - y0
+    mask = np.zeros(frame.shape[:2], bool)
+    mask[max(0, int(y0 - grow * h)):int(y1 + grow * h) + 1, max(0, int(x0 - grow * w)):int(x1 + grow * w) + 1] = True
+    return mask
+
+
+def test_swap_changes_the_face_keeps_the_background_and_marks_the_frame(routine, d9_jpegs):
+    source = decode_image(d9_jpegs[0])
+    [result] = routine.predict([instance(d9_jpegs[0])])
+
+    assert result["error"] is None and result["faces"] == 1
+    assert set(result["timings_ms"]) == set(TIMING_STAGES)
+    assert result["timings_ms"]["model"] > 0 and result["timings_ms"]["total"] >= result["timings_ms"]["detect"]
+    merged = image_of(result)
+    assert merged.shape == source.shape == (480, 640, 3)
+    difference = np.abs(merged.astype(np.int16) - source.astype(np.int16)).mean(axis=2)
+
+    inner_face = face_box_mask(source, grow=-0.2)
+    background = ~face_box_mask(source, grow=0.3) & ~mark_region(source.shape)
+    assert difference[inner_face].mean() > 8.0, "the face region did not change"
+    assert difference[background].mean() < 2.0, "the background changed beyond JPEG re-encoding"
+    assert difference[mark_region(source.shape)].mean() > 8.0, "no visible AI-generated mark"
+
+
+def test_both_directions_and_options_give_different_merges(routine, d9_jpegs):
+    a2b, b2a, plain = routine.predict([
+        instance(d9_jpegs[1], "a2b"), instance(d9_jpegs[1], "b2a"),
+        instance(d9_jpegs[1], "a2b", options={"color": "none", "blend": "poisson"})])
+    assert all(result["error"] is None and result["faces"] == 1 for result in (a2b, b2a, plain))
+    merged = [image_of(result).astype(np.int16) for result in (a2b, b2a, plain)]
+    assert np.abs(merged[0] - merged[1]).mean() > 0.5, "decoder A and decoder B gave the same face"
+    assert np.abs(merged[0] - merged[2]).mean() > 0.1, "colour/blend options had no effect"
+
+
+def test_the_mark_stays_unless_the_operator_allows_turning_it_off(routine, d9_jpegs):
+    region = mark_region((480, 640, 3))
+    source = decode_image(d9_jpegs[2])
+    [kept] = routine.predict([instance(d9_jpegs[2], options={"mark": False})])
+    assert kept["error"] is None
+    assert np.abs(image_of(kept).astype(np.int16) - source)[region].mean() > 8.0   # force_mark is on by default
+
+
+@pytest.mark.parametrize("name", NO_FACE_STILLS)
+def test_frames_without_a_face_come_back_unchanged(routine, still_path, name):
+    data = still_path(name).read_bytes()
+    [result] = routine.predict([instance(data, stream_id=f"still-{name}")])
+    assert result == {**result, "faces": 0, "error": None}
+    assert base64.b64decode(result["image"]["b64"]) == data   # the very bytes that came in
+    assert result["timings_ms"]["model"] == 0.0
+
+
+def test_every_bad_instance_gets_its_own_error_and_the_good_ones_succeed(routine, d9_jpegs):
+    rng = np.random.default_rng(0)
+    noise_png = encode_png(rng.integers(0, 256, (700, 800, 3), dtype=np.uint8))
+    assert len(noise_png) > 1_572_864
+    huge_pixels = encode_png(np.zeros((4200, 4200, 3), np.uint8))
+    assert len(huge_pixels) < 1_572_864
+    good = instance(d9_jpegs[3])
+    batch = [
+        good,
+        instance(b"this is not an image"),
+        instance(noise_png),
+        instance(huge_pixels),
+        {"direction": "a2b"},
+        {"image": {"b64": "%%% not base64 %%%"}, "direction": "a2b"},
+        {"image": "raw string", "direction": "a2b"},
+        "not an object",
+        instance(d9_jpegs[3], direction=None),
+        instance(d9_jpegs[3], direction="sideways"),
+        instance(d9_jpegs[3], options={"color": "sepia"}),
+        instance(d9_jpegs[3], options={"sharpen": True}),
+        instance(d9_jpegs[3], options={"mark": "yes"}),
+        instance(d9_jpegs[3], stream_id=["a", "list"]),
+        good,
+    ]
+    results = routine.predict(batch)
+    assert len(results) == len(batch)
+    for index in (0, len(batch) - 1):
+        assert results[index]["error"] is None and results[index]["faces"] == 1
+    expected = [
+        (1, "not a JPEG or PNG image", False),
+        (2, "over the 1572864-byte (1.5 MB) online-prediction limit", False),
+        (3, "4200x4200 pixels, over the limit", False),
+        (4, 'has no "image" field', False),
+        (5, "not valid base64", False),
+        (6, '"image" must be an object', False),
+        (7, "the instance is a str, expected a JSON object", False),
+        (8, 'has no "direction" field', True),
+        (9, "unknown direction 'sideways'", True),
+        (10, "option \"color\" is 'sepia'", True),
+        (11, "unknown option 'sharpen'", True),
+        (12, 'option "mark" is \'yes\'', True),
+        (13, '"stream_id" must be a string', True),
+    ]
+    for index, message, frame_back in expected:
+        result = results[index]
+        assert result["faces"] == 0 and message in (result["error"] or ""), (index, result["error"])
+        assert set(result["timings_ms"]) == set(TIMING_STAGES)
+        if frame_back:   # decodable frame: sent back unchanged
+            assert base64.b64decode(result["image"]["b64"]) == d9_jpegs[3]
+        else:
+            assert result["image"] is None
+
+
+def test_whole_request_errors(routine, d9_jpegs):
+    with pytest.raises(InputError, match="non-empty list"):
+        routine.predict([])
+    with pytest.raises(InputError, match="non-empty list"):
+        routine.predict({"instances": []})
+    with pytest.raises(InputError, match="65 instances in one request; the limit is 64"):
+        routine.predict([instance(d9_jpegs[0])] * 65)
+
+
+def test_streams_keep_state_in_a_bounded_table(test_model_dir, d9_jpegs):
+    routine = ModelPrediction.from_path(str(test_model_dir), settings=RoutineSettings(max_streams=2))
+    for stream in ("one", "two", "one", "three"):
+        [result] = routine.predict([instance(d9_jpegs[4], stream_id=stream)])
+        assert result["error"] is None and result["faces"] == 1
+    assert len(routine._streams) == 2 and "one" in routine._streams and "three" in routine._streams
+    assert routine._streams.created == 3
+    # A stream is followed frame after frame: consecutive frames of one stream all swap.
+    results = [routine.predict([instance(jpeg, stream_id="video")])[0] for jpeg in d9_jpegs]
+    assert [result["faces"] for result in results] == [1] * len(d9_jpegs)
+
+
+def test_threads_share_one_routine(routine, d9_jpegs):
+    expected = [image_of(routine.predict([instance(jpeg)])[0]) for jpeg in d9_jpegs[:4]]
+    outcomes: dict[int, list] = {}
+
+    def worker(number: int) -> None:
+        outcomes[number] = [routine.predict([instance(jpeg, stream_id=f"thread-{number}" if number % 2 else None)])[0]
+                            for jpeg in d9_jpegs[:4]]
+
+    threads = [threading.Thread(target=worker, args=(number,)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert sorted(outcomes) == [0, 1, 2, 3]
+    for number, results in outcomes.items():
+        assert [result["faces"] for result in results] == [1, 1, 1, 1] and all(r["error"] is None for r in results)
+        if number % 2 == 0:   # no stream: the same frame gives the same merge whatever the concurrency
+            for result, reference in zip(results, expected):
+                assert np.abs(image_of(result).astype(np.int16) - reference).max() <= 2
+
+
+def test_png_input_and_jpeg_output(routine, d9_640x480):
+    [result] = routine.predict([instance(encode_png(d9_640x480[5]))])
+    assert result["error"] is None and result["faces"] == 1
+    assert base64.b64decode(result["image"]["b64"])[:3] == b"\xff\xd8\xff"   # merged frames are JPEG
