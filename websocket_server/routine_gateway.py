@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 from gevent.lock import Semaphore
 
-from faceswap.errors import FaceswapError
 from websocket_server.frame_protocol import Frame
 from websocket_server.prediction_client import (PredictionClient, PredictionClientSettings, PredictionRejected,
                                                 PredictionUnavailable, make_instance, prediction_image)
@@ -78,8 +77,9 @@ class RoutineGateway:
                     self._client = PredictionClient(self.client_settings)
                 except PredictionUnavailable:
                     raise
-                except FaceswapError as error:
-                    raise PredictionUnavailable(f"cannot set up the prediction client: {error}") from None
+                except Exception as error:  # bad settings, credentials, discovery: degrade and retry later
+                    raise PredictionUnavailable(f"cannot set up the prediction client: "
+                                                f"{type(error).__name__}: {error}") from None
             return self._client
 
     def _predict_one(self, instance: dict) -> dict:

@@ -141,3 +141,15 @@ def test_client_disconnect_mid_frame_frees_the_session_quietly(servers, d9_frame
         again.send_frame(7, d9_frames[2])
         header, _ = again.receive()
         assert header["seq"] == 7 and header["status"] == "ok"
+
+
+def test_cloud_target_without_credentials_degrades_instead_of_failing(servers, d9_frames, tmp_path):
+    relay = servers.relay("https://unused.invalid", FACESWAP_PREDICTION_TARGET="vertex",
+                          FACESWAP_PREDICTION_API_ENDPOINT="", GOOGLE_APPLICATION_CREDENTIALS="",
+                          CLOUDSDK_CONFIG=str(tmp_path / "no-gcloud"), NO_GCE_CHECK="true")
+    with RelayConnection(stream_url(relay)) as connection:
+        connection.send_frame(0, d9_frames[0])
+        header, payload = connection.receive()
+    assert header["status"] == "degraded" and payload == d9_frames[0]
+    assert "Application Default Credentials" in header["reason"], header["reason"]
+    assert relay.process.poll() is None and "Traceback" not in relay.log_text()
