@@ -25,6 +25,7 @@ from tqdm import tqdm
 from faceswap.conversion.video_io import VIDEO_SUFFIXES, VideoWriter, probe_video, read_frames
 from faceswap.errors import InputError
 from faceswap.images import IMAGE_SUFFIXES, encode_jpeg, list_images, read_image, write_image
+from faceswap.model.runtime import BACKENDS, load_swap_model
 from faceswap.settings import setting
 from faceswap.swapping.frame_swapper import DIRECTIONS, FrameSwapper, SwapSettings
 
@@ -40,7 +41,8 @@ class ConvertSettings:
     smooth: bool = setting(True, "smooth landmarks over time in videos (less jitter)")
     crf: int = setting(18, "H.264 quality of the output video (lower = better, 0-51)")
     preset: str = setting("veryfast", "H.264 encoder speed preset (ultrafast ... veryslow)")
-    backend: str = setting("tflite", "model runtime to use from the model directory (tflite or savedmodel)")
+    backend: str = setting("tflite", "model runtime to use from the model directory (tflite or savedmodel)",
+                           choices=BACKENDS)
 
 
 @dataclass
@@ -189,6 +191,8 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
     source = Path(source)
     if settings.direction not in DIRECTIONS:
         raise InputError(f"unknown direction {settings.direction!r}: expected 'a2b' or 'b2a'")
+    if settings.backend not in BACKENDS:
+        raise InputError(f"unknown model backend {settings.backend!r}: expected one of {', '.join(BACKENDS)}")
     if source.is_dir():
         kind = "folder"
     elif source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
@@ -200,8 +204,7 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
     else:
         raise InputError(f"{source}: no such file or folder")
 
-    from faceswap.faces.detection import DetectionSettings, FaceDetector
-    from faceswap.model.runtime import load_swap_model
+    from faceswap.faces.detection import DetectionSettings, FaceDetector  # imports MediaPipe: only when needed
 
     model = load_swap_model(model_dir, backend=settings.backend)
     with FaceDetector(DetectionSettings(max_faces=max(1, swap_settings.max_faces))) as detector:

@@ -20,7 +20,8 @@ The mark is on by default. A request may turn it on; it may turn it off only whe
 has set ``force_mark=False``; the operator turns it off for everyone with ``mark=False``.
 
 Frames are ``uint8 (H, W, 3)`` **BGR**; model tensors are ``float32 (N, S, S, 3)`` BGR in [0, 1].
-One FrameSwapper may be shared by threads: the detector locks itself, the model call is locked here.
+One FrameSwapper may be shared by threads: the detector and the model runtime lock themselves, and
+nothing here keeps state between frames (per-stream state is the caller's smoother / tracker).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -110,7 +110,6 @@ class FrameSwapper:
             detector = FaceDetector()
         self.detector = detector
         self.settings = settings or SwapSettings()
-        self._model_lock = threading.Lock()
         self._check_settings(self.settings.color, self.settings.blend)
 
     @staticmethod
@@ -184,8 +183,7 @@ class FrameSwapper:
             timings["total"] = _milliseconds(started, time.perf_counter())
             return SwapResult(frame=frame, faces=0, timings_ms=timings)
 
-        with self._model_lock:
-            swapped = np.asarray(self.model.swap(batch, direction), dtype=np.float32)
+        swapped = np.asarray(self.model.swap(batch, direction), dtype=np.float32)
         modelled = time.perf_counter()
         timings["model"] = _milliseconds(aligned, modelled)
 

@@ -1,6 +1,7 @@
 """Benchmark of the per-frame swap pipeline (FrameSwapper) on 640x480 frames of a shared clip.
 
-Prints one JSON object: milliseconds per frame, p50 and p95, for each stage (detect, align,
+Frames are fitted into 640x480 keeping their aspect ratio (d9 is 512x480: 64 px of repeated
+border on each side). Prints one JSON object: milliseconds per frame, p50 and p95, for each stage (detect, align,
 model, blend, total), for the live path (a per-stream FaceTracker + landmark smoothing, as the
 prediction routine runs it) and for per-frame detection (FaceDetector, as stills are handled).
 The live target is total <= 20 ms per 640x480 frame on 2 CPU cores with the default model.
@@ -35,12 +36,23 @@ SHARED_DATA = Path(os.environ.get("FACESWAP_SHARED_DATA", REPO_ROOT.parent / "sh
 FRAME_SIZE = (640, 480)
 
 
+def fit_to_frame(frame: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """Scale a BGR uint8 frame into ``size`` (width, height) keeping its aspect ratio; the sides are
+    filled by repeating the border (stretching would distort faces and upset the detector)."""
+    width, height = size
+    scale = min(width / frame.shape[1], height / frame.shape[0])
+    scaled = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    top, left = (height - scaled.shape[0]) // 2, (width - scaled.shape[1]) // 2
+    return cv2.copyMakeBorder(scaled, top, height - scaled.shape[0] - top, left, width - scaled.shape[1] - left,
+                              cv2.BORDER_REPLICATE)
+
+
 def load_frames(clip: str, count: int) -> list[np.ndarray]:
-    """The first ``count`` frames of ../shared/data/clips/<clip>.mp4 resized to 640x480 BGR uint8."""
+    """The first ``count`` frames of ../shared/data/clips/<clip>.mp4 fitted into 640x480, BGR uint8."""
     path = SHARED_DATA / "clips" / f"{clip}.mp4"
     frames = []
     for frame in read_frames(path):
-        frames.append(cv2.resize(frame, FRAME_SIZE, interpolation=cv2.INTER_AREA))
+        frames.append(fit_to_frame(frame))
         if len(frames) >= count:
             break
     if not frames:
@@ -111,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_dir": str(args.model_dir),
         "backend": args.backend,
         "model_input_size": int(model.input_size),
-        "clip": f"{args.clip}.mp4",
+        "clip": f"{args.clip}.mp4 (fitted into 640x480, aspect kept)",
         "frame_size": list(FRAME_SIZE),
         "color": args.color,
         "blend": args.blend,

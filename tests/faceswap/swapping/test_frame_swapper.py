@@ -1,0 +1,146 @@
+"""FrameSwapper end to end on real stills and clip frames with the real tiny exported model
+(``test_model_dir``): the face changes, nothing else does, faceless pictures come back as they
+were, the mark follows the operator's and the request's choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceswap.conversion.video_io import read_frames
+from faceswap.errors import InputError
+from faceswap.faces.alignment import alignment_matrix, paste_region
+from faceswap.faces.smoothing import LandmarkSmoother
+from faceswap.images import read_image
+from faceswap.swapping.frame_swapper import STAGES, FrameSwapper, SwapSettings
+
+
+@pytest.fixture(scope="module")
+def swap_model(test_model_dir):
+    from faceswap.model.runtime import load_swap_model
+
+    return load_swap_model(test_model_dir)
+
+
+@pytest.fixture(scope="module")
+def make_swapper(swap_model, face_detector):
+    def _make(**settings) -> FrameSwapper:
+        return FrameSwapper(swap_model, face_detector, SwapSettings(**settings))
+    return _make
+
+
+def _face_regions(frame, detector, layout) -> list[tuple[int, int, int, int]]:
+    return [paste_region(alignment_matrix(face.landmarks, layout), layout.size, frame.shape)
+            for face in detector.detect(frame)]
+
+
+def _outside(shape, regions) -> np.ndarray:
+    outside = np.ones(shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in regions:
+        outside[y0:y1, x0:x1] = False
+    return outside
+
+
+@pytest.mark.parametrize("still", ["s0", "s3", "s9"])
+def test_face_changes_and_the_rest_of_the_picture_does_not(make_swapper, face_detector, swap_model, still_path, still):
+    frame = read_image(still_path(still))
+    original = frame.copy()
+
+    result = make_swapper(mark=False).swap_frame(frame, "a2b")
+
+    assert np.array_equal(frame, original), "the input frame must not be modified"
+    assert result.faces >= 1
+    assert result.frame.shape == frame.shape and result.frame.dtype == np.uint8
+    regions = _face_regions(frame, face_detector, swap_model.layout)
+    outside = _outside(frame.shape, regions)
+    assert np.array_equal(result.frame[outside], frame[outside])
+    x0, y0, x1, y1 = regions[0]
+    # the middle of the largest face (eyes, nose, mouth) is now the model's face
+    height, width = y1 - y0, x1 - x0
+    middle = (slice(y0 + height * 3 // 8, y1 - height * 3 // 8), slice(x0 + width * 3 // 8, x1 - width * 3 // 8))
+    difference = np.abs(result.frame[middle].astype(np.int16) - frame[middle]).mean()
+    assert difference > 3.0
+
+
+def test_timings_cover_every_stage(make_swapper, still_path):
+    result = make_swapper().swap_frame(read_image(still_path("s1")), "a2b")
+    assert set(result.timings_ms) == set(STAGES)
+    assert all(value >= 0.0 for value in result.timings_ms.values())
+    stages = sum(result.timings_ms[stage] for stage in ("detect", "align", "model", "blend"))
+    assert result.timings_ms["total"] >= stages - 0.01 and result.timings_ms["model"] > 0.0
+
+
+@pytest.mark.parametrize("still", ["s23", "s33", "s39"])
+def test_pictures_without_a_face_come_back_byte_identical(make_swapper, still_path, still):
+    frame = read_image(still_path(still))
+    original = frame.copy()
+    result = make_swapper().swap_frame(frame, "a2b")
+    assert result.faces == 0
+    assert result.frame is frame
+    assert np.array_equal(result.frame, original)
+    assert result.timings_ms["model"] == 0.0
+
+
+def test_mark_is_drawn_on_merged_frames_and_the_operator_can_turn_it_off(make_swapper, still_path):
+    frame = read_image(still_path("s0"))
+    marked = make_swapper().swap_frame(frame, "a2b").frame
+    unmarked = make_swapper(mark=False).swap_frame(frame, "a2b").frame
+
+    height, width = frame.shape[:2]
+    corner = (slice(height * 9 // 10, height), slice(width // 2, width))
+    assert np.abs(marked[corner].astype(np.int16) - frame[corner]).max() > 100
+    assert np.array_equal(unmarked[corner], frame[corner])
+    rest = np.ones(frame.shape[:2], dtype=bool)
+    rest[corner] = False
+    assert np.array_equal(marked[rest], unmarked[rest])
+
+
+def test_request_cannot_remove_a_forced_mark_but_can_add_one(make_swapper, still_path):
+    frame = read_image(still_path("s0"))
+    default = make_swapper().swap_frame(frame, "a2b").frame
+    forced = make_swapper().swap_frame(frame, "a2b", mark=False).frame
+    assert np.array_equal(forced, default)
+
+    unlocked = make_swapper(force_mark=False)
+    without = unlocked.swap_frame(frame, "a2b", mark=False).frame
+    assert not np.array_equal(without, default)
+    requested = make_swapper(mark=False).swap_frame(frame, "a2b", mark=True).frame
+    assert np.array_equal(requested, default)
+
+
+def test_directions_and_options_change_the_result(make_swapper, still_path):
+    frame = read_image(still_path("s0"))
+    swapper = make_swapper(mark=False)
+    a2b = swapper.swap_frame(frame, "a2b").frame
+    b2a = swapper.swap_frame(frame, "b2a").frame
+    plain = swapper.swap_frame(frame, "a2b", color="none").frame
+    average = swapper.swap_frame(frame, "a2b", color="average").frame
+    poisson = swapper.swap_frame(frame, "a2b", blend="poisson").frame
+    for other in (b2a, plain, average, poisson):
+        assert np.abs(other.astype(np.int16) - a2b).max() > 10
+
+
+def test_bad_requests_are_clear_errors(make_swapper, still_path):
+    swapper = make_swapper()
+    frame = read_image(still_path("s0"))
+    with pytest.raises(InputError, match="unknown direction 'c2d'"):
+        swapper.swap_frame(frame, "c2d")
+    with pytest.raises(InputError, match="unknown colour mode"):
+        swapper.swap_frame(frame, "a2b", color="sepia")
+    with pytest.raises(InputError, match="unknown blend mode"):
+        swapper.swap_frame(frame, "a2b", blend="smudge")
+    with pytest.raises(InputError, match="uint8"):
+        swapper.swap_frame(frame.astype(np.float32), "a2b")
+    with pytest.raises(InputError, match="unknown colour mode"):
+        make_swapper(color="sepia")
+
+
+def test_video_frames_with_a_stream_smoother(make_swapper, clip_path):
+    swapper = make_swapper()
+    smoother = LandmarkSmoother()
+    frames = [frame for _, frame in zip(range(6), read_frames(clip_path("d9")))]
+    results = [swapper.swap_frame(frame, "a2b", smoother, timestamp_s=index / 30.0) for index, frame in enumerate(frames)]
+    assert [result.faces for result in results] == [1] * len(frames)
+    # smoothing changes where the face goes a little, never whether it is swapped
+    unsmoothed = swapper.swap_frame(frames[-1], "a2b")
+    assert not np.array_equal(unsmoothed.frame, results[-1].frame)
