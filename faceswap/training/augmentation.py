@@ -42,22 +42,24 @@ class AugmentSettings:
     color_tint: float = setting(0.05, "colour augmentation: +- a/b (tint) shift (share of the range)")
 
 
-def random_transform_matrix(rng: np.random.Generator, size: int, settings: AugmentSettings) -> np.ndarray:
-    """(2, 3) random rotate/zoom/shift (+ flip) of a ``size`` px square crop, about its centre.
+def random_transform_matrix(rng: np.random.Generator, size: int, settings: AugmentSettings,
+                            centre: tuple[float, float] | None = None) -> np.ndarray:
+    """(2, 3) random rotate/zoom/shift (+ flip) of a ``size`` px square crop about ``centre``
+    (default: the crop centre; shifts are shares of ``size``).
 
     The same draws as the original ``random_transform`` (rotation, scale, tx, ty, flip); the flip
-    mirrors about the crop centre so a centred face stays centred.
+    mirrors about the centre so a centred face stays centred.
     """
     rotation = rng.uniform(-settings.rotation_range, settings.rotation_range)
     scale = rng.uniform(1.0 - settings.zoom_range, 1.0 + settings.zoom_range)
     shift_x = rng.uniform(-settings.shift_range, settings.shift_range) * size
     shift_y = rng.uniform(-settings.shift_range, settings.shift_range) * size
     flip = rng.random() < settings.flip_chance
-    centre = size / 2.0
-    matrix = cv2.getRotationMatrix2D((centre, centre), rotation, scale)
+    centre_x, centre_y = (size / 2.0, size / 2.0) if centre is None else (float(centre[0]), float(centre[1]))
+    matrix = cv2.getRotationMatrix2D((centre_x, centre_y), rotation, scale)
     matrix[:, 2] += (shift_x, shift_y)
     if flip:
-        matrix = compose(matrix, np.array([[-1.0, 0.0, size], [0.0, 1.0, 0.0]]))
+        matrix = compose(matrix, np.array([[-1.0, 0.0, 2.0 * centre_x], [0.0, 1.0, 0.0]]))
     return matrix
 
 
@@ -69,7 +71,9 @@ def warp_maps(rng: np.random.Generator, crop_to_source: np.ndarray, size: int,
     the crop, moved by N(0, noise * size) px, interpolated like the original (a 5x5 map resized
     to 1.25 * size and its central ``size`` px kept).
     """
-    grid = np.linspace(0.0, float(size), 5)
+    # Control points span the crop; the -0.5 makes remap pixel u sample crop coordinate u exactly
+    # (cv2.resize samples pixel centres), so with zero noise the input equals the target.
+    grid = np.linspace(0.0, float(size), 5) - 0.5
     points = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
     points = points + rng.normal(scale=noise * size, size=points.shape)
     source = transform_points(points, crop_to_source).reshape(5, 5, 2)
@@ -117,7 +121,9 @@ def augment_face(rng: np.random.Generator, image: np.ndarray, landmarks: np.ndar
     to_model: (2, 3) working px -> model-crop px; model_size: S.
     """
     size = image.shape[0]
-    transform = random_transform_matrix(rng, size, settings)
+    to_working = invert_matrix(to_model)
+    centre = transform_points(np.array([[model_size / 2.0, model_size / 2.0]]), to_working)[0]  # the face centre
+    transform = random_transform_matrix(rng, size, settings, centre)
     full = compose(transform, to_model)  # working px -> transformed -> model crop px
     target = cv2.warpAffine(image, full, (model_size, model_size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REPLICATE)

@@ -256,6 +256,8 @@ class Trainer:
         else:
             optimizer.build(variables)
         self.model_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.model_dir.glob(".*.tmp"):  # torn writes of a run that was killed mid-save
+            stale.unlink()
 
         sides = {"a": face_set_a.describe(), "b": face_set_b.describe()}
         loss_log = LossLog(self.model_dir / LOSS_CSV_NAME, keep_until=start)
