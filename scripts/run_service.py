@@ -44,6 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+# TensorFlow/MediaPipe chatter (C++ logs) would bury the URL; errors still show. Children inherit it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("GLOG_minloglevel", "2")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -127,7 +131,8 @@ def build_stand_in_model(directory: Path) -> Path:
     if (directory / "manifest.json").is_file():
         return directory
     directory.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("building the stand-in test model in %s", directory)
+    logger.warning("models/default does not exist: building a STAND-IN test model in %s (about a minute; "
+                   "it is barely trained and swaps poorly)", directory)
     return Path(build_test_model_dir(directory, progress=True))
 
 

@@ -168,3 +168,21 @@ def test_shell_wrapper_reuses_an_up_to_date_environment(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Installing" not in result.stdout and "Creating" not in result.stdout
     assert "--page-port" in result.stdout and "--model-dir" in result.stdout
+
+
+def test_model_directory_choice(tmp_path, monkeypatch, test_model_dir):
+    """An explicit folder wins; then models/default; without it the stand-in test model is used."""
+    import shutil
+
+    from scripts import run_service
+
+    bundled = tmp_path / "models" / "default"
+    stand_in = tmp_path / "workspace" / "stand-in-model"
+    monkeypatch.setattr(run_service, "DEFAULT_MODEL_DIR", bundled)
+    monkeypatch.setattr(run_service, "STAND_IN_MODEL_DIR", stand_in)
+    # A stand-in built earlier is reused, not rebuilt (building one is what test_model_dir does).
+    shutil.copytree(test_model_dir, stand_in)
+    assert run_service.resolve_model_dir(None) == (stand_in, True)
+    shutil.copytree(test_model_dir, bundled)
+    assert run_service.resolve_model_dir(None) == (bundled, False)
+    assert run_service.resolve_model_dir(test_model_dir) == (test_model_dir, False)
