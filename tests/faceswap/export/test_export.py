@@ -1,0 +1,108 @@
+"""Export of a trained checkpoint: files, manifest, and TFLite/SavedModel parity with Keras on real faces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from faceswap.cli import main
+from faceswap.errors import CheckpointError, FaceswapError
+from faceswap.export.exporter import export_model, file_sha256
+from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT
+from faceswap.model.architecture import build_autoencoders
+from faceswap.model.runtime import load_swap_model
+from faceswap.training.checkpoint import load_checkpoint
+from faceswap.training.dataset import load_face_set
+
+# int8 weights with float activations: a face may differ from Keras by at most this much on
+# average ([0, 1] scale), no pixel by more than PIXEL_TOLERANCE.
+FACE_TOLERANCE = 0.02
+PIXEL_TOLERANCE = 0.2
+
+
+@pytest.fixture(scope="module")
+def exported(test_model_work, tmp_path_factory):
+    output = tmp_path_factory.mktemp("export") / "model"
+    manifest = export_model(test_model_work / "model", output)
+    return output, manifest
+
+
+@pytest.fixture(scope="module")
+def real_faces(test_model_work):
+    faces = []
+    for side in ("a", "b"):
+        face_set = load_face_set(side, [test_model_work / f"faces_{side}"], CLASSIC_MODEL_LAYOUT,
+                                 progress=False, max_faces=4)
+        faces.extend(face_set.model_crop(i) for i in range(len(face_set)))
+    return np.stack(faces)
+
+
+def test_export_writes_both_runtimes_and_a_complete_manifest(exported, test_model_work):
+    output, manifest = exported
+    names = {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
+    assert {"manifest.json", "swap_a2b.tflite", "swap_b2a.tflite", "savedmodel/saved_model.pb"} <= names
+    assert json.loads((output / "manifest.json").read_text()) == manifest
+    checkpoint = load_checkpoint(test_model_work / "model")
+    assert manifest["config"] == "tiny" and manifest["model_config"] == checkpoint.config.to_dict()
+    assert manifest["input_size"] == 64 and manifest["layout"] == {"size": 64, "padding_ratio": 0.0}
+    assert manifest["iterations"] == checkpoint.iteration > 0 and manifest["training_seconds"] > 0
+    assert manifest["sides"]["a"]["sources"] == {"d9.mp4": manifest["sides"]["a"]["faces"]}
+    assert manifest["sides"]["b"]["sources"] == {"d12.mp4": manifest["sides"]["b"]["faces"]}
+    assert manifest["directions"]["a2b"]["decoder"] == "decoder_b"
+    assert manifest["created"].startswith("20")
+    listed = {entry["path"]: entry for entry in manifest["files"]}
+    assert set(listed) == names - {"manifest.json"}
+    for path, entry in listed.items():
+        assert entry["bytes"] == (output / path).stat().st_size
+        assert entry["sha256"] == file_sha256(output / path)
+    assert manifest["parity"]["faces"] >= 2
+    for direction in ("a2b", "b2a"):
+        assert manifest["parity"][direction]["max_face_mean_abs_diff"] < FACE_TOLERANCE
+
+
+def test_tflite_and_savedmodel_match_keras_on_real_faces(exported, test_model_work, real_faces):
+    output, _ = exported
+    networks = build_autoencoders("tiny")
+    load_checkpoint(test_model_work / "model").restore_networks(networks)
+    tflite, saved = load_swap_model(output, "tflite"), load_swap_model(output, "savedmodel")
+    keras_outputs = {}
+    for direction in ("a2b", "b2a"):
+        expected = np.asarray(networks.swap_model(direction)(real_faces))
+        keras_outputs[direction] = expected
+        quantised = tflite.swap(real_faces, direction)
+        difference = np.abs(quantised - expected)
+        assert difference.mean(axis=(1, 2, 3)).max() < FACE_TOLERANCE, direction
+        assert difference.max() < PIXEL_TOLERANCE, direction
+        np.testing.assert_allclose(saved.swap(real_faces, direction), expected, atol=1e-4)
+    # The comparison can tell the decoders apart: a2b and b2a differ more than TFLite and Keras do.
+    decoder_gap = np.abs(keras_outputs["a2b"] - keras_outputs["b2a"]).mean()
+    assert decoder_gap > np.abs(tflite.swap(real_faces, "a2b") - keras_outputs["a2b"]).mean()
+
+
+def test_export_command_replaces_an_older_export(test_model_work, tmp_path, capsys):
+    output = tmp_path / "served"
+    assert main(["--quiet", "export", "--model-dir", str(test_model_work / "model"), "--output", str(output),
+                 "--parity-faces", "0"]) == 0
+    assert "exported tiny model" in capsys.readouterr().out
+    first = json.loads((output / "manifest.json").read_text())
+    assert "parity" not in first
+    (output / "stray-file").write_text("from the old export")
+    assert main(["--quiet", "export", "--model-dir", str(test_model_work / "model"), "--output", str(output),
+                 "--parity-faces", "0"]) == 0
+    assert not (output / "stray-file").exists()
+    assert load_swap_model(output).manifest["created"] >= first["created"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_export_refuses_a_missing_checkpoint_and_a_foreign_output(test_model_work, tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint.npz"):
+        export_model(tmp_path, tmp_path / "out")
+    foreign = tmp_path / "my-documents"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("precious")
+    with pytest.raises(FaceswapError, match="not an exported model"):
+        export_model(test_model_work / "model", foreign)
+    assert (foreign / "thesis.txt").read_text() == "precious"
+
