@@ -418,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         elif stack.uses_stand_in_model:
             print("*" * 78)
             print(f"NOTE: models/default does not exist yet. Serving a STAND-IN TEST MODEL from {stack.model_dir}:")
-            print("it is tiny and untrained, so the swapped face is a blur, not a real identity.")
+            print("it is tiny and barely trained, so the swapped face is a blur, not a real identity.")
+            print(f"(delete {stack.model_dir} to rebuild it; pass --model-dir to serve another model)")
             print("*" * 78)
         if stack.model_dir is not None:
             print(f"model:      {stack.model_dir}")
