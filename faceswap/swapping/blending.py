@@ -20,11 +20,15 @@ masks are ``float32 (S, S)`` in [0, 1]; matrices are ``(2, 3)`` image -> crop.
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
 from faceswap.errors import InputError
 from faceswap.faces.alignment import paste_region, unalign_to_region
+
+logger = logging.getLogger(__name__)
 
 BLEND_MODES = ("feather", "poisson")
 
@@ -40,7 +44,11 @@ def _poisson_clone(face_region_bgr: np.ndarray, frame_region_bgr: np.ndarray, al
         return frame_region_bgr
     # OpenCV centres the mask's bounding box on `center`; this keeps the face where it is.
     center = (x + width // 2, y + height // 2)
-    return cv2.seamlessClone(face_region_bgr, frame_region_bgr, binary, center, cv2.NORMAL_CLONE)
+    try:
+        return cv2.seamlessClone(face_region_bgr, frame_region_bgr, binary, center, cv2.NORMAL_CLONE)
+    except cv2.error as error:  # e.g. a face cut by the frame edge: fall back to the plain feather blend
+        logger.debug("seamlessClone failed (%s); feather blend instead", str(error).strip().splitlines()[-1])
+        return face_region_bgr
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np.ndarray,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from faceswap.errors import InputError
-from faceswap.faces.alignment import paste_region, unalign_to_region
+from faceswap.faces.alignment import invert_matrix, paste_region, transform_points, unalign_to_region
 from faceswap.swapping.blending import paste_face
 from faceswap.swapping.frame_swapper import crop_border_fade
 
@@ -53,3 +53,25 @@ def test_unknown_blend_mode_is_a_clear_error(aligned_still):
     target = aligned_still("s0")
     with pytest.raises(InputError, match="unknown blend mode 'smudge'"):
         paste_face(target.frame.copy(), target.crop.astype(np.float32) / 255.0, target.mask, target.matrix, "smudge")
+
+
+@pytest.mark.parametrize("mode", ["feather", "poisson"])
+def test_face_cut_by_the_frame_edge(aligned_still, mode):
+    """Only the right half of the face is in the frame: the visible half is blended, nothing fails."""
+    target = aligned_still("s0")
+    donor = aligned_still("s1")
+    centre_x = int(transform_points([[32.0, 32.0]], invert_matrix(target.matrix))[0, 0])
+    frame = np.ascontiguousarray(target.frame[:, centre_x:])
+    before = frame.copy()
+    matrix = target.matrix.copy()
+    matrix[:, 2] += matrix[:, 0] * centre_x  # image -> crop for the cut frame
+    mask = target.mask * crop_border_fade(target.mask.shape[0], 0.12)
+
+    region = paste_face(frame, donor.crop.astype(np.float32) / 255.0, mask, matrix, mode)
+
+    x0, y0, x1, y1 = region
+    assert x0 == 0
+    alpha = unalign_to_region(mask, matrix, region)
+    changed = np.abs(frame[y0:y1, x0:x1].astype(np.int16) - before[y0:y1, x0:x1]).max(axis=2)
+    assert changed[alpha == 0].max() == 0
+    assert changed[alpha > 0.9].mean() > 8
