@@ -62,6 +62,11 @@ class RoutineSettings:
                                           "detecting every frame)")
 
 
+def routine_settings(environ=None, **overrides: Any) -> RoutineSettings:
+    """RoutineSettings from defaults <- FACESWAP_ROUTINE_* environment <- ``overrides``."""
+    return settings_from(RoutineSettings, env_prefix=ROUTINE_ENV_PREFIX, environ=environ, **overrides)
+
+
 class _StreamState:
     """What one video stream keeps between frames."""
 
@@ -104,18 +109,34 @@ class ModelPrediction:
         Settings default to the environment (FACESWAP_ROUTINE_*, FACESWAP_SWAP_*). Raises
         faceswap.errors.ModelDirectoryError when the directory is missing files or holds corrupt ones.
         """
-        from faceswap.faces.detection import FaceDetector
+        settings = settings or routine_settings()
+        return cls.from_model(cls.load_model(model_dir, settings), settings, swap_settings)
+
+    @staticmethod
+    def load_model(model_dir: str, settings: RoutineSettings | None = None):
+        """Step 1 of from_path: the SwapModel of ``model_dir`` (quick for TFLite: no TensorFlow, no
+        MediaPipe). Raises ModelDirectoryError for a missing or corrupt file."""
         from faceswap.model.runtime import load_swap_model
 
-        settings = settings or settings_from(RoutineSettings, env_prefix=ROUTINE_ENV_PREFIX)
+        settings = settings or routine_settings()
         if settings.backend not in BACKENDS:
             raise FaceswapError(f"FACESWAP_ROUTINE_BACKEND is {settings.backend!r}; expected one of {', '.join(BACKENDS)}")
-        swap_settings = swap_settings or settings_from(SwapSettings, env_prefix=SWAP_ENV_PREFIX)
         started = time.perf_counter()
         model = load_swap_model(model_dir, backend=settings.backend)
+        logger.info("loaded the %s model from %s in %.1f s", settings.backend, model_dir, time.perf_counter() - started)
+        return model
+
+    @classmethod
+    def from_model(cls, model, settings: RoutineSettings | None = None,
+                   swap_settings: SwapSettings | None = None) -> "ModelPrediction":
+        """Step 2 of from_path: the face detector (MediaPipe: seconds to import) and the pipeline."""
+        from faceswap.faces.detection import FaceDetector
+
+        started = time.perf_counter()
+        swap_settings = swap_settings or settings_from(SwapSettings, env_prefix=SWAP_ENV_PREFIX)
         swapper = FrameSwapper(model, FaceDetector(), swap_settings)
-        logger.info("loaded %s model from %s in %.1f s", settings.backend, model_dir, time.perf_counter() - started)
-        return cls(swapper, settings)
+        logger.info("face detector ready in %.1f s", time.perf_counter() - started)
+        return cls(swapper, settings or routine_settings())
 
     def predict(self, instances: list, **kwargs: Any) -> list[dict]:
         """One PREDICTION dict per instance, in order (docs/protocols.md).

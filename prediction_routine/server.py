@@ -16,8 +16,9 @@ INVALID_ARGUMENT (bad body), 404 NOT_FOUND, 413 (body over the 1.5 MB limit), 50
 
 The model directory: ``create_app(model_dir)``, else MODEL_DIR, else AIP_STORAGE_URI (a gs://
 folder is copied at container start, see model_location.py), else models/default. It loads once
-per worker process. A broken model directory stops gunicorn with one clear line
-("App failed to load"), not a traceback.
+per worker process, before the worker serves: a broken model directory stops gunicorn with one
+clear line ("App failed to load"), not a traceback. The face detector (MediaPipe, seconds to
+import) then loads in the background; until it is ready /health and predict answer 503.
 
     MODEL_DIR=models/default .venv/bin/gunicorn -b 127.0.0.1:8002 -w 1 --threads 4 \\
         --no-control-socket "prediction_routine.server:create_app()"
@@ -58,7 +59,10 @@ class ServerSettings:
     predict_route: str = setting("/predict", "extra predict route for Vertex custom containers (AIP_PREDICT_ROUTE)")
     health_route: str = setting("/health", "health route (AIP_HEALTH_ROUTE)")
     max_body_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest request body, bytes (413 above)")
-    load_in_background: bool = setting(False, "answer 503 while the model loads instead of loading before serving")
+    load_in_background: bool = setting(
+        True, "load the face detector (MediaPipe: seconds to import) after the worker starts, answering 503 "
+              "until it is ready, so a slow start never trips gunicorn's worker timeout; the model itself "
+              "always loads first, so a broken model directory still stops the server")
 
 
 def server_settings(environ=None, **overrides) -> ServerSettings:
@@ -85,33 +89,36 @@ class _LoadedRoutine:
 
     def __init__(self):
         self.routine = None
-        self.problem = "the model is still loading"
+        self.problem = "the prediction routine is still loading (face detector)"
         self.model_dir = None
         self.load_seconds = None
 
 
-def _load(state: _LoadedRoutine, model_dir: str) -> None:
+def _load_model(state: _LoadedRoutine, model_dir: str):
+    """Step 1, before serving: the exported model (quick; a broken directory fails here)."""
     from prediction_routine.predictor import ModelPrediction
 
-    started = time.perf_counter()
     state.model_dir = model_dir
     if model_dir.startswith("gs://"):
         raise FaceswapError(f"{model_dir}: a gs:// model folder must be copied before the workers start; "
                             "run under prediction_routine/gunicorn_config.py or set MODEL_DIR to a local copy")
-    state.routine = ModelPrediction.from_path(model_dir)
+    return ModelPrediction.load_model(model_dir)
+
+
+def _load_pipeline(state: _LoadedRoutine, model, started: float) -> None:
+    """Step 2: the face detector (MediaPipe, seconds to import) and the routine; never raises."""
+    from prediction_routine.predictor import ModelPrediction
+
+    try:
+        state.routine = ModelPrediction.from_model(model)
+    except Exception as error:  # keep serving health checks that say what went wrong
+        state.problem = f"the face detector could not be loaded: {type(error).__name__}: {error}"
+        logger.exception("loading the face detector failed")
+        return
     state.load_seconds = time.perf_counter() - started
     state.problem = None
-
-
-def _load_in_background(state: _LoadedRoutine, model_dir: str) -> None:
-    try:
-        _load(state, model_dir)
-    except FaceswapError as error:
-        state.problem = f"the model could not be loaded: {error}"
-        logger.error("%s", state.problem)
-    except Exception as error:  # keep serving health checks that say what went wrong
-        state.problem = f"the model could not be loaded: {type(error).__name__}: {error}"
-        logger.exception("model load failed")
+    logger.info("prediction server ready: model %s, loaded in %.1f s (pid %d)", state.model_dir,
+                state.load_seconds, os.getpid())
 
 
 def _startup_failure(error: FaceswapError):
@@ -127,23 +134,28 @@ def _startup_failure(error: FaceswapError):
 def create_app(model_dir: str | None = None, settings: ServerSettings | None = None) -> Flask:
     """The Flask app with a loaded ModelPrediction (gunicorn calls this once per worker).
 
-    Raises FaceswapError (under gunicorn: AppImportError with the same sentence) when the model
-    directory is missing files or holds corrupt ones, unless ``load_in_background`` is set.
+    The model loads before this returns; raises FaceswapError (under gunicorn: AppImportError
+    with the same sentence) when the model directory is missing files or holds corrupt ones. The
+    face detector then loads in the background (``load_in_background``): /health and predict
+    answer 503 UNAVAILABLE until it is ready.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings or server_settings()
     model_dir = model_dir or settings.model_dir or model_uri_from_environment()
     state = _LoadedRoutine()
+    started = time.perf_counter()
+    try:
+        model = _load_model(state, model_dir)
+    except FaceswapError as error:
+        raise _startup_failure(error) from None
     if settings.load_in_background:
-        threading.Thread(target=_load_in_background, args=(state, model_dir), name="model-loader", daemon=True).start()
+        threading.Thread(target=_load_pipeline, args=(state, model, started), name="detector-loader",
+                         daemon=True).start()
     else:
-        try:
-            _load(state, model_dir)
-        except FaceswapError as error:
-            raise _startup_failure(error) from None
-        logger.info("prediction server ready: model %s loaded in %.1f s (pid %d)", model_dir, state.load_seconds,
-                    os.getpid())
+        _load_pipeline(state, model, started)
+        if state.routine is None:
+            raise _startup_failure(FaceswapError(state.problem))
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
