@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -142,7 +143,7 @@ def test_a_missing_model_directory_is_named_and_nothing_starts(tmp_path):
 
 def test_a_tier_that_cannot_start_is_reported_with_its_log(tmp_path):
     taken = free_port()
-    with __import__("socket").socket() as blocker:
+    with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", taken))
         blocker.listen()
         result = subprocess.run([sys.executable, str(SCRIPT), "--no-start-prediction-server",
