@@ -2,7 +2,7 @@
 
 Flask-Sockets registers its URL rules as plain HTTP rules. Since Werkzeug 2.0 a WebSocket
 upgrade request only matches rules created with ``websocket=True``; otherwise ``match()`` raises
-``WebsocketMismatch`` and every handshake fails with a 400 (kennethreitz/flask-sockets#81).
+``WebsocketMismatch`` and every handshake fails (heroku-python/flask-sockets issue #81, fix proposed in PR #82).
 ``WebSocketSockets`` registers its rules with ``websocket=True`` and replaces the middleware so
 that a plain HTTP request to a WebSocket URL gets a clear 400 instead of an exception; every
 other request goes on to the Flask app.
