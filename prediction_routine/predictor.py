@@ -56,8 +56,9 @@ class RoutineSettings:
     max_image_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest accepted frame, bytes (1.5 MB online limit)")
     max_image_pixels: int = setting(4096 * 4096, "largest accepted frame, width x height")
     max_instances: int = setting(64, "most instances in one predict call")
-    max_streams: int = setting(64, "stream states (smoother + face tracker) kept per replica, least recently used go first")
-    stream_ttl_s: float = setting(60.0, "seconds without a frame after which a stream's state is dropped")
+    max_streams: int = setting(16, "stream states kept per worker, least recently used go first (each holds a "
+                                   "MediaPipe face tracker: ~40 MB, ~80 ms to create)")
+    stream_ttl_s: float = setting(30.0, "seconds without a frame after which a stream's state is dropped")
     stream_tracking: bool = setting(True, "follow each stream's face with MediaPipe's tracking mode (faster than "
                                           "detecting every frame)")
 
