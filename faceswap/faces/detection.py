@@ -37,7 +37,8 @@ class DetectionSettings:
     max_faces: int = setting(4, "most faces to find in one frame")
     min_detection_confidence: float = setting(0.5, "face-detector score below which a face is ignored")
     min_mesh_confidence: float = setting(0.5, "face-mesh confidence below which a face is ignored")
-    full_range: bool = setting(True, "use MediaPipe's full-range detector (faces up to ~5 m) instead of the short-range one")
+    full_range: bool = setting(True, "try MediaPipe's full-range detector (faces up to ~5 m) first, the short-range "
+                                     "one (faces within ~2 m) only when it finds nothing; off: the other way round")
     min_overlap: float = setting(0.3, "share of a mesh's box that a detection must cover to confirm it")
     confirm_every: int = setting(15, "FaceTracker: frames between detector confirmations of a tracked face")
 
@@ -107,12 +108,35 @@ def _confirmed_faces(meshes: list[np.ndarray], boxes: list[tuple[np.ndarray, flo
     return faces
 
 
-def _face_detection_graph(settings: DetectionSettings):
-    import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
+class _TwoRangeDetection:
+    """MediaPipe face detection with both models: the preferred range first, the other one only
+    when the first finds nothing (the full-range model misses some close webcam faces that the
+    short-range model finds; the short-range model misses faces far from the camera)."""
 
-    return mp.solutions.face_detection.FaceDetection(
-        model_selection=1 if settings.full_range else 0,
-        min_detection_confidence=settings.min_detection_confidence)
+    def __init__(self, settings: DetectionSettings):
+        import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
+
+        first, second = (1, 0) if settings.full_range else (0, 1)
+        self._graphs = [mp.solutions.face_detection.FaceDetection(
+            model_selection=selection, min_detection_confidence=settings.min_detection_confidence)
+            for selection in (first, second)]
+
+    def boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Detection boxes (x0, y0, x1, y1 px) and scores in an RGB frame; call with the lock held."""
+        height, width = rgb.shape[:2]
+        for graph in self._graphs:
+            detections = graph.process(rgb).detections
+            if detections:
+                return _detection_boxes(detections, width, height)
+        return []
+
+    def close(self) -> None:
+        for graph in self._graphs:
+            graph.close()
+
+
+def _face_detection_graph(settings: DetectionSettings) -> _TwoRangeDetection:
+    return _TwoRangeDetection(settings)
 
 
 def _face_mesh_graph(settings: DetectionSettings, tracking: bool, max_faces: int):
@@ -179,7 +203,7 @@ class FaceDetector:
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False
         with self._lock:
-            boxes = _detection_boxes(self._detection.process(rgb).detections or [], width, height)
+            boxes = self._detection.boxes(rgb)
             boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
             meshes = [mesh for mesh in (self._mesh_in_box(rgb, box) for box, _ in boxes[: self.settings.max_faces])
                       if mesh is not None]
@@ -232,8 +256,7 @@ class FaceTracker:
             unconfirmed = len(_confirmed_faces(meshes, self._confirmed, self.settings.min_overlap)) < len(meshes)
             if stale or unconfirmed:
                 # A tracked face moves between confirmations: grow the confirming boxes by a quarter.
-                self._confirmed = [(_grown(box, 0.25), score) for box, score in
-                                   _detection_boxes(self._detection.process(rgb).detections or [], width, height)]
+                self._confirmed = [(_grown(box, 0.25), score) for box, score in self._detection.boxes(rgb)]
                 self._frames_since_confirmation = 0
             confirmed = self._confirmed
         return _confirmed_faces(meshes, confirmed, self.settings.min_overlap)
