@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap.errors import InputError
+from faceswap.errors import FaceswapError, InputError
 from faceswap.faces.detection import FaceDetector
 from faceswap.images import decode_image, encode_jpeg, encode_png
 from faceswap.swapping.watermark import draw_mark
@@ -181,3 +181,18 @@ def test_png_input_and_jpeg_output(routine, d9_640x480):
     [result] = routine.predict([instance(encode_png(d9_640x480[5]))])
     assert result["error"] is None and result["faces"] == 1
     assert base64.b64decode(result["image"]["b64"])[:3] == b"\xff\xd8\xff"   # merged frames are JPEG
+
+
+def test_savedmodel_backend_swaps_like_the_tflite_one(test_model_dir, routine, d9_jpegs):
+    saved = ModelPrediction.from_path(str(test_model_dir), settings=RoutineSettings(backend="savedmodel"))
+    [float_result] = saved.predict([instance(d9_jpegs[6])])
+    [int8_result] = routine.predict([instance(d9_jpegs[6])])
+    assert float_result["error"] is None and float_result["faces"] == 1
+    # Same pipeline, float32 vs int8 weights: the merged frames agree closely.
+    assert np.abs(image_of(float_result).astype(np.int16) - image_of(int8_result)).mean() < 3.0
+
+
+def test_unknown_backend_is_a_clear_error(test_model_dir, monkeypatch):
+    monkeypatch.setenv("FACESWAP_ROUTINE_BACKEND", "onnx")
+    with pytest.raises(FaceswapError, match="FACESWAP_ROUTINE_BACKEND is 'onnx'; expected one of tflite, savedmodel"):
+        ModelPrediction.from_path(str(test_model_dir))
