@@ -78,7 +78,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="session")
 def test_model_dir(tmp_path_factory, shared_data) -> Path:
     """A REAL small exported model (tiny config, tens of iterations on faces of d9 -> d12), built once
-    per session (~30 s): manifest.json, savedmodel/, swap_a2b.tflite, swap_b2a.tflite. Treat it as
+    per session (~30 s): manifest.json, saved_model/, swap_a2b.tflite, swap_b2a.tflite. Treat it as
     read-only; copy it before breaking it. Its face folders and training directory are kept in
     ``test_model_dir.parent / "work"`` (faces_a, faces_b, model)."""
     from faceswap.export.test_model import build_test_model_dir

@@ -2,7 +2,7 @@
 
 The export directory holds:
 
-- ``savedmodel/``: a TensorFlow SavedModel with two signatures, ``a2b`` (encoder -> decoder B) and
+- ``saved_model/``: a TensorFlow SavedModel with two signatures, ``a2b`` (encoder -> decoder B) and
   ``b2a`` (encoder -> decoder A); input ``faces`` and output ``faces``: BGR float32 (N, S, S, 3) in [0, 1];
 - ``swap_a2b.tflite`` and ``swap_b2a.tflite``: the same two paths as TFLite models with
   dynamic-range int8 weights (activations stay float), served with ai-edge-litert;
@@ -31,13 +31,13 @@ import numpy as np
 
 from faceswap.errors import CheckpointError, FaceswapError
 from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
+from faceswap.model.runtime import SAVED_MODEL_DIR
 from faceswap.settings import setting
 from faceswap.training.checkpoint import load_checkpoint
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-SAVEDMODEL_DIR = "savedmodel"
 MANIFEST_FORMAT = "faceswap-exported-model"
 MANIFEST_VERSION = 1
 
@@ -173,9 +173,9 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".export", dir=output.parent))
     staging.chmod(0o755)
     try:
-        write_savedmodel(networks, staging / SAVEDMODEL_DIR)
+        write_savedmodel(networks, staging / SAVED_MODEL_DIR)
         for direction in DIRECTIONS:
-            write_tflite(staging / SAVEDMODEL_DIR, direction, staging / tflite_name(direction))
+            write_tflite(staging / SAVED_MODEL_DIR, direction, staging / tflite_name(direction))
         meta = checkpoint.meta
         manifest = {
             "format": MANIFEST_FORMAT,

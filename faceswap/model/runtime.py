@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("tflite", "savedmodel")
 DIRECTIONS = ("a2b", "b2a")
 MANIFEST_NAME = "manifest.json"
+SAVED_MODEL_DIR = "saved_model"
 ENV_PREFIX = "FACESWAP_RUNTIME_"
 
 
@@ -199,7 +200,7 @@ def load_swap_model(model_dir: str | Path, backend: str = "tflite", settings: Ru
     if backend == "tflite":
         files = tuple(directions[d]["tflite"] for d in DIRECTIONS)
     else:
-        files = ("savedmodel/",)
+        files = (SAVED_MODEL_DIR + "/",)
     if verify_files:
         check_files(model_dir, manifest, files)
     runners: dict[str, Any] = {}
@@ -210,7 +211,7 @@ def load_swap_model(model_dir: str | Path, backend: str = "tflite", settings: Ru
                 raise ModelDirectoryError(f"{path}: missing (the {direction} TFLite model)")
             runners[direction] = TFLiteSwap(path, size, settings.num_threads)
     else:
-        path = model_dir / "savedmodel"
+        path = model_dir / SAVED_MODEL_DIR
         if not (path / "saved_model.pb").is_file():
             raise ModelDirectoryError(f"{path / 'saved_model.pb'}: missing (the SavedModel)")
         import tensorflow as tf

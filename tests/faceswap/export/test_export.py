@@ -42,7 +42,7 @@ def real_faces(test_model_work):
 def test_export_writes_both_runtimes_and_a_complete_manifest(exported, test_model_work):
     output, manifest = exported
     names = {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
-    assert {"manifest.json", "swap_a2b.tflite", "swap_b2a.tflite", "savedmodel/saved_model.pb"} <= names
+    assert {"manifest.json", "swap_a2b.tflite", "swap_b2a.tflite", "saved_model/saved_model.pb"} <= names
     assert json.loads((output / "manifest.json").read_text()) == manifest
     checkpoint = load_checkpoint(test_model_work / "model")
     assert manifest["config"] == "tiny" and manifest["model_config"] == checkpoint.config.to_dict()

@@ -115,7 +115,7 @@ def test_manifest_that_is_not_json_or_incomplete(model_copy):
 
 @pytest.mark.parametrize("backend", ["tflite", "savedmodel"])
 def test_missing_model_file_is_named(model_copy, backend):
-    name = "swap_b2a.tflite" if backend == "tflite" else "savedmodel/variables/variables.index"
+    name = "swap_b2a.tflite" if backend == "tflite" else "saved_model/variables/variables.index"
     (model_copy / name).unlink()
     with pytest.raises(ModelDirectoryError, match=f"{Path(name).name}: missing"):
         load_swap_model(model_copy, backend)
@@ -136,9 +136,9 @@ def test_corrupt_tflite_is_caught_by_size_checksum_and_loader(model_copy):
 
 
 def test_corrupt_savedmodel_is_named(model_copy):
-    path = model_copy / "savedmodel" / "saved_model.pb"
+    path = model_copy / "saved_model" / "saved_model.pb"
     path.write_bytes(b"not a protobuf" + b"\0" * (path.stat().st_size - 14))
     with pytest.raises(ModelDirectoryError, match=r"saved_model\.pb: corrupt \(sha256"):
         load_swap_model(model_copy, "savedmodel")
-    with pytest.raises(ModelDirectoryError, match=r"savedmodel: corrupt SavedModel"):
+    with pytest.raises(ModelDirectoryError, match=r"saved_model: corrupt SavedModel"):
         load_swap_model(model_copy, "savedmodel", verify_files=False)
