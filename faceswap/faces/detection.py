@@ -39,6 +39,8 @@ class DetectionSettings:
     min_mesh_confidence: float = setting(0.5, "face-mesh confidence below which a face is ignored")
     full_range: bool = setting(True, "try MediaPipe's full-range detector (faces up to ~5 m) first, the short-range "
                                      "one (faces within ~2 m) only when it finds nothing; off: the other way round")
+    fallback_min_confidence: float = setting(0.8, "score the other-range detector needs when the preferred one "
+                                                  "found nothing (animals score ~0.7 there, close faces ~0.9)")
     min_overlap: float = setting(0.3, "share of a mesh's box that a detection must cover to confirm it")
     confirm_every: int = setting(15, "FaceTracker: frames between detector confirmations of a tracked face")
 
@@ -117,17 +119,21 @@ class _TwoRangeDetection:
         import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
 
         first, second = (1, 0) if settings.full_range else (0, 1)
-        self._graphs = [mp.solutions.face_detection.FaceDetection(
-            model_selection=selection, min_detection_confidence=settings.min_detection_confidence)
-            for selection in (first, second)]
+        self._thresholds = (settings.min_detection_confidence, settings.fallback_min_confidence)
+        self._graphs = [
+            mp.solutions.face_detection.FaceDetection(model_selection=first,
+                                                      min_detection_confidence=settings.min_detection_confidence),
+            mp.solutions.face_detection.FaceDetection(model_selection=second,
+                                                      min_detection_confidence=settings.fallback_min_confidence)]
 
     def boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """Detection boxes (x0, y0, x1, y1 px) and scores in an RGB frame; call with the lock held."""
         height, width = rgb.shape[:2]
-        for graph in self._graphs:
-            detections = graph.process(rgb).detections
-            if detections:
-                return _detection_boxes(detections, width, height)
+        for graph, threshold in zip(self._graphs, self._thresholds):
+            boxes = [(box, score) for box, score in _detection_boxes(graph.process(rgb).detections or [], width, height)
+                     if score >= threshold]
+            if boxes:
+                return boxes
         return []
 
     def close(self) -> None:
