@@ -254,6 +254,7 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
         "timings_ms": {name: summary(values) for name, values in sorted(timings.items())},
         "cpu_percent_of_one_core": {name: round(100 * (cpu_after[name] - cpu_before[name]) / measured_s, 1)
                                     for name in server_groups},
+        "_latency_samples_ms": [round(value, 2) for value in all_latencies],
     }
 
 
@@ -284,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", default="d9", help="shared clip (default d9, webcam-like)")
     parser.add_argument("--frames", type=int, default=90, help="distinct frames to loop over (default 90)")
     parser.add_argument("--jpeg-quality", type=int, default=80, help="JPEG quality of the sent frames (default 80)")
+    parser.add_argument("--samples-output", type=Path, help="also write every round-trip latency (ms) per client "
+                                                             "count to this JSON file (for plots)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -315,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         if stack is not None:
             stack.stop()
 
+    samples = {str(run["clients"]): run.pop("_latency_samples_ms") for run in runs}
+    if args.samples_output:
+        args.samples_output.write_text(json.dumps(samples))
     single = next((run for run in runs if run["clients"] == GOAL["clients"]), None)
     report = {
         "benchmark": "stream",
