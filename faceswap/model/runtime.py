@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from faceswap.errors import InputError, ModelDirectoryError
+from faceswap.errors import FaceswapError, InputError, ModelDirectoryError
 from faceswap.faces.alignment import FaceLayout
 from faceswap.settings import setting, settings_from
 
@@ -72,7 +72,9 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         FaceLayout(int(layout["size"]), float(layout["padding_ratio"]))
         directions = manifest["directions"]
         for direction in DIRECTIONS:
-            str(directions[direction]["tflite"])
+            name = str(directions[direction]["tflite"])
+            if "/" in name or "\\" in name or name.startswith("."):
+                raise ValueError(f"'{name}' is not a file name inside the model directory")
             str(directions[direction]["savedmodel_signature"])
         files = manifest["files"]
         for entry in files:
@@ -191,7 +193,7 @@ def load_swap_model(model_dir: str | Path, backend: str = "tflite", settings: Ru
     backend loads.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise FaceswapError(f"model backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     settings = settings or settings_from(RuntimeSettings, env_prefix=ENV_PREFIX)
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)

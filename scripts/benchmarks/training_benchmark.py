@@ -102,22 +102,26 @@ def training_worker(args) -> dict:
     result = {"config": config.name, "variant": args.variant, "batch_per_side": args.batch_size,
               "faces": [len(face_set) for face_set in face_sets]}
 
-    def timed(pipeline) -> list[float]:
-        chunks = []
-        iteration = 1
-        for _ in range(args.chunks):
-            started = time.perf_counter()
-            for _ in range(args.steps):
-                pipeline(iteration)
-                iteration += 1
-            chunks.append((time.perf_counter() - started) / args.steps)
-        return chunks
+    def chunk(pipeline, first: int) -> float:
+        started = time.perf_counter()
+        for iteration in range(first, first + args.steps):
+            pipeline(iteration)
+        return (time.perf_counter() - started) / args.steps
 
-    result["step_only"] = _summary(timed(lambda i: run(*ready)))
-    result["inline"] = _summary(timed(lambda i: run(*(maker.batch(i) for maker in makers))))
-    total = args.chunks * args.steps + 1
-    with BatchPrefetcher(makers, 1, total + 1, depth=4) as batches:
-        result["prefetch"] = _summary(timed(lambda i: run(*batches.next())))
+    def prefetched(first: int) -> float:
+        with BatchPrefetcher(makers, first, first + args.steps, depth=4) as batches:
+            return chunk(lambda i: run(*batches.next()), first)
+
+    # Rounds of (step only, inline, prefetch) so that all three see the same machine load.
+    times: dict[str, list[float]] = {"step_only": [], "inline": [], "prefetch": []}
+    first = 1
+    for _ in range(args.chunks):
+        times["step_only"].append(chunk(lambda i: run(*ready), first))
+        times["inline"].append(chunk(lambda i: run(*(maker.batch(i) for maker in makers)), first))
+        times["prefetch"].append(prefetched(first))
+        first += args.steps
+    for name, values in times.items():
+        result[name] = _summary(values)
     started = time.perf_counter()
     for i in range(10):
         for maker in makers:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceswap.errors import InputError, ModelDirectoryError
+from faceswap.errors import FaceswapError, InputError, ModelDirectoryError
 from faceswap.faces.alignment import FaceLayout
 from faceswap.model.runtime import RuntimeSettings, load_swap_model
 from faceswap.training.dataset import load_face_set
@@ -88,7 +88,7 @@ def test_bad_calls_raise_input_errors(test_model_dir, real_faces):
         model.swap(real_faces, "a2c")
     with pytest.raises(InputError, match=r"\(N, 64, 64, 3\)"):
         model.swap(real_faces[:, :32], "a2b")
-    with pytest.raises(ValueError, match="backend"):
+    with pytest.raises(FaceswapError, match="backend must be one of tflite, savedmodel, not 'onnx'"):
         load_swap_model(test_model_dir, "onnx")
 
 
@@ -110,6 +110,11 @@ def test_manifest_that_is_not_json_or_incomplete(model_copy):
     del data["directions"]["b2a"]
     manifest.write_text(json.dumps(data))
     with pytest.raises(ModelDirectoryError, match=r"manifest\.json: incomplete manifest.*b2a"):
+        load_swap_model(model_copy)
+    data = json.loads(text)
+    data["directions"]["a2b"]["tflite"] = "../../elsewhere.tflite"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelDirectoryError, match="not a file name inside the model directory"):
         load_swap_model(model_copy)
 
 
