@@ -40,41 +40,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from faceswap.conversion.video_io import read_frames  # noqa: E402
-from faceswap.images import encode_jpeg  # noqa: E402
 from prediction_routine.instances import TIMING_STAGES  # noqa: E402
+from scripts.benchmarks.sample_frames import FRAME_SIZE, clip_jpegs  # noqa: E402
 from websocket_server.prediction_client import PredictionClient, client_settings, make_instance  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("FACESWAP_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-FRAME_SIZE = (640, 480)
 TARGET_P50_MS = 20.0
-
-
-def cover_crop(frame: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """Scale a BGR uint8 frame to cover ``size`` (w, h), then centre-crop to exactly that size."""
-    width, height = size
-    scale = max(width / frame.shape[1], height / frame.shape[0])
-    resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
-    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
-    return np.ascontiguousarray(resized[top:top + height, left:left + width])
-
-
-def load_jpegs(clip: str, count: int, quality: int) -> list[bytes]:
-    """The first ``count`` frames of the clip, 640x480, as JPEG bytes."""
-    path = SHARED_DATA / "clips" / f"{clip}.mp4"
-    jpegs = []
-    for frame in read_frames(path):
-        jpegs.append(encode_jpeg(cover_crop(frame), quality=quality))
-        if len(jpegs) >= count:
-            break
-    if not jpegs:
-        raise SystemExit(f"no frames read from {path}")
-    return jpegs
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -189,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the server's log goes")
     args = parser.parse_args(argv)
 
-    jpegs = load_jpegs(args.clip, args.frames + args.warmup, args.jpeg_quality)
+    jpegs = clip_jpegs(args.clip, args.frames + args.warmup, args.jpeg_quality)
     results = [benchmark_config(model_dir, backend, jpegs, args)
                for model_dir in args.model_dirs for backend in (args.backend or ["tflite"])]
     report = {

@@ -38,44 +38,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import websocket  # noqa: E402
 
-from faceswap.images import encode_jpeg  # noqa: E402
+from scripts.benchmarks.sample_frames import FRAME_SIZE, clip_jpegs  # noqa: E402
 from websocket_server.frame_protocol import pack_message, unpack_message  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("FACESWAP_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-FRAME_SIZE = (640, 480)
 GOAL = {"clients": 1, "fps_per_client": 30.0, "latency_p95_ms": 60.0}
-
-
-def cover_and_crop(frame: np.ndarray, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """Scale a BGR uint8 frame to cover ``size`` (w, h) and centre-crop to exactly that size."""
-    width, height = size
-    scale = max(width / frame.shape[1], height / frame.shape[0])
-    resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
-    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
-    return np.ascontiguousarray(resized[top:top + height, left:left + width])
-
-
-def clip_jpegs(clip: str, count: int, quality: int) -> list[bytes]:
-    """``count`` consecutive frames of ../shared/data/clips/<clip>.mp4 as 640x480 JPEG bytes."""
-    path = SHARED_DATA / "clips" / f"{clip}.mp4"
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    try:
-        while len(frames) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(encode_jpeg(cover_and_crop(frame), quality=quality))
-    finally:
-        capture.release()
-    if not frames:
-        raise SystemExit(f"no frames could be read from {path}")
-    return frames
 
 
 @dataclass
