@@ -72,9 +72,13 @@ def _covered_share(box: np.ndarray, cover: np.ndarray) -> float:
     return float(width * height / area)
 
 
-def _check_frame(image: np.ndarray) -> None:
+def _rgb_frame(image: np.ndarray) -> np.ndarray:
+    """The read-only RGB copy MediaPipe wants of a uint8 (H, W, 3) BGR frame; ValueError otherwise."""
     if image is None or getattr(image, "ndim", 0) != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("face detection expects a uint8 (H, W, 3) BGR image")
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    rgb.flags.writeable = False
+    return rgb
 
 
 def _detection_boxes(detections, width: int, height: int) -> list[tuple[np.ndarray, float]]:
@@ -204,10 +208,8 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """All confirmed faces in ``image`` (uint8 (H, W, 3) BGR), largest first."""
-        _check_frame(image)
-        height, width = image.shape[:2]
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        rgb.flags.writeable = False
+        rgb = _rgb_frame(image)
+        height, width = rgb.shape[:2]
         with self._lock:
             boxes = self._detection.boxes(rgb)
             boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
@@ -248,10 +250,8 @@ class FaceTracker:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Confirmed faces in the next frame of the stream (uint8 (H, W, 3) BGR), largest first."""
-        _check_frame(image)
-        height, width = image.shape[:2]
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        rgb.flags.writeable = False
+        rgb = _rgb_frame(image)
+        height, width = rgb.shape[:2]
         with self._lock:
             meshes = [_mesh_points(m, width, height) for m in (self._mesh.process(rgb).multi_face_landmarks or [])]
             if not meshes:
