@@ -1,4 +1,4 @@
-"""Command line: ``python -m faceswap extract | train | export | convert``.
+"""Command line: ``python -m faceswap extract | train | export | convert | model-info``.
 
 Each stage keeps its command in ``<stage>/command.py`` with ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``. A FaceswapError is printed as one line (no traceback) with exit code 2.
@@ -19,6 +19,7 @@ COMMANDS = {
     "train": ("faceswap.training.command", "train the shared-encoder / dual-decoder autoencoder"),
     "export": ("faceswap.export.command", "export a trained model for serving (SavedModel + TFLite int8)"),
     "convert": ("faceswap.conversion.command", "swap faces in a video file or a folder of pictures"),
+    "model-info": ("faceswap.model.command", "parameter counts and multiply-accumulates per face of the model configs"),
 }
 
 

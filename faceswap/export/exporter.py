@@ -16,7 +16,6 @@ end, so a failed export never leaves a half-written model where a server would l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ import numpy as np
 
 from faceswap.errors import CheckpointError, FaceswapError
 from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
-from faceswap.model.runtime import SAVED_MODEL_DIR
+from faceswap.model.runtime import SAVED_MODEL_DIR, file_sha256
 from faceswap.settings import setting
 from faceswap.training.checkpoint import load_checkpoint
 
@@ -52,14 +51,6 @@ class ExportSettings:
 
     parity_faces: int = setting(16, "faces from the training folders used to measure TFLite vs Keras (0 = skip)")
     parity_tolerance: float = setting(0.06, "largest mean |TFLite - Keras| (per face, [0,1] scale) accepted")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_list(directory: Path) -> list[dict]:

@@ -44,7 +44,8 @@ class RuntimeSettings:
     num_threads: int = setting(2, "TFLite interpreter threads per swap call")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file (the checksums of manifest.json)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -95,7 +96,7 @@ def check_files(model_dir: Path, manifest: dict[str, Any], checksum_prefixes: tu
         size = path.stat().st_size
         if size != int(entry["bytes"]):
             raise ModelDirectoryError(f"{path}: corrupt ({size} bytes, the manifest says {entry['bytes']})")
-        if entry["path"].startswith(checksum_prefixes) and _sha256(path) != entry["sha256"]:
+        if entry["path"].startswith(checksum_prefixes) and file_sha256(path) != entry["sha256"]:
             raise ModelDirectoryError(f"{path}: corrupt (sha256 does not match the manifest)")
 
 

@@ -15,7 +15,7 @@ def run_cli(*arguments, cwd=REPO_ROOT):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["extract", "train", "export", "convert"])
+@pytest.mark.parametrize("command", ["extract", "train", "export", "convert", "model-info"])
 def test_every_command_has_help(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr
@@ -34,3 +34,10 @@ def test_bad_input_is_one_clear_line_without_traceback(tmp_path, still_path):
     assert result.returncode == 2
     assert "error: no face found in s39.jpg; nothing was written" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_model_info_prints_the_configs():
+    result = run_cli("model-info", "original", "lite")
+    assert result.returncode == 0, result.stderr
+    assert "82,062,470" in result.stdout          # the classic model's parameter count
+    assert "lite" in result.stdout
