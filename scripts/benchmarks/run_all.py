@@ -72,14 +72,17 @@ def markdown(report: dict) -> str:
     lines.append(f"| detection | per-frame detector, p50 ms | {_fmt(_get(extraction, 'detector_640x480', 'p50_ms'))} | |")
     lines.append(f"| detection | per-stream tracker (live path), p50 ms | {_fmt(_get(extraction, 'tracker_640x480', 'p50_ms'))} | |")
     training = report["components"].get("training", {})
-    for name, entry in (_get(training, "training", default={}) or {}).items():
+    for entry in training.get("training", []) or []:
+        if isinstance(entry, dict) and "prefetch" in entry:
+            goal = "2x the 20.5 M baseline (1.7)" if entry.get("config") == "lite" else ""
+            lines.append(f"| training `{entry['config']}` ({entry.get('variant')}) | it/s, batch 16 per side: "
+                         f"train command (prefetch) / step alone | {_fmt(_get(entry, 'prefetch', 'median_it_per_s'), 2)} / "
+                         f"{_fmt(_get(entry, 'step_only', 'median_it_per_s'), 2)} | {goal} |")
+    for entry in training.get("inference", []) or []:
         if isinstance(entry, dict):
-            lines.append(f"| training `{name}` | it/s, batch 16 per side | {_fmt(entry.get('iterations_per_second'), 2)} | lite >= 3.4 |")
-    for name, entry in (_get(training, "inference", default={}) or {}).items():
-        if isinstance(entry, dict):
-            for backend, value in entry.items():
-                if isinstance(value, dict) and "p50_ms" in value:
-                    lines.append(f"| inference `{name}` | {backend} ms per face (batch 1), p50 | {_fmt(value['p50_ms'], 2)} | |")
+            for backend in sorted(key for key, value in entry.items() if isinstance(value, dict) and "p50_ms" in value):
+                lines.append(f"| inference `{entry.get('config')}` | {backend} ms per face (batch 1), p50 | "
+                             f"{_fmt(_get(entry, backend, 'p50_ms'), 2)} | |")
     swap = report["components"].get("swap", {})
     lines.append(f"| swap pipeline | live path total, p50 / p95 ms | {_fmt(_get(swap, 'live_tracker', 'ms', 'total', 'p50'))} / "
                  f"{_fmt(_get(swap, 'live_tracker', 'ms', 'total', 'p95'))} | |")
@@ -142,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         samples_path = Path(scratch) / "samples.json"
         components = {
             "extraction": run_benchmark("extraction_benchmark.py", "--frames", frames),
-            "training": run_benchmark("training_benchmark.py", *(["--quick"] if args.quick else [])),
+            "training": run_benchmark("training_benchmark.py",
+                                      *(["--quick"] if args.quick else ["--variants", "default"])),
             "swap": run_benchmark("swap_benchmark.py", args.model_dir, "--frames", frames),
             "routine": run_benchmark("routine_benchmark.py", args.model_dir, "--frames", "30" if args.quick else "100"),
             "stream": run_benchmark("stream_benchmark.py", "--model-dir", args.model_dir, "--clients",
