@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ExtractSettings:
+    first_frame: int = setting(0, "skip the frames of a video before this one (e.g. to hold frames out of training)")
     every_n_frames: int = setting(1, "use every n-th frame of a video")
     max_frames: int = setting(0, "stop after this many frames per video (0 = all)")
     max_faces: int = setting(1, "faces to keep per frame, largest first")
@@ -54,7 +55,7 @@ def _frames_of(path: Path, settings: ExtractSettings) -> Iterator[tuple[int, np.
     if path.suffix.lower() in VIDEO_SUFFIXES:
         used = 0
         for index, frame in enumerate(read_frames(path)):
-            if index % max(1, settings.every_n_frames):
+            if index < settings.first_frame or (index - settings.first_frame) % max(1, settings.every_n_frames):
                 continue
             yield index, frame
             used += 1

@@ -78,3 +78,12 @@ def test_corrupt_face_folder_is_reported(tmp_path):
     (folder / "faces.json").write_text(json.dumps({"layout": {"size": 256, "padding_ratio": 0.1875}, "faces": {}}))
     with pytest.raises(InputError, match="empty"):
         FaceFolder.open(folder)
+
+
+def test_first_frame_and_max_frames_select_a_range(tmp_path, clip_path, face_detector):
+    report = extract_faces([clip_path("d18")], tmp_path / "faces",
+                           ExtractSettings(first_frame=200, every_n_frames=5, max_frames=3),
+                           detector=face_detector, progress=False)
+    assert report.frames == 3
+    frames = sorted(record.frame for record in FaceFolder.open(tmp_path / "faces").records.values())
+    assert frames == [200, 205, 210]
