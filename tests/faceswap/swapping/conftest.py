@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT, align_face, transform_points
-from faceswap.faces.detection import FaceDetector
 from faceswap.faces.masks import face_mask
 from faceswap.images import read_image
 
@@ -23,13 +22,6 @@ class AlignedStill:
     crop: np.ndarray
     matrix: np.ndarray
     mask: np.ndarray
-
-
-@pytest.fixture(scope="session")
-def face_detector():
-    detector = FaceDetector()
-    yield detector
-    detector.close()
 
 
 @pytest.fixture(scope="session")
