@@ -191,8 +191,6 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
     source = Path(source)
     if settings.direction not in DIRECTIONS:
         raise InputError(f"unknown direction {settings.direction!r}: expected 'a2b' or 'b2a'")
-    if settings.backend not in BACKENDS:
-        raise InputError(f"unknown model backend {settings.backend!r}: expected one of {', '.join(BACKENDS)}")
     if source.is_dir():
         kind = "folder"
     elif source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
