@@ -9,7 +9,8 @@ prediction_routine/server.py wraps the same object):
   the MediaPipe face detector;
 - ``predict(instances)`` runs the whole per-frame pipeline on each instance (docs/protocols.md):
   decode -> FrameSwapper (detect + landmarks, per-stream temporal smoothing, align, swap, mask,
-  colour transfer, blend, visible "AI-generated" mark) -> JPEG encode.
+  colour transfer, blend, visible "AI-generated" mark) -> JPEG encode (+ XMP digital source type,
+  faceswap.provenance.frame_metadata).
 
 Per-stream state (a LandmarkSmoother and a tracking-mode FaceTracker) lives in a bounded LRU
 table with a time-to-live (prediction_routine/stream_states.py): a stream that lands on another
@@ -35,6 +36,7 @@ from typing import Any
 from faceswap.errors import FaceswapError, InputError
 from faceswap.images import decode_image, encode_jpeg
 from faceswap.model.runtime import BACKENDS
+from faceswap.provenance.frame_metadata import add_frame_metadata
 from faceswap.settings import setting, settings_from
 from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
 from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, InstanceError, decode_b64_image,
@@ -196,7 +198,7 @@ class ModelPrediction:
         if result.frame is frame:
             merged = image_bytes  # unchanged frame (no face): send back exactly what came in
         else:
-            merged = encode_jpeg(result.frame, self.swapper.settings.jpeg_quality)
+            merged = add_frame_metadata(encode_jpeg(result.frame, self.swapper.settings.jpeg_quality))
         finished = time.perf_counter()
         timings["encode"] = (finished - encode_started) * 1000.0
         timings["total"] = (finished - started) * 1000.0
