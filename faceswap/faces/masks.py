@@ -52,3 +52,25 @@ def face_mask(landmarks68: np.ndarray, size: int, settings: MaskSettings | None 
         blur = 2 * feather + 1
         mask = cv2.GaussianBlur(mask, (blur, blur), 0)
     return mask.astype(np.float32) / 255.0
+
+
+EYES = (slice(36, 42), slice(42, 48))
+MOUTH = slice(48, 60)
+
+
+def eyes_mouth_mask(landmarks68: np.ndarray, size: int, dilate: float = 0.04) -> np.ndarray:
+    """The eyes and the mouth: float32 (size, size) in {0, 1} from (68, 2) landmarks in crop px.
+
+    The convex hulls of each eye (36-41, 42-47) and of the outer lip line (48-59), dilated by
+    ``dilate`` x ``size`` px. DeepFaceLab's "eyes and mouth priority" weighs the loss in this
+    region (SAEHD ``eyes_mouth_prio``); training uses it for that.
+    """
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    mask = np.zeros((size, size), dtype=np.uint8)
+    for part in (*EYES, MOUTH):
+        hull = cv2.convexHull(np.round(landmarks[part]).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, 255)
+    grow = int(round(dilate * size))
+    if grow > 0:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return (mask > 0).astype(np.float32)
