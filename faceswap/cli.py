@@ -1,4 +1,4 @@
-"""Command line: ``python -m faceswap extract | train | export | convert | model-info``.
+"""Command line: ``python -m faceswap extract | train | export | convert | model-info | verify | make-dev-cert``.
 
 Each stage keeps its command in ``<stage>/command.py`` with ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``. A FaceswapError is printed as one line (no traceback) with exit code 2.
@@ -20,6 +20,8 @@ COMMANDS = {
     "export": ("faceswap.export.command", "export a trained model for serving (SavedModel + TFLite int8)"),
     "convert": ("faceswap.conversion.command", "swap faces in a video file or a folder of pictures"),
     "model-info": ("faceswap.model.command", "parameter counts and multiply-accumulates per face of the model configs"),
+    "verify": ("faceswap.provenance.verify_command", "check the C2PA Content Credentials of files"),
+    "make-dev-cert": ("faceswap.provenance.dev_cert_command", "create a self-signed development signing certificate"),
 }
 
 

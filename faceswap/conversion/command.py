@@ -8,6 +8,7 @@ from pathlib import Path
 
 from faceswap.conversion.convert import ConvertSettings, convert
 from faceswap.faces.masks import MaskSettings
+from faceswap.provenance.credentials import ENV_PREFIX as C2PA_ENV_PREFIX, CredentialSettings, check_credentials
 from faceswap.settings import add_dataclass_arguments, settings_from
 from faceswap.swapping.frame_swapper import SwapSettings
 from faceswap.swapping.watermark import MarkSettings
@@ -26,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(parser, SwapSettings)
     add_dataclass_arguments(parser, MaskSettings)
     add_dataclass_arguments(parser, MarkSettings)
+    add_dataclass_arguments(parser, CredentialSettings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
     swap_settings = settings_from(SwapSettings, args, env_prefix="FACESWAP_SWAP_")
     swap_settings.mask = settings_from(MaskSettings, args, env_prefix="FACESWAP_MASK_")
     swap_settings.mark_style = settings_from(MarkSettings, args, env_prefix="FACESWAP_MARK_")
+    credentials = settings_from(CredentialSettings, args, env_prefix=C2PA_ENV_PREFIX)
+    check_credentials(credentials)  # a wrong certificate or key stops here, before any work
     model_dir = args.model_dir or os.environ.get("FACESWAP_MODEL_DIR") or DEFAULT_MODEL_DIR
     report = convert(args.input, args.output, model_dir, settings, swap_settings,
-                     progress=not getattr(args, "quiet", False))
+                     progress=not getattr(args, "quiet", False), credentials=credentials)
     audio = ", audio kept" if report.audio_kept else ""
     print(f"{report.frames} frames ({report.frames_with_faces} with faces, {report.faces} faces swapped{audio}) "
           f"in {report.seconds:.1f} s ({report.frames_per_second:.1f} frames/s) -> {report.output}")

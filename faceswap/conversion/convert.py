@@ -26,6 +26,8 @@ from faceswap.conversion.video_io import VIDEO_SUFFIXES, VideoWriter, probe_vide
 from faceswap.errors import InputError
 from faceswap.images import IMAGE_SUFFIXES, encode_jpeg, list_images, read_image, write_image
 from faceswap.model.runtime import BACKENDS, load_swap_model
+from faceswap.provenance.conversion import attach_credentials
+from faceswap.provenance.credentials import CredentialSettings
 from faceswap.settings import setting
 from faceswap.swapping.frame_swapper import DIRECTIONS, FrameSwapper, SwapSettings
 
@@ -180,8 +182,12 @@ def convert_folder(source: str | Path, output: str | Path, swapper: FrameSwapper
 
 
 def convert(source: str | Path, output: str | Path, model_dir: str | Path, settings: ConvertSettings | None = None,
-            swap_settings: SwapSettings | None = None, progress: bool = True) -> ConversionReport:
+            swap_settings: SwapSettings | None = None, progress: bool = True,
+            credentials: CredentialSettings | None = None) -> ConversionReport:
     """Load the model in ``model_dir`` and convert a video file or a folder of pictures.
+
+    The finished outputs get signed C2PA Content Credentials (faceswap.provenance.conversion;
+    ``credentials`` None: FACESWAP_C2PA_* environment, else a development credential).
 
     Raises InputError for unusable inputs/outputs and ModelDirectoryError (from the model runtime)
     for a bad model directory.
@@ -208,5 +214,7 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
     with FaceDetector(DetectionSettings(max_faces=max(1, swap_settings.max_faces))) as detector:
         swapper = FrameSwapper(model, detector, swap_settings)
         if kind == "video":
-            return convert_video(source, output, swapper, settings, progress)
-        return convert_folder(source, output, swapper, settings, progress)
+            report = convert_video(source, output, swapper, settings, progress)
+        else:
+            report = convert_folder(source, output, swapper, settings, progress)
+    return attach_credentials(source, report, model_dir, credentials)
