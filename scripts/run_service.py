@@ -144,6 +144,10 @@ class LocalStack:
         self.settings = _with_free_ports(settings or StackSettings())
         self.requested_model_dir = model_dir if model_dir is not None else self.settings.model_dir
         self.extra_environment = dict(extra_environment or {})
+        # The page signs the relay's session tokens with this; both tiers get the same value
+        # (an operator's FACESWAP_SESSION_SECRET wins), so the local stack streams as deployed.
+        self.extra_environment.setdefault(
+            "FACESWAP_SESSION_SECRET", os.environ.get("FACESWAP_SESSION_SECRET") or secrets.token_urlsafe(32))
         self.tiers: list[Tier] = []
         self.model_dir: Path | None = None
         self.uses_stand_in_model = False

@@ -10,7 +10,9 @@ timeout). Settings come from the environment: ``RELAY_*`` (relay_settings.py) an
 
 - ``/stream``: one StreamSession per connection (docs/protocols.md, "Browser <-> relay").
   Connections whose Origin is not allowed are refused with 403 at the handshake (or, without
-  gunicorn.conf.py, closed at once with code 1008).
+  gunicorn.conf.py, closed at once with code 1008). With FACESWAP_SESSION_SECRET set, a stream
+  also needs the page's signed session token (``/stream?session=TOKEN``, session_token.py):
+  none, expired or invalid -> closed at once with 4401, 4402 or 4403.
 - ``/healthz``: always 200 while the relay runs; JSON says whether the prediction routine
   answers: ``{"status": "ok"|"degraded", "relay": "ok", "prediction_routine": {"available": ...,
   "reason": ..., "checked": "stream"|"probe"}, "connections": N}`` (N: open streams in this
@@ -36,6 +38,8 @@ from websocket_server.origin_policy import OriginPolicy  # noqa: E402
 from websocket_server.prediction_client import PredictionClientSettings, client_settings  # noqa: E402
 from websocket_server.relay_settings import RelaySettings, relay_settings  # noqa: E402
 from websocket_server.routine_gateway import RoutineGateway  # noqa: E402
+from websocket_server.session_token import (QUERY_PARAMETER, SessionTokenChecker,  # noqa: E402
+                                            SessionTokenSettings, session_token_settings)
 from websocket_server.stream_session import StreamSession  # noqa: E402
 from websocket_server.websocket_io import POLICY_VIOLATION, close_websocket  # noqa: E402
 from websocket_server.websocket_routes import WebSocketSockets  # noqa: E402
@@ -54,14 +58,16 @@ def _log_through_gunicorn() -> None:
 
 
 def create_app(settings: RelaySettings | None = None,
-               prediction_settings: PredictionClientSettings | None = None) -> Flask:
-    """The relay app; settings default to the environment (RELAY_*, FACESWAP_PREDICTION_*)."""
+               prediction_settings: PredictionClientSettings | None = None,
+               token_settings: SessionTokenSettings | None = None) -> Flask:
+    """The relay app; settings default to the environment (RELAY_*, FACESWAP_PREDICTION_*, FACESWAP_SESSION_*)."""
     settings = settings or relay_settings()
     prediction_settings = prediction_settings or client_settings()
     app = Flask(__name__)
     sockets = WebSocketSockets(app)
     gateway = RoutineGateway(prediction_settings, settings.retry_routine_after_s, settings.health_probe_interval_s)
     origin_policy = OriginPolicy(settings.allowed_origins, settings.allow_missing_origin)
+    session_tokens = SessionTokenChecker(token_settings or session_token_settings())
     open_sessions: set[StreamSession] = set()
 
     @sockets.route("/stream")
@@ -71,6 +77,11 @@ def create_app(settings: RelaySettings | None = None,
         if not origin_policy.allows(origin):
             logger.warning("closed a stream from origin %r (%s): origin not allowed", origin, peer)
             close_websocket(websocket, POLICY_VIOLATION, "origin not allowed")
+            return
+        refusal = session_tokens.refusal(request.args.get(QUERY_PARAMETER))
+        if refusal is not None:
+            logger.warning("closed a stream from %s: %s", peer, refusal.reason)
+            close_websocket(websocket, refusal.code, refusal.reason)
             return
         session = StreamSession(websocket, settings, gateway, peer=peer)
         open_sessions.add(session)
@@ -89,6 +100,8 @@ def create_app(settings: RelaySettings | None = None,
     def livez():
         return jsonify(relay="ok", connections=len(open_sessions))
 
+    if not session_tokens.required:
+        logger.warning("FACESWAP_SESSION_SECRET is not set: any client may open a stream (local development only)")
     logger.info("relay ready: max message %d bytes, max %.0f frames/s per connection, origins %s, routine %s",
                 settings.max_message_bytes, settings.max_frames_per_second, ", ".join(settings.allowed_origins),
                 prediction_settings.base_url)

@@ -4,12 +4,16 @@ The client tier is deployed on its own (App Engine standard, only Django + gunic
 so it reads its environment here instead of importing the ``faceswap`` package:
 
 =========================  ==============================================================
-``DJANGO_SECRET_KEY``      required unless DEBUG is on (then a random per-process key)
+``DJANGO_SECRET_KEY``      required to serve unless DEBUG is on (then a random per-process key);
+                           not needed to run ``collectstatic`` (a build step)
 ``DJANGO_DEBUG``           ``1``/``true``/``yes``/``on`` turns debug on; off by default
 ``DJANGO_ALLOWED_HOSTS``   comma-separated host names (default ``localhost,127.0.0.1,[::1]``)
 ``FACESWAP_WEBSOCKET_URL`` the relay's stream URL the page connects to
                            (default ``ws://127.0.0.1:8001/stream``; ``wss://`` behind HTTPS)
 ``DJANGO_STATIC_ROOT``     where ``collectstatic`` puts the files (default ``client_app/staticfiles``)
+``FACESWAP_SESSION_SECRET`` signs the relay's session tokens (facedetect/session_token.py); the
+                           relay has the same value. Required to serve unless DEBUG is on.
+``FACESWAP_SESSION_MAX_AGE_S`` how long a token opens streams (default 120; the relay's value)
 =========================  ==============================================================
 
 No database and no sessions: the page stores nothing, frames never reach Django.
@@ -43,6 +47,19 @@ def _environment_flag(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={text!r} is not a boolean: use 1/0, true/false, yes/no or on/off.")
 
 
+def _environment_seconds(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name}={text!r} is not a positive number of seconds.")
+    return value
+
+
 def _environment_list(name: str, default: list[str]) -> list[str]:
     text = os.environ.get(name)
     if text is None:
@@ -59,6 +76,8 @@ class ClientSettings:
     allowed_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
     websocket_url: str = "ws://127.0.0.1:8001/stream"
     static_root: Path = BASE_DIR / "staticfiles"
+    session_secret: str | None = field(default=None, repr=False)
+    session_max_age_s: float = 120.0
 
     @classmethod
     def from_environment(cls) -> "ClientSettings":
@@ -69,16 +88,28 @@ class ClientSettings:
             allowed_hosts=_environment_list("DJANGO_ALLOWED_HOSTS", defaults.allowed_hosts),
             websocket_url=os.environ.get("FACESWAP_WEBSOCKET_URL", defaults.websocket_url).strip(),
             static_root=Path(os.environ.get("DJANGO_STATIC_ROOT", str(defaults.static_root))),
+            session_secret=os.environ.get("FACESWAP_SESSION_SECRET", "").strip() or None,
+            session_max_age_s=_environment_seconds("FACESWAP_SESSION_MAX_AGE_S", defaults.session_max_age_s),
         )
         settings.validate()
         return settings
 
-    def validate(self) -> None:
+    def serving_problems(self) -> list[str]:
+        """What stops the page from serving requests (checked by wsgi.py and `manage.py check`,
+        not by build steps such as collectstatic, which sign nothing)."""
+        problems = []
         if not self.debug and not self.secret_key:
-            raise ImproperlyConfigured(
-                "DJANGO_SECRET_KEY is not set: set it in the environment (a long random string) "
-                "or set DJANGO_DEBUG=1 for local development."
-            )
+            problems.append("DJANGO_SECRET_KEY is not set: set it in the environment (a long random string) "
+                            "or set DJANGO_DEBUG=1 for local development.")
+        if not self.debug and not self.session_secret:
+            problems.append("FACESWAP_SESSION_SECRET is not set: the relay admits only streams with a session "
+                            "token signed by it (the same value on both tiers; docs/deployment.md), "
+                            "or set DJANGO_DEBUG=1 for local development.")
+        return problems
+
+    def validate(self) -> None:
+        if self.session_secret is not None and len(self.session_secret) < 32:
+            raise ImproperlyConfigured("FACESWAP_SESSION_SECRET must be at least 32 characters (a long random string).")
         parts = urlsplit(self.websocket_url)
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise ImproperlyConfigured(
@@ -90,14 +121,17 @@ class ClientSettings:
 CLIENT = ClientSettings.from_environment()
 
 DEBUG = CLIENT.debug
-# With DEBUG on and no key, a random key per process is fine: nothing is signed or stored.
+# With DEBUG on (or in a build step such as collectstatic) and no key, a random key per process
+# is fine: Django signs nothing here (no sessions, no database); session tokens use their own secret.
 SECRET_KEY = CLIENT.secret_key or secrets.token_urlsafe(50)
 ALLOWED_HOSTS = CLIENT.allowed_hosts
 FACESWAP_WEBSOCKET_URL = CLIENT.websocket_url
+FACESWAP_SESSION_SECRET = CLIENT.session_secret
+FACESWAP_SESSION_MAX_AGE_S = CLIENT.session_max_age_s
 
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
-    "facedetect",
+    "facedetect.apps.FaceDetectConfig",
 ]
 
 MIDDLEWARE = [

@@ -1,16 +1,21 @@
-"""Views of the webcam page: the page itself (with the relay URL injected) and a health check.
+"""Views of the webcam page: the page itself (with the relay URL injected), the relay's session
+tokens (handed out after consent) and a health check.
 
 Frames never pass through Django: the page's JavaScript sends them straight to the relay.
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from facedetect.session_token import issue_session_token
 
 
 def _content_security_policy(websocket_url: str) -> str:
@@ -37,10 +42,30 @@ def webcam_page(request: HttpRequest) -> HttpResponse:
         "websocketUrl": settings.FACESWAP_WEBSOCKET_URL,
         "frameWidth": 640,
         "frameHeight": 480,
+        "sessionTokenUrl": reverse("session-token"),
     }
     response = render(request, "facedetect/index.html", {"client_config": client_config})
     response["Content-Security-Policy"] = _content_security_policy(settings.FACESWAP_WEBSOCKET_URL)
     response["Permissions-Policy"] = "camera=(self), microphone=()"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def session_token(request: HttpRequest) -> JsonResponse:
+    """A short-lived signed token for one stream: ``POST {"consent": true}`` ->
+    ``{"token": "...", "expiresInS": 120}`` (token null when no FACESWAP_SESSION_SECRET is set,
+    local development only). Without consent: 403. The script asks again before every connection.
+    """
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("consent") is not True:
+        return JsonResponse({"error": "agree to the terms on the page first (consent: true)"}, status=403)
+    secret = settings.FACESWAP_SESSION_SECRET
+    response = JsonResponse({"token": issue_session_token(secret) if secret else None,
+                             "expiresInS": settings.FACESWAP_SESSION_MAX_AGE_S})
     response["Cache-Control"] = "no-store"
     return response
 

@@ -13,11 +13,12 @@ CLIENT_APP = REPO_ROOT / "client_app"
 # In-process Django reads these once, when its settings module is first imported.
 TEST_WEBSOCKET_URL = "ws://relay.test.invalid:9443/stream"
 TEST_ALLOWED_HOSTS = "page.test.invalid,testserver"
+TEST_SESSION_SECRET = "test-only-session-secret-" + "s" * 32
 
 
 def client_app_environment(**overrides: str | None) -> dict[str, str]:
     """The process environment for a client_app subprocess; ``None`` removes a variable."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FACESWAP_WEBSOCKET"))}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FACESWAP_WEBSOCKET", "FACESWAP_SESSION"))}
     environment["PYTHONPATH"] = str(CLIENT_APP)
     for name, value in overrides.items():
         if value is None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from scripts.browser_webcam import CHROMIUM, launch_chromium, make_fake_webcam
-from tests.client_app.client_app_helpers import CLIENT_APP, TEST_ALLOWED_HOSTS, TEST_WEBSOCKET_URL
+from tests.client_app.client_app_helpers import (CLIENT_APP, TEST_ALLOWED_HOSTS, TEST_SESSION_SECRET,
+                                                 TEST_WEBSOCKET_URL)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +33,7 @@ def django_client():
         patch.setenv("DJANGO_DEBUG", "0")
         patch.setenv("DJANGO_ALLOWED_HOSTS", TEST_ALLOWED_HOSTS)
         patch.setenv("FACESWAP_WEBSOCKET_URL", TEST_WEBSOCKET_URL)
+        patch.setenv("FACESWAP_SESSION_SECRET", TEST_SESSION_SECRET)
         django.setup()
         assert settings.FACESWAP_WEBSOCKET_URL == TEST_WEBSOCKET_URL
     return Client()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from tests.client_app.client_app_helpers import CLIENT_APP, TEST_WEBSOCKET_URL, run_manage, run_python
+from tests.client_app.client_app_helpers import (CLIENT_APP, TEST_SESSION_SECRET, TEST_WEBSOCKET_URL, run_manage,
+                                                 run_python)
+from websocket_server.session_token import SessionTokenChecker, session_token_settings
 
 STATIC_FILES = ["facedetect/app.js", "facedetect/favicon.svg", "facedetect/protocol.js", "facedetect/style.css"]
 
@@ -43,8 +45,8 @@ def test_page_only_answers_get(django_client):
     assert django_client.post("/", HTTP_HOST="page.test.invalid").status_code == 405
 
 
-def test_collectstatic_into_a_temporary_static_root(tmp_path):
-    result = run_manage("collectstatic", "--noinput", DJANGO_SECRET_KEY="test-key", DJANGO_STATIC_ROOT=str(tmp_path))
+def test_collectstatic_is_a_build_step_that_needs_no_secret(tmp_path):
+    result = run_manage("collectstatic", "--noinput", DJANGO_STATIC_ROOT=str(tmp_path))  # DEBUG off, no secrets
     assert result.returncode == 0, result.stderr
     for name in STATIC_FILES:
         collected = tmp_path / name
@@ -57,6 +59,43 @@ def test_settings_refuse_to_start_without_secret_key_when_debug_is_off():
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serving_refuses_without_the_session_secret_when_debug_is_off():
+    result = run_manage("check", DJANGO_SECRET_KEY="k")
+    assert result.returncode != 0
+    assert "FACESWAP_SESSION_SECRET is not set" in result.stderr
+    result = run_python("import facedetect.wsgi", DJANGO_SECRET_KEY="k")
+    assert result.returncode != 0 and "FACESWAP_SESSION_SECRET is not set" in result.stderr
+    result = run_manage("check", DJANGO_SECRET_KEY="k", FACESWAP_SESSION_SECRET=TEST_SESSION_SECRET)
+    assert result.returncode == 0, result.stderr
+    result = run_manage("check", DJANGO_SECRET_KEY="k", FACESWAP_SESSION_SECRET="short")
+    assert result.returncode != 0 and "at least 32 characters" in result.stderr
+
+
+def test_session_token_only_after_consent_and_the_relay_accepts_it(django_client):
+    html = django_client.get("/", HTTP_HOST="page.test.invalid").content.decode()
+    config = json.loads(re.search(r'<script id="client-config" type="application/json">(.*?)</script>', html, re.S)
+                        .group(1))
+    assert config["sessionTokenUrl"] == "/session-token"
+
+    response = django_client.post("/session-token", data=json.dumps({"consent": True}),
+                                  content_type="application/json", HTTP_HOST="page.test.invalid")
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert body["expiresInS"] == 120.0
+    relay = SessionTokenChecker(session_token_settings(environ={"FACESWAP_SESSION_SECRET": TEST_SESSION_SECRET}))
+    assert relay.refusal(body["token"]) is None
+    second = django_client.post("/session-token", data=json.dumps({"consent": True}),
+                                content_type="application/json", HTTP_HOST="page.test.invalid").json()["token"]
+    assert second != body["token"]  # one random session id per token
+
+    for refused in ({"consent": False}, {}, "not json"):
+        data = refused if isinstance(refused, str) else json.dumps(refused)
+        response = django_client.post("/session-token", data=data, content_type="application/json",
+                                      HTTP_HOST="page.test.invalid")
+        assert response.status_code == 403 and "consent" in response.json()["error"]
+    assert django_client.get("/session-token", HTTP_HOST="page.test.invalid").status_code == 405
 
 
 def test_settings_refuse_without_secret_key_under_a_wsgi_server_too():

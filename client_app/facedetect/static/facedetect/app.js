@@ -260,13 +260,55 @@ function drawPreview() {
 
 // ---------------------------------------------------------------- relay connection
 
-function connect() {
+// The relay admits a stream only with a fresh signed session token, which the page hands out
+// after consent (POST /session-token; null when the operator runs without tokens locally).
+// Every connection, reconnections included, asks for a new one: tokens live ~2 minutes.
+async function fetchSessionToken() {
+  const response = await fetch(config.sessionTokenUrl || '/session-token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ consent: state.consented }),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (!response.ok) {
+    throw new Error(`the page refused a session token (HTTP ${response.status})`);
+  }
+  const body = await response.json();
+  return body.token || null;
+}
+
+function streamUrl(token) {
+  if (!token) {
+    return config.websocketUrl;
+  }
+  const url = new URL(config.websocketUrl);
+  url.searchParams.set('session', token);
+  return url.toString();
+}
+
+let connectGeneration = 0;
+
+async function connect() {
   clearTimeout(reconnectTimer);
   reconnectTimer = null;
   setConnection(reconnectAttempts === 0 ? 'connecting' : 'reconnecting');
+  const generation = ++connectGeneration;
+  let token;
+  try {
+    token = await fetchSessionToken();
+  } catch (error) {
+    if (generation === connectGeneration && state.streaming) {
+      scheduleReconnect({ reason: `no session token: ${error.message}` });
+    }
+    return;
+  }
+  if (generation !== connectGeneration || !state.streaming) {
+    return;  // stopped (or reconnected) while the token was on its way
+  }
   let ws;
   try {
-    ws = new WebSocket(config.websocketUrl);
+    ws = new WebSocket(streamUrl(token));
   } catch (error) {
     setStatus('error', `The relay address ${config.websocketUrl} is not a valid WebSocket URL.`);
     return;
@@ -318,6 +360,7 @@ function scheduleReconnect(closeEvent) {
 }
 
 function disconnect() {
+  connectGeneration += 1;
   clearTimeout(reconnectTimer);
   reconnectTimer = null;
   reconnectAttempts = 0;
