@@ -143,11 +143,11 @@ def _check_pair(cert_path: Path, chain_pem: str, key_path: Path, key_pem: str) -
         raise CredentialError(f"{key_path}: not an unencrypted PEM private key ({error})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise CredentialError(f"{key_path}: expected an ECDSA P-256 key (C2PA ES256)")
-    if chain[0].public_key().public_numbers() != key.public_key().public_numbers():
-        raise CredentialError(f"{key_path}: does not belong to the first certificate of {cert_path}")
     if len(chain) < 2:
         raise CredentialError(f"{cert_path}: holds one certificate; C2PA needs the signer's certificate "
                               "followed by the CA that issued it (a self-signed signer is rejected)")
+    if chain[0].public_key().public_numbers() != key.public_key().public_numbers():
+        raise CredentialError(f"{key_path}: does not belong to the first certificate of {cert_path}")
 
 
 def _name(common_name: str, organization: str):

@@ -1,0 +1,73 @@
+"""Signing credentials: the development pair meets C2PA's certificate profile; wrong or missing
+operator credentials are one clear error before any conversion work; the fallback is marked."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from faceswap.provenance.credentials import (CredentialError, CredentialSettings, load_credentials,
+                                             make_development_credentials, signing_credentials)
+from faceswap.provenance.manifest import ProvenanceError, sign_bytes
+from tests.conftest import REPO_ROOT
+
+
+def test_development_pair_is_a_ca_and_an_es256_document_signer(dev_credentials):
+    chain = x509.load_pem_x509_certificates(dev_credentials["chain"].read_bytes())
+    signer, ca = chain
+    assert signer.issuer == ca.subject != signer.subject
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    assert signer.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+    assert signer.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    usages = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in usages and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in usages
+    assert signer.public_key().curve.name == "secp256r1"
+    assert stat.S_IMODE(dev_credentials["key"].stat().st_mode) == 0o600
+    with pytest.raises(CredentialError, match="already exists"):
+        make_development_credentials(dev_credentials["key"].parent)
+
+
+def test_wrong_or_incomplete_credentials_are_refused(dev_credentials, tmp_path):
+    other = make_development_credentials(tmp_path / "other")
+    with pytest.raises(CredentialError, match="does not belong to the first certificate"):
+        load_credentials(CredentialSettings(c2pa_cert=dev_credentials["chain"], c2pa_key=other["key"]))
+    with pytest.raises(CredentialError, match="holds one certificate"):
+        load_credentials(CredentialSettings(c2pa_cert=dev_credentials["ca"], c2pa_key=dev_credentials["key"]))
+    with pytest.raises(CredentialError, match="no such file"):
+        load_credentials(CredentialSettings(c2pa_cert=tmp_path / "nope.pem", c2pa_key=dev_credentials["key"]))
+    assert signing_credentials(CredentialSettings(c2pa_sign=False)) is None
+
+
+def test_without_operator_credentials_a_development_pair_is_made_outside_the_repository(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("FACESWAP_C2PA_DEV_DIR", str(tmp_path / "dev"))
+    credentials = signing_credentials(CredentialSettings())
+    assert credentials is not None and (tmp_path / "dev" / "chain.pem").is_file()
+    assert "prove nothing about who made it" in caplog.text
+
+
+def test_formats_that_cannot_carry_credentials_are_one_clear_error(credential_settings):
+    with pytest.raises(ProvenanceError, match="video/webm cannot carry Content Credentials"):
+        sign_bytes(b"\x1a\x45\xdf\xa3", "video/webm", "rec.webm", load_credentials(credential_settings))
+
+
+def test_convert_with_a_missing_key_stops_before_any_work(clip_path, tmp_path, dev_credentials):
+    output = tmp_path / "out.mp4"
+    result = subprocess.run([sys.executable, "-m", "faceswap", "--quiet", "convert", str(clip_path("d18")), str(output),
+                             "--c2pa-cert", str(dev_credentials["chain"]), "--c2pa-key", str(tmp_path / "absent.key")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'absent.key'}: no such file (the C2PA private key)"
+    assert not output.exists()
+
+
+def test_make_dev_cert_command_writes_the_three_files(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "faceswap", "make-dev-cert", str(tmp_path / "creds")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "creds").iterdir()) == ["ca.pem", "chain.pem", "signer.key"]
+    assert "does not prove who" in result.stdout
