@@ -1,31 +1,37 @@
-"""Deploy the prediction routine to Google Cloud with google-api-python-client.
+"""Deploy the prediction routine to a dedicated Vertex AI endpoint with google-api-python-client.
 
-Two targets, both driven through the static discovery documents bundled with the library:
+The routine's interface is ``prediction_routine.predictor.ModelPrediction`` (from_path/predict);
+on Vertex AI it runs inside the custom container of prediction_routine/Dockerfile
+(prediction_routine/server.py). (Historical: the legacy AI Platform custom-prediction-routine
+service that first hosted ModelPrediction was shut down on 2025-01-31; nothing here targets it.)
 
-``vertex`` (primary; the legacy AI Platform prediction service was shut down on 2025-01-31)
-    1. ``POST v1/projects/{p}/locations/{l}/models:upload`` — a Model whose containerSpec is the
-       prediction server image (prediction_routine/Dockerfile, pushed to Artifact Registry
-       beforehand), its predict/health routes and port, and ``artifactUri`` (the exported model
-       directory on Cloud Storage; the container sees it as AIP_STORAGE_URI);
-    2. ``POST v1/projects/{p}/locations/{l}/endpoints`` — a new endpoint (skipped with --endpoint-id);
-    3. ``POST v1/{endpoint}:deployModel`` — dedicatedResources (machine type, min/max replicas,
-       CPU-utilisation autoscaling target), all traffic to the new model;
-    each long-running operation is polled with ``operations.get`` until done. The endpoint to give
-    the relay is printed at the end (as FACESWAP_PREDICTION_* variables).
+Requests, through the static discovery document bundled with the library, against
+``https://{location}-aiplatform.googleapis.com/v1/``:
 
-``legacy`` (AI Platform custom prediction routine, kept because the original project targets it)
-    ``POST v1/projects/{p}/models`` then ``POST v1/projects/{p}/models/{m}/versions`` with
-    predictionClass ``prediction_routine.predictor.ModelPrediction``, packageUris (the sdist from
-    ``python setup.py sdist``, copied to Cloud Storage), deploymentUri (the model directory),
-    runtime/python version, machine type ``mls1-c4-m2`` and autoScaling.minNodes.
+1. ``GET  projects/{p}/locations/{l}/endpoints?filter=display_name="faceswap"`` — find the
+   endpoint of an earlier run (or ``GET .../endpoints/{id}`` with --endpoint-id);
+2. ``POST .../models:upload`` — a Model: containerSpec (image, predict/health routes, port, the
+   backend and ``WEB_CONCURRENCY`` workers) and the **required** ``artifactUri`` (the exported model
+   folder on Cloud Storage; the image holds no model, the container copies it from AIP_STORAGE_URI);
+3. ``POST .../endpoints`` with ``dedicatedEndpointEnabled: true`` — only when step 1 found none.
+   A dedicated public endpoint has no 30,000-predictions-per-minute regional quota (the shared
+   public endpoint has; at 30 fps that is ~16 live streams whatever the replica count);
+4. ``POST {endpoint}:deployModel`` — dedicatedResources (machine type, min/max replicas, CPU
+   autoscaling target), ``trafficSplit {"0": 100}``: all traffic to the new model;
+5. ``GET {endpoint}`` — its ``dedicatedEndpointDns`` (the relay must send predictions there: a
+   dedicated endpoint refuses the shared ``{l}-aiplatform.googleapis.com`` host) and the models
+   deployed on it;
+6. ``POST {endpoint}:undeployModel`` for every other deployed model (an earlier run's): it has no
+   traffic any more and would keep its replicas billing.
 
-``--dry-run`` prints every request (method, URL, JSON body) without credentials or network.
-Real runs use Application Default Credentials (``gcloud auth application-default login`` or the
-attached service account) — never a key file in the repository.
+Each long-running operation is polled with ``operations.get`` until done. ``--dry-run`` prints
+every request (method, URL, JSON body) and sends nothing (no credentials needed); it shows the
+requests of a first run (no endpoint yet). Real runs use Application Default Credentials
+(``gcloud auth application-default login`` or the attached service account), never a key file.
 
-    python -m prediction_routine.deploy vertex --project P --image-uri IMAGE --artifact-uri gs://B/model
-    python -m prediction_routine.deploy legacy --project P --package-uri gs://B/pkg.tar.gz \
-        --deployment-uri gs://B/model --dry-run
+    python -m prediction_routine.deploy --project P --image-uri IMAGE --artifact-uri gs://B/model [--dry-run]
+
+scripts/deploy_gcp.py runs this as one step of the whole deployment.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import logging
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from faceswap.errors import FaceswapError
@@ -47,70 +53,85 @@ logger = logging.getLogger(__name__)
 PREDICTION_CLASS = "prediction_routine.predictor.ModelPrediction"
 CPU_UTILIZATION_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 CLOUD_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+# One server process of the routine keeps at most ~1.7 cores busy (docs/performance.md: 162-177 %
+# CPU at saturation with one worker); Vertex averages CPU use over all vCPUs of a replica.
+CORES_PER_WORKER = 2
 
 
 class DeployError(FaceswapError):
     """A deployment step failed (bad settings, a refused request or a failed operation)."""
 
 
+def machine_vcpus(machine_type: str) -> int | None:
+    """vCPUs of a predefined Compute Engine machine type (``n1-standard-4`` -> 4), None if unknown."""
+    match = re.fullmatch(r"[a-z0-9]+-(?:standard|highcpu|highmem)-(\d+)", machine_type)
+    return int(match.group(1)) if match else None
+
+
 @dataclass
 class VertexDeploySettings:
-    """Vertex AI deployment: model upload, endpoint, deployment with autoscaling."""
+    """Vertex AI deployment: model upload, dedicated endpoint, deployment with autoscaling."""
 
     project: str = setting("", "Google Cloud project id (required)")
-    location: str = setting("us-central1", "Vertex AI region")
-    display_name: str = setting("faceswap", "display name of the model, endpoint and deployed model")
+    location: str = setting("us-central1", "Vertex AI region (the bucket and the image should be there too)")
+    display_name: str = setting("faceswap", "display name of the model, endpoint and deployed model; "
+                                            "a later run finds its endpoint by this name")
     image_uri: str = setting("", "prediction server image in Artifact Registry (required), "
-                                 "built from prediction_routine/Dockerfile")
-    artifact_uri: str | None = setting(None, "gs:// folder of the exported model (the container's AIP_STORAGE_URI)")
+                                 "built for linux/amd64 from prediction_routine/Dockerfile")
+    artifact_uri: str = setting("", "gs:// folder of the exported model (required: the image holds no model; "
+                                    "the container copies it from AIP_STORAGE_URI at start)")
     predict_route: str = setting("/predict", "route the container serves predictions on (AIP_PREDICT_ROUTE)")
     health_route: str = setting("/health", "route the container answers health checks on (AIP_HEALTH_ROUTE)")
     port: int = setting(8080, "port the container listens on (AIP_HTTP_PORT)")
     backend: str = setting("tflite", "model runtime inside the container", choices=("tflite", "savedmodel"))
     machine_type: str = setting("n1-standard-4", "machine type of each replica")
-    min_replicas: int = setting(1, "fewest replicas (autoscaling floor, >= 1 keeps the endpoint warm)")
+    workers: int = setting(0, "server processes per replica (WEB_CONCURRENCY); 0: one per 2 vCPUs, so that a "
+                              "busy replica passes the CPU target and autoscaling can fire")
+    min_replicas: int = setting(1, "fewest replicas (autoscaling floor; >= 1, a replica bills while deployed)")
     max_replicas: int = setting(3, "most replicas (autoscaling ceiling)")
-    target_cpu_utilization: int = setting(60, "CPU utilisation percent that autoscaling aims for")
-    endpoint_id: str | None = setting(None, "deploy into this existing endpoint instead of creating one")
+    target_cpu_utilization: int = setting(60, "CPU utilisation percent (averaged over all vCPUs) autoscaling aims for")
+    endpoint_id: str | None = setting(None, "deploy into this existing endpoint instead of finding one by name")
     poll_interval_s: float = setting(10.0, "seconds between long-running-operation polls")
     timeout_s: float = setting(3600.0, "give up waiting for one operation after this many seconds")
     dry_run: bool = setting(False, "print every request body and send nothing (no credentials needed)")
 
     def check(self) -> None:
-        missing = [name for name in ("project", "image_uri") if not getattr(self, name)]
+        missing = [name for name in ("project", "image_uri", "artifact_uri") if not getattr(self, name)]
         if missing:
             raise DeployError("vertex deployment needs " + " and ".join("--" + m.replace("_", "-") for m in missing))
+        if not self.artifact_uri.startswith("gs://"):
+            raise DeployError(f"--artifact-uri must be a gs:// folder holding the exported model "
+                              f"(manifest.json), got {self.artifact_uri!r}")
         if not 1 <= self.min_replicas <= self.max_replicas:
             raise DeployError(f"replica counts must satisfy 1 <= min ({self.min_replicas}) <= max ({self.max_replicas})")
-        if self.artifact_uri and not self.artifact_uri.startswith("gs://"):
-            raise DeployError(f"--artifact-uri must be a gs:// folder, got {self.artifact_uri!r}")
+        if not 1 <= self.target_cpu_utilization <= 100:
+            raise DeployError(f"--target-cpu-utilization must be 1-100, got {self.target_cpu_utilization}")
+        if self.workers < 0 or (self.workers == 0 and machine_vcpus(self.machine_type) is None):
+            raise DeployError(f"set --workers for machine type {self.machine_type!r} (vCPU count unknown)")
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or max(1, (machine_vcpus(self.machine_type) or 1) // CORES_PER_WORKER)
 
 
 @dataclass
-class LegacyDeploySettings:
-    """Legacy AI Platform custom prediction routine: model + version."""
+class VertexDeployment:
+    """What a deployment produced: the names to give the relay, and every request made."""
 
-    project: str = setting("", "Google Cloud project id (required)")
-    region: str = setting("us-central1", "region of the model")
-    model: str = setting("faceswap", "model name")
-    version: str = setting("v1", "version name")
-    package_uri: str = setting("", "gs:// path of the sdist built by `python setup.py sdist` (required)")
-    deployment_uri: str = setting("", "gs:// folder of the exported model directory (required)")
-    runtime_version: str = setting("2.11", "AI Platform runtime version")
-    python_version: str = setting("3.7", "Python version of the runtime")
-    machine_type: str = setting("mls1-c4-m2", "machine type (custom prediction routines need an mls1 type)")
-    min_nodes: int = setting(1, "autoScaling.minNodes (nodes kept warm)")
-    poll_interval_s: float = setting(10.0, "seconds between long-running-operation polls")
-    timeout_s: float = setting(3600.0, "give up waiting for one operation after this many seconds")
-    dry_run: bool = setting(False, "print every request body and send nothing (no credentials needed)")
+    endpoint: str
+    model: str
+    deployed_model_id: str
+    dedicated_endpoint_dns: str
+    undeployed: list[str] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
 
-    def check(self) -> None:
-        missing = [name for name in ("project", "package_uri", "deployment_uri") if not getattr(self, name)]
-        if missing:
-            raise DeployError("legacy deployment needs " + " and ".join("--" + m.replace("_", "-") for m in missing))
-        for name in ("package_uri", "deployment_uri"):
-            if not getattr(self, name).startswith("gs://"):
-                raise DeployError(f"--{name.replace('_', '-')} must be a gs:// path, got {getattr(self, name)!r}")
+    def relay_environment(self, settings: VertexDeploySettings) -> dict[str, str]:
+        """The FACESWAP_PREDICTION_* variables of the relay (websocket_server/prediction_client.py)."""
+        return {"FACESWAP_PREDICTION_TARGET": "vertex",
+                "FACESWAP_PREDICTION_PROJECT": settings.project,
+                "FACESWAP_PREDICTION_LOCATION": settings.location,
+                "FACESWAP_PREDICTION_ENDPOINT_ID": self.endpoint.rsplit("/", 1)[-1],
+                "FACESWAP_PREDICTION_API_ENDPOINT": "https://" + self.dedicated_endpoint_dns}
 
 
 class _Calls:
@@ -163,14 +184,14 @@ def _error_message(error) -> str:
         return str(error)
 
 
-def _build(service: str, api_endpoint: str | None, http, dry_run: bool):
-    """A discovery client from the bundled static document: ``http`` (tests), anonymous (dry run) or ADC."""
+def _build(api_endpoint: str, http, dry_run: bool):
+    """The aiplatform v1 client from the bundled static document: ``http`` (tests), anonymous (dry run) or ADC."""
     from google.api_core.client_options import ClientOptions
     from googleapiclient import discovery
 
-    options = ClientOptions(api_endpoint=api_endpoint) if api_endpoint else None
+    options = ClientOptions(api_endpoint=api_endpoint)
     if http is not None:
-        return discovery.build(service, "v1", http=http, static_discovery=True, cache_discovery=False,
+        return discovery.build("aiplatform", "v1", http=http, static_discovery=True, cache_discovery=False,
                                client_options=options)
     if dry_run:
         from google.auth.credentials import AnonymousCredentials
@@ -183,27 +204,29 @@ def _build(service: str, api_endpoint: str | None, http, dry_run: bool):
         except DefaultCredentialsError as error:
             raise DeployError("no Google Application Default Credentials: run "
                               f"`gcloud auth application-default login` or use --dry-run ({error})") from None
-    return discovery.build(service, "v1", credentials=credentials, static_discovery=True, cache_discovery=False,
-                               client_options=options)
+    return discovery.build("aiplatform", "v1", credentials=credentials, static_discovery=True,
+                           cache_discovery=False, client_options=options)
 
-
-# -- Vertex AI ---------------------------------------------------------------------------------------
 
 def vertex_model_body(settings: VertexDeploySettings) -> dict:
-    """The Model resource uploaded to Vertex AI (custom prediction container)."""
+    """The Model resource uploaded to Vertex AI (custom prediction container + the model folder)."""
     container = {
         "imageUri": settings.image_uri,
         "predictRoute": settings.predict_route,
         "healthRoute": settings.health_route,
         "ports": [{"containerPort": settings.port}],
-        "env": [{"name": "FACESWAP_ROUTINE_BACKEND", "value": settings.backend}],
+        "env": [{"name": "FACESWAP_ROUTINE_BACKEND", "value": settings.backend},
+                {"name": "WEB_CONCURRENCY", "value": str(settings.worker_count)}],
     }
-    model = {"displayName": settings.display_name,
-             "description": "face-swap prediction routine (prediction_routine/server.py)",
-             "containerSpec": container}
-    if settings.artifact_uri:
-        model["artifactUri"] = settings.artifact_uri
-    return model
+    return {"displayName": settings.display_name,
+            "description": "face-swap prediction routine (prediction_routine/server.py)",
+            "containerSpec": container,
+            "artifactUri": settings.artifact_uri}
+
+
+def vertex_endpoint_body(settings: VertexDeploySettings) -> dict:
+    """A dedicated public endpoint (no shared-endpoint QPM quota, its own DNS name)."""
+    return {"displayName": settings.display_name, "dedicatedEndpointEnabled": True}
 
 
 def vertex_deploy_body(settings: VertexDeploySettings, model_name: str) -> dict:
@@ -236,101 +259,83 @@ def _vertex_operation_getter(service):
     return get
 
 
-def deploy_vertex(settings: VertexDeploySettings, http=None, out: Callable[[str], None] = print) -> dict:
-    """Upload, create the endpoint, deploy; return {"model", "endpoint", "requests"}.
+def _existing_endpoint(settings: VertexDeploySettings, calls: _Calls, endpoints, parent: str) -> dict | None:
+    """The endpoint of an earlier run (by --endpoint-id or display name), None when there is none."""
+    if settings.endpoint_id:
+        return calls.send(endpoints.get(name=f"{parent}/endpoints/{settings.endpoint_id}"), "find endpoint") \
+            or ({} if calls.dry_run else None)
+    listed = calls.send(endpoints.list(parent=parent, filter=f'display_name="{settings.display_name}"'),
+                        "find endpoint")
+    found = (listed or {}).get("endpoints", [])
+    if len(found) > 1:
+        names = ", ".join(endpoint["name"] for endpoint in found)
+        raise DeployError(f"several endpoints are named {settings.display_name!r} ({names}): pass --endpoint-id")
+    return found[0] if found else None
+
+
+def deploy_vertex(settings: VertexDeploySettings, http=None, out: Callable[[str], None] = print) -> VertexDeployment:
+    """Find or create the dedicated endpoint, upload the model, deploy it, undeploy the models it replaced.
 
     ``http``: an httplib2-like object for every call (tests pass googleapiclient's HttpMockSequence).
+    Raises DeployError (bad settings, a refused request, a failed operation, a shared endpoint).
     """
     settings.check()
-    service = _build("aiplatform", f"https://{settings.location}-aiplatform.googleapis.com", http, settings.dry_run)
+    service = _build(f"https://{settings.location}-aiplatform.googleapis.com", http, settings.dry_run)
     calls = _Calls(settings.dry_run, settings.poll_interval_s, settings.timeout_s,
                    _vertex_operation_getter(service), out)
     locations = service.projects().locations()
+    endpoints = locations.endpoints()
     parent = f"projects/{settings.project}/locations/{settings.location}"
 
-    upload = calls.send(locations.models().upload(parent=parent, body={"model": vertex_model_body(settings)}),
-                        "upload model")
-    uploaded = calls.wait(upload, "upload model")
+    existing = _existing_endpoint(settings, calls, endpoints, parent)
+    if existing and not existing.get("dedicatedEndpointEnabled"):
+        raise DeployError(f"endpoint {existing['name']} is a shared public endpoint (30,000 predictions per minute "
+                          "per region for all of them together): undeploy and delete it, or choose another "
+                          "--display-name, so that a dedicated endpoint is created")
+
+    uploaded = calls.wait(calls.send(locations.models().upload(parent=parent,
+                                                                body={"model": vertex_model_body(settings)}),
+                                     "upload model"), "upload model")
     model_name = uploaded["model"] if uploaded else f"{parent}/models/MODEL_ID_FROM_UPLOAD"
 
-    if settings.endpoint_id:
+    if existing and existing.get("name"):
+        endpoint_name = existing["name"]
+    elif settings.dry_run and settings.endpoint_id:
         endpoint_name = f"{parent}/endpoints/{settings.endpoint_id}"
     else:
-        created = calls.send(locations.endpoints().create(parent=parent, body={"displayName": settings.display_name}),
-                             "create endpoint")
-        endpoint = calls.wait(created, "create endpoint")
-        endpoint_name = endpoint["name"] if endpoint else f"{parent}/endpoints/ENDPOINT_ID_FROM_CREATE"
+        created = calls.wait(calls.send(endpoints.create(parent=parent, body=vertex_endpoint_body(settings)),
+                                        "create dedicated endpoint"), "create dedicated endpoint")
+        endpoint_name = created["name"] if created else f"{parent}/endpoints/ENDPOINT_ID_FROM_CREATE"
 
-    deployment = calls.send(locations.endpoints().deployModel(endpoint=endpoint_name,
-                                                              body=vertex_deploy_body(settings, model_name)),
-                            "deploy model")
-    calls.wait(deployment, "deploy model")
+    deployed = calls.wait(calls.send(endpoints.deployModel(endpoint=endpoint_name,
+                                                           body=vertex_deploy_body(settings, model_name)),
+                                     "deploy model"), "deploy model")
+    deployed_id = (deployed or {}).get("deployedModel", {}).get("id", "DEPLOYED_MODEL_ID")
 
-    endpoint_id = endpoint_name.rsplit("/", 1)[-1]
-    out(f"endpoint: {endpoint_name}")
-    out("relay settings:\n"
-        f"  FACESWAP_PREDICTION_TARGET=vertex\n  FACESWAP_PREDICTION_PROJECT={settings.project}\n"
-        f"  FACESWAP_PREDICTION_LOCATION={settings.location}\n  FACESWAP_PREDICTION_ENDPOINT_ID={endpoint_id}")
-    return {"model": model_name, "endpoint": endpoint_name, "requests": calls.requests}
+    endpoint = calls.send(endpoints.get(name=endpoint_name), "read endpoint") or {}
+    dns = endpoint.get("dedicatedEndpointDns") or \
+        f"{endpoint_name.rsplit('/', 1)[-1]}.{settings.location}-PROJECT_NUMBER.prediction.vertexai.goog"
+    dns = re.sub(r"^https?://", "", dns).rstrip("/")
 
+    replaced = [model["id"] for model in endpoint.get("deployedModels", []) if model.get("id") != deployed_id]
+    for model_id in replaced:
+        calls.wait(calls.send(endpoints.undeployModel(endpoint=endpoint_name, body={"deployedModelId": model_id}),
+                              f"undeploy replaced model {model_id}"), f"undeploy replaced model {model_id}")
 
-# -- legacy AI Platform ------------------------------------------------------------------------------
+    result = VertexDeployment(endpoint=endpoint_name, model=model_name, deployed_model_id=deployed_id,
+                              dedicated_endpoint_dns=dns, undeployed=replaced, requests=calls.requests)
+    out(f"endpoint: {endpoint_name} (https://{dns})")
+    if replaced:
+        out("undeployed the replaced model(s): " + ", ".join(replaced))
+    out("relay settings:\n" + "\n".join(f"  {key}={value}"
+                                         for key, value in result.relay_environment(settings).items()))
+    return result
 
-def legacy_version_body(settings: LegacyDeploySettings) -> dict:
-    """The Version resource of the custom prediction routine."""
-    return {
-        "name": settings.version,
-        "deploymentUri": settings.deployment_uri,
-        "runtimeVersion": settings.runtime_version,
-        "pythonVersion": settings.python_version,
-        "machineType": settings.machine_type,
-        "packageUris": [settings.package_uri],
-        "predictionClass": PREDICTION_CLASS,
-        "autoScaling": {"minNodes": settings.min_nodes},
-    }
-
-
-def deploy_legacy(settings: LegacyDeploySettings, http=None, out: Callable[[str], None] = print) -> dict:
-    """Create the model (an existing one is reused) and the version; return {"version", "requests"}."""
-    settings.check()
-    service = _build("ml", None, http, settings.dry_run)
-    projects = service.projects()
-    calls = _Calls(settings.dry_run, settings.poll_interval_s, settings.timeout_s,
-                   lambda name: projects.operations().get(name=name), out)
-    parent = f"projects/{settings.project}"
-    model_name = f"{parent}/models/{settings.model}"
-
-    create_model = projects.models().create(parent=parent, body={"name": settings.model,
-                                                                 "regions": [settings.region]})
-    try:
-        calls.send(create_model, "create model")
-    except DeployError as error:
-        if "HTTP 409" not in str(error):
-            raise
-        logger.info("model %s exists already; adding a version", model_name)
-        out(f"model {model_name} exists already")
-
-    operation = calls.send(projects.models().versions().create(parent=model_name, body=legacy_version_body(settings)),
-                           "create version")
-    calls.wait(operation, "create version")
-    version_name = f"{model_name}/versions/{settings.version}"
-    out(f"version: {version_name}")
-    out("relay settings:\n"
-        f"  FACESWAP_PREDICTION_TARGET=legacy\n  FACESWAP_PREDICTION_PROJECT={settings.project}\n"
-        f"  FACESWAP_PREDICTION_MODEL={settings.model}\n  FACESWAP_PREDICTION_VERSION={settings.version}")
-    return {"version": version_name, "requests": calls.requests}
-
-
-# -- command line ------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m prediction_routine.deploy", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    targets = parser.add_subparsers(dest="target", required=True)
-    vertex = targets.add_parser("vertex", help="deploy the prediction container to a Vertex AI endpoint")
-    add_dataclass_arguments(vertex, VertexDeploySettings)
-    legacy = targets.add_parser("legacy", help="create a legacy AI Platform custom-prediction-routine version")
-    add_dataclass_arguments(legacy, LegacyDeploySettings)
+    add_dataclass_arguments(parser, VertexDeploySettings)
     return parser
 
 
@@ -339,10 +344,7 @@ def main(argv: list[str] | None = None, http=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        if args.target == "vertex":
-            deploy_vertex(settings_from(VertexDeploySettings, args, env_prefix="FACESWAP_DEPLOY_"), http=http)
-        else:
-            deploy_legacy(settings_from(LegacyDeploySettings, args, env_prefix="FACESWAP_DEPLOY_"), http=http)
+        deploy_vertex(settings_from(VertexDeploySettings, args, env_prefix="FACESWAP_DEPLOY_"), http=http)
     except FaceswapError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

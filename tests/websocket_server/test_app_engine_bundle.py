@@ -10,13 +10,14 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
 from faceswap.errors import FaceswapError
 from tests.conftest import free_port
 from tests.websocket_server.conftest import get_json
 from tests.websocket_server.server_processes import REPO_ROOT, ServerProcess, relay_command
-from websocket_server.app_engine_bundle import build_bundle
+from websocket_server.app_engine_bundle import build_bundle, placeholders_left
 
 RELAY_TOP_LEVEL = ["Flask", "Flask-Sockets", "gevent", "gevent-websocket", "gunicorn", "google-api-python-client",
                    "google-auth", "google-auth-httplib2", "httplib2"]
@@ -68,16 +69,18 @@ def test_requirements_are_pinned_to_the_lock_complete_and_free_of_the_model_stac
     assert not missing, f"requirements.txt lacks {sorted(missing)}"
 
 
-def test_app_yaml_runs_the_documented_command_on_flexible_with_session_affinity():
+def test_app_yaml_runs_the_documented_command_on_flexible_as_its_own_service_account():
     text = (REPO_ROOT / "websocket_server" / "app.yaml").read_text()
     lines = {line.strip() for line in text.splitlines()}
-    assert "env: flex" in lines
-    assert "session_affinity: true" in lines
+    assert "env: flex" in lines and "service: relay" in lines
+    assert "session_affinity: true" not in lines   # a WebSocket stays on its instance without it
+    assert "service_account: faceswap-relay@YOUR_PROJECT_ID.iam.gserviceaccount.com" in lines
+    assert "FACESWAP_SESSION_SECRET:" not in text    # secrets only in the built bundle
     (entrypoint,) = [line for line in lines if line.startswith("entrypoint:")]
     assert entrypoint.split(":", 1)[1].split() == \
         ["gunicorn", "-b", ":$PORT", "-w", "1", "-k", "flask_sockets.worker", "--no-control-socket", "main:app"]
     for variable in ("FACESWAP_PREDICTION_TARGET", "FACESWAP_PREDICTION_PROJECT", "FACESWAP_PREDICTION_ENDPOINT_ID",
-                     "RELAY_ALLOWED_ORIGINS"):
+                     "FACESWAP_PREDICTION_API_ENDPOINT", "RELAY_ALLOWED_ORIGINS"):
         assert f"{variable}:" in text
     assert 'path: "/livez"' in text
 
@@ -103,6 +106,39 @@ def test_bundle_starts_without_the_repository_and_without_the_model_stack(tmp_pa
         assert health["prediction_routine"]["available"] is False
     finally:
         relay.stop()
+
+
+def test_bundle_carries_the_configured_values_and_leaves_the_source_alone(tmp_path):
+    source = (REPO_ROOT / "websocket_server" / "app.yaml").read_text()
+    values = {"FACESWAP_PREDICTION_PROJECT": "demo", "FACESWAP_PREDICTION_ENDPOINT_ID": "777",
+              "FACESWAP_PREDICTION_API_ENDPOINT": "https://777.us-central1-42.prediction.vertexai.goog",
+              "RELAY_ALLOWED_ORIGINS": "https://demo.uc.r.appspot.com", "FACESWAP_SESSION_SECRET": "s" * 40}
+    bundle = build_bundle(tmp_path / "relay", values, "faceswap-relay@demo.iam.gserviceaccount.com")
+    config = yaml.safe_load((bundle / "app.yaml").read_text())
+    assert config["service_account"] == "faceswap-relay@demo.iam.gserviceaccount.com"
+    assert config["env_variables"] == {
+        "FACESWAP_PREDICTION_TARGET": "vertex", "FACESWAP_PREDICTION_PROJECT": "demo",
+        "FACESWAP_PREDICTION_LOCATION": "us-central1", "FACESWAP_PREDICTION_ENDPOINT_ID": "777",
+        "FACESWAP_PREDICTION_API_ENDPOINT": "https://777.us-central1-42.prediction.vertexai.goog",
+        "FACESWAP_PREDICTION_TIMEOUT_S": "5", "FACESWAP_PREDICTION_RETRIES": "0",
+        "RELAY_ALLOWED_ORIGINS": "https://demo.uc.r.appspot.com", "RELAY_MAX_FRAMES_PER_SECOND": "60",
+        "FACESWAP_SESSION_SECRET": "s" * 40}
+    assert config["service"] == "relay" and config["entrypoint"].startswith("gunicorn -b :$PORT -w 1")
+    assert placeholders_left(bundle / "app.yaml") == []
+    assert (bundle / "app.yaml").stat().st_mode & 0o077 == 0   # holds a secret: owner only
+    assert (REPO_ROOT / "websocket_server" / "app.yaml").read_text() == source
+    assert placeholders_left(REPO_ROOT / "websocket_server" / "app.yaml") == [
+        "REGION_ID", "YOUR_ENDPOINT_ID", "YOUR_PROJECT_ID", "YOUR_PROJECT_NUMBER"]
+
+
+def test_bundle_command_takes_values_and_warns_about_placeholders_left(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "websocket_server.app_engine_bundle", str(tmp_path / "relay"),
+                             "--env", "FACESWAP_PREDICTION_ENDPOINT_ID=9"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((tmp_path / "relay" / "app.yaml").read_text())["env_variables"][
+        "FACESWAP_PREDICTION_ENDPOINT_ID"] == "9"
+    assert "still holds REGION_ID, YOUR_ENDPOINT_ID, YOUR_PROJECT_ID, YOUR_PROJECT_NUMBER" in result.stderr
 
 
 def test_bundle_refuses_to_overwrite_an_unrelated_folder(tmp_path):
