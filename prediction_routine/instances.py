@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,33 +62,6 @@ def decode_b64_image(instance: Any, max_image_bytes: int = ONLINE_PREDICTION_LIM
     if not data:
         raise InstanceError('"image.b64" is empty')
     return data
-
-
-def image_dimensions(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG or JPEG header without decoding the pixels; None if not found.
-
-    Lets the routine refuse a small file that would decode to a huge image before it allocates it.
-    """
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if data[:2] != b"\xff\xd8":
-        return None
-    position = 2
-    while position + 9 <= len(data):
-        if data[position] != 0xFF:
-            position += 1
-            continue
-        marker = data[position + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            position += 1 if marker == 0xFF else 2
-            continue
-        length = struct.unpack(">H", data[position + 2:position + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            height, width = struct.unpack(">HH", data[position + 5:position + 9])
-            return width, height
-        position += 2 + length
-    return None
 
 
 def parse_options(raw: Any) -> FrameOptions:

@@ -34,14 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from faceswap.errors import FaceswapError, InputError
-from faceswap.images import decode_image, encode_jpeg
+from faceswap.images import encode_jpeg
 from faceswap.model.runtime import BACKENDS
 from faceswap.provenance.frame_metadata import add_frame_metadata
 from faceswap.settings import setting, settings_from
 from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
-from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, InstanceError, decode_b64_image,
-                                          image_dimensions, parse_fields, prediction)
-from prediction_routine.stream_states import StreamStates
+from prediction_routine.frame_budget import FrameLimits, decode_within, frame_limits, live_pixel_budget, read_header
+from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES, decode_b64_image, parse_fields, prediction
+from prediction_routine.stream_states import SlotLimit, StreamStates
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,10 @@ class RoutineSettings:
     max_image_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest accepted frame, bytes (1.5 MB online limit)")
     max_image_pixels: int = setting(4096 * 4096, "largest accepted frame, width x height")
     max_instances: int = setting(64, "most instances in one predict call")
-    max_streams: int = setting(16, "stream states kept per worker, least recently used go first (each holds a "
-                                   "MediaPipe face tracker: ~40 MB, ~80 ms to create)")
+    max_streams: int = setting(512, "stream states (landmark smoothers, a few KB each) kept per worker, least "
+                                    "recently used go first")
+    max_trackers: int = setting(16, "streams followed by their own MediaPipe face tracker (~40 MB, ~80 ms to "
+                                    "create); further streams use the shared detector until a tracker is free")
     stream_ttl_s: float = setting(30.0, "seconds without a frame after which a stream's state is dropped")
     stream_tracking: bool = setting(True, "follow each stream's face with MediaPipe's tracking mode (faster than "
                                           "detecting every frame)")
@@ -71,36 +73,57 @@ def routine_settings(environ=None, **overrides: Any) -> RoutineSettings:
 
 
 class _StreamState:
-    """What one video stream keeps between frames."""
+    """What one video stream keeps between frames: a landmark smoother (cheap) and, while one of
+    the worker's ``max_trackers`` tracker slots is free, its own face tracker (expensive)."""
 
-    def __init__(self, tracking: bool):
+    def __init__(self, tracker_slots: SlotLimit | None, max_faces: int):
         from faceswap.faces.smoothing import LandmarkSmoother
 
         self.lock = threading.Lock()
         self.closed = False
         self.smoother = LandmarkSmoother()
         self.tracker = None
-        if tracking:
+        self._tracker_slots = tracker_slots
+        self._max_faces = max_faces
+
+    def detector(self):
+        """This stream's FaceTracker (built when a slot is free), else None: the shared detector.
+        Call with ``self.lock`` held."""
+        if self.closed:
+            return None
+        if self.tracker is None and self._tracker_slots is not None and self._tracker_slots.try_take():
             from faceswap.faces.detection import FaceTracker
 
-            self.tracker = FaceTracker()
+            try:
+                self.tracker = FaceTracker(max_faces=self._max_faces)
+            except BaseException:
+                self._tracker_slots.give_back()
+                raise
+        return self.tracker
 
     def close(self) -> None:
-        """Release the tracker's MediaPipe graphs (waits for a frame in progress)."""
+        """Release the tracker's MediaPipe graphs and its slot (waits for a frame in progress)."""
         with self.lock:
             self.closed = True
             if self.tracker is not None:
                 self.tracker.close()
+                self.tracker = None
+                self._tracker_slots.give_back()
 
 
 class ModelPrediction:
     """Custom prediction routine: ``from_path(model_dir)`` once, then ``predict(instances)`` per request."""
 
-    def __init__(self, swapper: FrameSwapper, settings: RoutineSettings | None = None):
+    def __init__(self, swapper: FrameSwapper, settings: RoutineSettings | None = None,
+                 limits: FrameLimits | None = None):
         self.swapper = swapper
         self.settings = settings or RoutineSettings()
+        self.limits = limits or frame_limits()
+        self._tracker_slots = SlotLimit(self.settings.max_trackers) if self.settings.stream_tracking else None
+        # Every tracked stream follows up to max_faces faces, as the shared detector does.
+        max_faces = max(1, self.swapper.settings.max_faces)
         self._streams: StreamStates[_StreamState] = StreamStates(
-            lambda: _StreamState(self.settings.stream_tracking), capacity=self.settings.max_streams,
+            lambda: _StreamState(self._tracker_slots, max_faces), capacity=self.settings.max_streams,
             ttl_s=self.settings.stream_ttl_s, on_evict=_StreamState.close)
         self._streams_lock = threading.Lock()
 
@@ -163,21 +186,25 @@ class ModelPrediction:
         image_bytes = None
         try:
             image_bytes = decode_b64_image(instance, self.settings.max_image_bytes)
-            dimensions = image_dimensions(image_bytes)
-            if dimensions and dimensions[0] * dimensions[1] > self.settings.max_image_pixels:
-                raise InstanceError(f"the image is {dimensions[0]}x{dimensions[1]} pixels, over the limit of "
-                                    f"{self.settings.max_image_pixels} pixels")
-            frame = decode_image(image_bytes)
-            if frame.shape[0] * frame.shape[1] > self.settings.max_image_pixels:
-                raise InstanceError(f"the image is {frame.shape[1]}x{frame.shape[0]} pixels, over the limit of "
-                                    f"{self.settings.max_image_pixels} pixels")
+            # Format and size from the header first: nothing is decoded before both are allowed.
+            header = read_header(image_bytes, self.settings.max_image_pixels)
+        except InputError as error:
+            return self._failed(None, str(error), started, timings)
+        try:
+            direction, stream_id, options = parse_fields(instance)
+        except InputError as error:
+            return self._failed(image_bytes, str(error), started, timings)
+        # Live frames (a stream_id: the relay) are brought down to a live size before the swap.
+        budget = None if stream_id is None else live_pixel_budget(self.limits, options.blend or
+                                                                   self.swapper.settings.blend)
+        try:
+            frame = decode_within(image_bytes, header, budget)
         except InputError as error:
             return self._failed(None, str(error), started, timings)
         decoded = time.perf_counter()
         timings["decode"] = (decoded - started) * 1000.0
 
         try:
-            direction, stream_id, options = parse_fields(instance)
             overrides = {"color": options.color, "blend": options.blend, "mark": options.mark}
             if stream_id is None:
                 result = self.swapper.swap_frame(frame, direction, **overrides)
@@ -186,7 +213,7 @@ class ModelPrediction:
                 with state.lock:  # evicted meanwhile: this one frame goes without the stream's state
                     result = self.swapper.swap_frame(
                         frame, direction, smoother=None if state.closed else state.smoother,
-                        timestamp_s=time.monotonic(), detector=None if state.closed else state.tracker, **overrides)
+                        timestamp_s=time.monotonic(), detector=state.detector(), **overrides)
         except InputError as error:
             return self._failed(image_bytes, str(error), started, timings)
         except Exception as error:  # a bug must cost one instance, never the batch or the server
@@ -196,7 +223,7 @@ class ModelPrediction:
         timings.update({stage: value for stage, value in result.timings_ms.items() if stage != "total"})
         encode_started = time.perf_counter()
         if result.frame is frame:
-            merged = image_bytes  # unchanged frame (no face): send back exactly what came in
+            merged = image_bytes  # (even when a live frame was scaled down for the swap)  # unchanged frame (no face): send back exactly what came in
         else:
             merged = add_frame_metadata(encode_jpeg(result.frame, self.swapper.settings.jpeg_quality))
         finished = time.perf_counter()

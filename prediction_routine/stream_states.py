@@ -1,15 +1,20 @@
-"""Per-stream state of the prediction routine (the landmark smoother of each video stream).
+"""Per-stream state of the prediction routine (the landmark smoother and face tracker of each stream).
 
 Requests carry an optional ``stream_id``. Frames of one stream reuse its state, so landmarks are
 smoothed over time; the states live in a bounded least-recently-used table whose entries also
 expire after ``ttl_s`` seconds without a frame. A stream that lands on another replica (or whose
 state expired) simply starts a new state there — smoothing restarts, nothing breaks.
 
+The expensive part of a state (a MediaPipe face tracker, ~40 MB) is rationed by a ``SlotLimit``:
+streams beyond it keep their cheap state and use the shared detector until a slot frees, so
+going past the limit costs a little speed per frame instead of rebuilding state every frame.
+
 Not thread-safe by itself: the predictor holds its pipeline lock while using it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from typing import Callable, Generic, TypeVar
@@ -63,3 +68,28 @@ class StreamStates(Generic[State]):
             if now - last_used <= self.ttl_s:
                 break
             self._evict(self._states.pop(oldest_id)[0])
+
+
+class SlotLimit:
+    """At most ``limit`` holders at once; ``try_take()`` never waits (thread-safe)."""
+
+    def __init__(self, limit: int):
+        if limit < 0:
+            raise ValueError("a slot limit cannot be negative")
+        self.limit = limit
+        self.in_use = 0
+        self.granted = 0
+        self._lock = threading.Lock()
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free; False when all ``limit`` are held."""
+        with self._lock:
+            if self.in_use >= self.limit:
+                return False
+            self.in_use += 1
+            self.granted += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.in_use = max(0, self.in_use - 1)
