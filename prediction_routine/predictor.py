@@ -223,7 +223,7 @@ class ModelPrediction:
         timings.update({stage: value for stage, value in result.timings_ms.items() if stage != "total"})
         encode_started = time.perf_counter()
         if result.frame is frame:
-            merged = image_bytes  # (even when a live frame was scaled down for the swap)  # unchanged frame (no face): send back exactly what came in
+            merged = image_bytes  # no face: exactly the bytes that came in (even if scaled for the swap)
         else:
             merged = add_frame_metadata(encode_jpeg(result.frame, self.swapper.settings.jpeg_quality))
         finished = time.perf_counter()
