@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 from faceswap.images import decode_image
+from faceswap.provenance.frame_metadata import DIGITAL_SOURCE_TYPE, read_digital_source_type
+from faceswap.provenance.verify import verify_file
 from scripts.browser_webcam import give_consent_and_start
 from scripts.run_service import RELAY, LocalStack, StackSettings
 from tests.conftest import free_port
@@ -221,6 +223,8 @@ def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, ar
     # The swapped canvas shows exactly the last answer.
     assert np.abs(swapped_view.astype(int) - received.astype(int)).mean() < 2.0
 
+    # Machine-readable too: the merged JPEG carries the IPTC digital source type as XMP.
+    assert read_digital_source_type(base64.b64decode(views["received"])) == DIGITAL_SOURCE_TYPE
     (artifacts_dir / "webcam-sent-frame.jpg").write_bytes(base64.b64decode(views["sent"]))
     (artifacts_dir / "webcam-swapped-frame.jpg").write_bytes(base64.b64decode(views["received"]))
     # Webcam distance: the short-range detector (the full-range one misses ~1 in 10 close d9 frames).
@@ -247,7 +251,7 @@ def test_swapped_faces_arrive_and_differ_in_the_face_region(page, full_stack, ar
     assert_no_page_errors(page)
 
 
-def test_recording_of_the_swapped_view_downloads_as_webm(page, full_stack, artifacts_dir):
+def test_recording_of_the_swapped_view_downloads_as_signed_mp4(page, full_stack, artifacts_dir):
     give_consent_and_start(page, full_stack.page_url)
     wait_for_frames(page, 3)
     page.get_by_role("button", name="Record the swapped view").click()
@@ -256,16 +260,20 @@ def test_recording_of_the_swapped_view_downloads_as_webm(page, full_stack, artif
         f"() => Number(document.getElementById('hud').dataset.framesReceived) >= {received_at_start} + 10",
         timeout=FRAME_TIMEOUT_MS)
     page.get_by_role("button", name="Stop recording").click()
-    link = page.get_by_role("link", name="Download the recording of the swapped view (WebM)")
-    link.wait_for(state="visible", timeout=10_000)
+    # Chromium records MP4; the page server signs it (Content Credentials) and hands it back.
+    link = page.get_by_role("link", name="Download the recording of the swapped view (MP4)")
+    link.wait_for(state="visible", timeout=30_000)
+    assert "with Content Credentials" in link.inner_text()
     with page.expect_download() as download_info:
         link.click()
     download = download_info.value
-    target = artifacts_dir / "swapped-recording.webm"
+    target = artifacts_dir / "swapped-recording.mp4"
     download.save_as(str(target))
     data = target.read_bytes()
     assert download.suggested_filename.startswith("faceswap-ai-generated-")
-    assert download.suggested_filename.endswith(".webm")
-    assert len(data) > 1000
-    assert data[:4] == b"\x1a\x45\xdf\xa3", "a WebM file starts with the EBML magic"
+    assert download.suggested_filename.endswith(".mp4")
+    assert len(data) > 1000 and data[4:8] == b"ftyp", "an MP4 file starts with its ftyp box"
+    verdict = verify_file(target)
+    assert verdict.status == "valid", verdict.line()
+    assert verdict.digital_source_types == [DIGITAL_SOURCE_TYPE]
     assert_no_page_errors(page)

@@ -600,8 +600,10 @@ window.addEventListener('pagehide', () => {
 
 // ---------------------------------------------------------------- recording
 
+// MP4 first: only MP4 can carry the signed Content Credentials the page server adds (WebM cannot).
 function recorderMimeType() {
-  const candidates = ['video/webm;codecs=vp9', 'video/webm;codecs=vp8', 'video/webm'];
+  const candidates = ['video/mp4;codecs=avc1.42E01E', 'video/mp4', 'video/webm;codecs=vp9', 'video/webm;codecs=vp8',
+    'video/webm'];
   return candidates.find((type) => window.MediaRecorder && MediaRecorder.isTypeSupported(type)) || '';
 }
 
@@ -624,26 +626,63 @@ function startRecording() {
       state.recordingBytes += event.data.size;
     }
   });
-  recorder.addEventListener('stop', () => {
-    const blob = new Blob(recordedChunks, { type: 'video/webm' });
+  const activeRecorder = recorder;
+  recorder.addEventListener('stop', async () => {
+    const type = (activeRecorder.mimeType || mimeType || 'video/webm').split(';')[0];
+    const blob = new Blob(recordedChunks, { type });
     recordedChunks = [];
     stream.getTracks().forEach((track) => track.stop());
-    if (downloadUrl) {
-      URL.revokeObjectURL(downloadUrl);
-    }
-    downloadUrl = URL.createObjectURL(blob);
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-    elements.downloadLink.href = downloadUrl;
-    elements.downloadLink.download = `faceswap-ai-generated-${stamp}.webm`;
-    elements.downloadLink.textContent = `Download recording (${(blob.size / 1024).toFixed(0)} KB)`;
-    elements.downloadLink.dataset.bytes = String(blob.size);
-    elements.downloadLink.hidden = false;
+    offerRecording(await signRecording(blob));
   });
   recorder.start(500);
   state.recording = true;
   elements.recordButton.disabled = true;
   elements.recordStopButton.disabled = false;
   elements.swappedFigure.classList.add('recording');
+}
+
+// The page server embeds signed Content Credentials (C2PA: edited with a trained model, digital
+// source type compositeWithTrainedAlgorithmicMedia) into an MP4 recording and sends it back without
+// keeping it (POST /recordings/sign). Anything else is offered unsigned, saying why.
+async function signRecording(blob) {
+  if (blob.type !== 'video/mp4') {
+    return { blob, signed: false, note: 'WebM cannot carry Content Credentials' };
+  }
+  try {
+    const response = await fetch(config.recordingSignUrl || '/recordings/sign', {
+      method: 'POST',
+      headers: { 'Content-Type': 'video/mp4' },
+      body: blob,
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      return { blob, signed: false, note: body.error || `the page server answered HTTP ${response.status}` };
+    }
+    return { blob: new Blob([await response.arrayBuffer()], { type: 'video/mp4' }), signed: true, note: '' };
+  } catch (error) {
+    return { blob, signed: false, note: `the page server could not be reached (${error.message})` };
+  }
+}
+
+function offerRecording({ blob, signed, note }) {
+  if (downloadUrl) {
+    URL.revokeObjectURL(downloadUrl);
+  }
+  downloadUrl = URL.createObjectURL(blob);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const format = blob.type === 'video/mp4' ? 'MP4' : 'WebM';
+  const size = `${(blob.size / 1024).toFixed(0)} KB`;
+  elements.downloadLink.href = downloadUrl;
+  elements.downloadLink.download = `faceswap-ai-generated-${stamp}.${format.toLowerCase()}`;
+  elements.downloadLink.textContent = signed
+    ? `Download recording (${format}, ${size}, with Content Credentials)`
+    : `Download recording (${format}, ${size}, without Content Credentials: ${note})`;
+  elements.downloadLink.setAttribute('aria-label', `Download the recording of the swapped view (${format})`);
+  elements.downloadLink.dataset.bytes = String(blob.size);
+  elements.downloadLink.dataset.signed = String(signed);
+  elements.downloadLink.hidden = false;
 }
 
 function stopRecording() {
