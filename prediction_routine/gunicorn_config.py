@@ -12,6 +12,12 @@
 """
 
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from prediction_routine.native_threads import limit_native_threads  # noqa: E402
+
+limit_native_threads()   # workers inherit it: one thread per native library per worker process
 
 bind = [f"0.0.0.0:{os.environ.get('AIP_HTTP_PORT', '8080')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))

@@ -35,13 +35,17 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from prediction_routine.native_threads import limit_native_threads, limit_opencv_threads
 
-from faceswap.errors import FaceswapError, InputError
-from faceswap.settings import setting, settings_from
-from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES
-from prediction_routine.model_location import model_uri_from_environment
+limit_native_threads()  # before numpy/OpenCV/TFLite load: one thread per library in each worker process
+
+from flask import Flask, Response, request  # noqa: E402
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+from faceswap.errors import FaceswapError, InputError  # noqa: E402
+from faceswap.settings import setting, settings_from  # noqa: E402
+from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES  # noqa: E402
+from prediction_routine.model_location import model_uri_from_environment  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +146,7 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings or server_settings()
+    limit_opencv_threads()
     model_dir = model_dir or settings.model_dir or model_uri_from_environment()
     state = _LoadedRoutine()
     started = time.perf_counter()
