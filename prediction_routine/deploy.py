@@ -53,9 +53,11 @@ logger = logging.getLogger(__name__)
 PREDICTION_CLASS = "prediction_routine.predictor.ModelPrediction"
 CPU_UTILIZATION_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 CLOUD_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
-# One server process of the routine keeps at most ~1.7 cores busy (docs/performance.md: 162-177 %
-# CPU at saturation with one worker); Vertex averages CPU use over all vCPUs of a replica.
-CORES_PER_WORKER = 2
+# The prediction server scales by worker processes, one per core, each running its native
+# libraries on one thread (prediction_routine/native_threads.py, docs/performance.md). Vertex
+# averages CPU use over all vCPUs of a replica: one process on an n1-standard-4 cannot pass ~25-45 %,
+# so a 60 % autoscaling target would never fire.
+VCPUS_PER_WORKER = 1
 
 
 class DeployError(FaceswapError):
@@ -85,7 +87,7 @@ class VertexDeploySettings:
     port: int = setting(8080, "port the container listens on (AIP_HTTP_PORT)")
     backend: str = setting("tflite", "model runtime inside the container", choices=("tflite", "savedmodel"))
     machine_type: str = setting("n1-standard-4", "machine type of each replica")
-    workers: int = setting(0, "server processes per replica (WEB_CONCURRENCY); 0: one per 2 vCPUs, so that a "
+    workers: int = setting(0, "server processes per replica (WEB_CONCURRENCY); 0: one per vCPU, so that a "
                               "busy replica passes the CPU target and autoscaling can fire")
     min_replicas: int = setting(1, "fewest replicas (autoscaling floor; >= 1, a replica bills while deployed)")
     max_replicas: int = setting(3, "most replicas (autoscaling ceiling)")
@@ -111,13 +113,15 @@ class VertexDeploySettings:
 
     @property
     def worker_count(self) -> int:
-        return self.workers or max(1, (machine_vcpus(self.machine_type) or 1) // CORES_PER_WORKER)
+        return self.workers or max(1, (machine_vcpus(self.machine_type) or 1) // VCPUS_PER_WORKER)
 
 
 @dataclass
 class VertexDeployment:
     """What a deployment produced: the names to give the relay, and every request made."""
 
+    project: str
+    location: str
     endpoint: str
     model: str
     deployed_model_id: str
@@ -125,11 +129,11 @@ class VertexDeployment:
     undeployed: list[str] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
 
-    def relay_environment(self, settings: VertexDeploySettings) -> dict[str, str]:
+    def relay_environment(self) -> dict[str, str]:
         """The FACESWAP_PREDICTION_* variables of the relay (websocket_server/prediction_client.py)."""
         return {"FACESWAP_PREDICTION_TARGET": "vertex",
-                "FACESWAP_PREDICTION_PROJECT": settings.project,
-                "FACESWAP_PREDICTION_LOCATION": settings.location,
+                "FACESWAP_PREDICTION_PROJECT": self.project,
+                "FACESWAP_PREDICTION_LOCATION": self.location,
                 "FACESWAP_PREDICTION_ENDPOINT_ID": self.endpoint.rsplit("/", 1)[-1],
                 "FACESWAP_PREDICTION_API_ENDPOINT": "https://" + self.dedicated_endpoint_dns}
 
@@ -322,13 +326,13 @@ def deploy_vertex(settings: VertexDeploySettings, http=None, out: Callable[[str]
         calls.wait(calls.send(endpoints.undeployModel(endpoint=endpoint_name, body={"deployedModelId": model_id}),
                               f"undeploy replaced model {model_id}"), f"undeploy replaced model {model_id}")
 
-    result = VertexDeployment(endpoint=endpoint_name, model=model_name, deployed_model_id=deployed_id,
+    result = VertexDeployment(project=settings.project, location=settings.location, endpoint=endpoint_name, model=model_name, deployed_model_id=deployed_id,
                               dedicated_endpoint_dns=dns, undeployed=replaced, requests=calls.requests)
     out(f"endpoint: {endpoint_name} (https://{dns})")
     if replaced:
         out("undeployed the replaced model(s): " + ", ".join(replaced))
     out("relay settings:\n" + "\n".join(f"  {key}={value}"
-                                         for key, value in result.relay_environment(settings).items()))
+                                         for key, value in result.relay_environment().items()))
     return result
 
 

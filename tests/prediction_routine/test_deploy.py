@@ -26,7 +26,7 @@ UPLOAD_BODY = {"model": {
     "containerSpec": {"imageUri": IMAGE, "predictRoute": "/predict", "healthRoute": "/health",
                       "ports": [{"containerPort": 8080}],
                       "env": [{"name": "FACESWAP_ROUTINE_BACKEND", "value": "tflite"},
-                              {"name": "WEB_CONCURRENCY", "value": "2"}]},
+                              {"name": "WEB_CONCURRENCY", "value": "4"}]},
     "artifactUri": "gs://demo-models/default"}}
 DEPLOY_BODY = {
     "deployedModel": {"model": MODEL, "displayName": "faceswap", "dedicatedResources": {
@@ -76,7 +76,7 @@ def test_first_run_creates_a_dedicated_endpoint_and_deploys_with_autoscaling():
         ("GET", VERTEX + f"{ENDPOINT}?alt=json", None),
     ]
     assert (result.endpoint, result.model, result.deployed_model_id, result.undeployed) == (ENDPOINT, MODEL, "222", [])
-    assert result.relay_environment(vertex_settings()) == {
+    assert result.relay_environment() == {
         "FACESWAP_PREDICTION_TARGET": "vertex", "FACESWAP_PREDICTION_PROJECT": "demo",
         "FACESWAP_PREDICTION_LOCATION": "us-central1", "FACESWAP_PREDICTION_ENDPOINT_ID": "777",
         "FACESWAP_PREDICTION_API_ENDPOINT": f"https://{DNS}"}
@@ -165,8 +165,8 @@ def test_the_model_is_required_and_settings_are_checked_before_any_request():
     assert http.request_sequence == []
 
 
-@pytest.mark.parametrize("machine_type,vcpus,workers", [("n1-standard-4", 4, 2), ("n1-standard-2", 2, 1),
-                                                         ("e2-highcpu-8", 8, 4), ("n2-highmem-16", 16, 8)])
+@pytest.mark.parametrize("machine_type,vcpus,workers", [("n1-standard-4", 4, 4), ("n1-standard-2", 2, 2),
+                                                         ("e2-highcpu-8", 8, 8), ("n2-highmem-16", 16, 16)])
 def test_workers_keep_a_busy_replica_above_the_cpu_target(machine_type, vcpus, workers):
     assert machine_vcpus(machine_type) == vcpus
     assert vertex_settings(machine_type=machine_type).worker_count == workers
