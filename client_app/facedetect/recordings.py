@@ -15,6 +15,7 @@ The signing code is the faceswap core's (faceswap.provenance); this module impor
 a recording arrives, so the page still serves where the core is not deployed (then: 503).
 Credentials: FACESWAP_C2PA_CERT / FACESWAP_C2PA_KEY, else a development credential (warning).
 Size limit: FACESWAP_RECORDING_MAX_BYTES (default 100 MB): 413 above it.
+FACESWAP_RECORDING_SIGNING=off turns the route off (503; the page then offers unsigned files).
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ def _same_origin(request: HttpRequest) -> bool:
 @require_POST
 def sign_recording(request: HttpRequest) -> HttpResponse:
     """MP4 bytes in (``Content-Type: video/mp4``) -> the same MP4 with an embedded, signed manifest."""
+    if os.environ.get("FACESWAP_RECORDING_SIGNING", "on").strip().lower() in ("0", "false", "no", "off"):
+        return _error("recording signing is turned off on this page server", 503)
     if not _same_origin(request):
         return _error("recordings are signed only for the page itself", 403)
     limit = _max_bytes()

@@ -72,5 +72,11 @@ def test_oversized_recording_is_refused_before_signing(django_client, signing_en
     assert response.status_code == 413 and "limit is 1000 bytes" in response.json()["error"]
 
 
+def test_operator_can_turn_signing_off(django_client, signing_env, monkeypatch):
+    monkeypatch.setenv("FACESWAP_RECORDING_SIGNING", "off")
+    response = post(django_client, b"\0" * 64)
+    assert response.status_code == 503 and "turned off" in response.json()["error"]
+
+
 def test_only_post(django_client):
     assert django_client.get(URL, HTTP_HOST=HOST).status_code == 405
