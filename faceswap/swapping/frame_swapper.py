@@ -13,7 +13,9 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
    a copy of the frame (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
 
-plus ``total``. A frame without a face is returned **unchanged — the very same array** — with
+plus ``total``. ``SwapResult.cpu_ms`` holds the CPU time of the calling thread per finer stage
+(``detect``, ``align``, ``model``, ``colour``, ``blend``, ``mark``; ``time.thread_time``), which
+the stream benchmark adds up against the server's measured process CPU. A frame without a face is returned **unchanged — the very same array** — with
 ``faces=0`` and no mark: nothing synthetic was made, so nothing is labelled synthetic.
 
 The mark is on by default. A request may turn it on; it may turn it off only when the operator
@@ -30,7 +32,7 @@ import dataclasses
 import functools
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -65,11 +67,13 @@ class SwapSettings:
 
 @dataclass
 class SwapResult:
-    """One swapped frame: ``frame`` uint8 (H, W, 3) BGR; ``faces`` swapped; ``timings_ms`` per stage."""
+    """One swapped frame: ``frame`` uint8 (H, W, 3) BGR; ``faces`` swapped; ``timings_ms`` wall ms per
+    stage; ``cpu_ms`` CPU ms of the calling thread per stage (detect, align, model, colour, blend, mark)."""
 
     frame: np.ndarray
     faces: int
     timings_ms: dict[str, float]
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=8)
@@ -91,6 +95,19 @@ def crop_border_fade(size: int, share: float) -> np.ndarray:
 
 def _milliseconds(start: float, end: float) -> float:
     return round((end - start) * 1000.0, 3)
+
+
+class _CpuStages:
+    """CPU ms of the calling thread (``time.thread_time``) added up per stage name, lap by lap."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+        self._last = time.thread_time()
+
+    def lap(self, stage: str) -> None:
+        now = time.thread_time()
+        self.stages[stage] = self.stages.get(stage, 0.0) + (now - self._last) * 1000.0
+        self._last = now
 
 
 class FrameSwapper:
@@ -142,6 +159,7 @@ class FrameSwapper:
         Raises InputError for a bad frame, direction or option.
         """
         started = time.perf_counter()
+        cpu = _CpuStages()
         if direction not in DIRECTIONS:
             raise InputError(f"unknown direction {direction!r}: expected 'a2b' or 'b2a'")
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -153,10 +171,11 @@ class FrameSwapper:
 
         faces = (detector or self.detector).detect(frame)[: max(self.settings.max_faces, 0)]
         detected = time.perf_counter()
+        cpu.lap("detect")
         timings = {"detect": _milliseconds(started, detected), "align": 0.0, "model": 0.0, "blend": 0.0}
         if not faces:
             timings["total"] = _milliseconds(started, time.perf_counter())
-            return SwapResult(frame=frame, faces=0, timings_ms=timings)
+            return SwapResult(frame=frame, faces=0, timings_ms=timings, cpu_ms=cpu.stages)
 
         landmarks = [face.landmarks for face in faces]
         if smoother is not None:
@@ -178,23 +197,28 @@ class FrameSwapper:
             masks.append(mask)
         batch = batch[: len(matrices)]
         aligned = time.perf_counter()
+        cpu.lap("align")
         timings["align"] = _milliseconds(detected, aligned)
         if not matrices:
             timings["total"] = _milliseconds(started, time.perf_counter())
-            return SwapResult(frame=frame, faces=0, timings_ms=timings)
+            return SwapResult(frame=frame, faces=0, timings_ms=timings, cpu_ms=cpu.stages)
 
         swapped = np.asarray(self.model.swap(batch, direction), dtype=np.float32)
         modelled = time.perf_counter()
+        cpu.lap("model")
         timings["model"] = _milliseconds(aligned, modelled)
 
         output = frame.copy()
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], masks[index], color)
+            cpu.lap("colour")
             paste_face(output, corrected, masks[index], matrices[index], blend)
+            cpu.lap("blend")
         if marked:
             draw_mark(output, self.settings.mark_style)
+            cpu.lap("mark")
         finished = time.perf_counter()
         timings["blend"] = _milliseconds(modelled, finished)
         timings["total"] = _milliseconds(started, finished)
-        return SwapResult(frame=output, faces=len(matrices), timings_ms=timings)
+        return SwapResult(frame=output, faces=len(matrices), timings_ms=timings, cpu_ms=cpu.stages)
