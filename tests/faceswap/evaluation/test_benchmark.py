@@ -1,0 +1,111 @@
+"""The quality benchmark end to end on real faces: the verdicts it must give."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.errors import InputError
+from faceswap.evaluation.benchmark import evaluate_model_dir
+from faceswap.evaluation.passthrough import PassThroughModel
+from faceswap.faces.alignment import FaceLayout
+
+
+class BlurringModel(PassThroughModel):
+    """A model whose output is its input crop, blurred (what a soft model does to detail)."""
+
+    def swap(self, faces, direction):
+        out = super().swap(faces, direction)
+        return np.stack([cv2.GaussianBlur(face, (0, 0), 2.0) for face in out])
+
+
+@pytest.fixture(scope="module")
+def passthrough_d18(make_benchmark, d6_target, clip_path, tmp_path_factory):
+    """The pass-through model measured on 6 frames of d18 against d6 (lossless)."""
+    folder = tmp_path_factory.mktemp("quality")
+    benchmark = make_benchmark(PassThroughModel(FaceLayout(64, 0.0)), d6_target, encode=False)
+    return benchmark.evaluate(clip_path("d18"), folder), folder
+
+
+def test_a_model_that_outputs_its_input_is_judged_the_source(passthrough_d18):
+    result, _ = passthrough_d18
+    identity = result["identity"]
+    assert result["frames"] == 6 and result["frames_with_face"] == 6 and result["face_kept"] == 1.0
+    assert identity["verdict"] == "source"
+    assert identity["judged_target_share"] == 0.0
+    assert identity["output_to_source"] < 0.3 < 0.6 < identity["output_to_target"]
+    assert identity["input_to_target"] > 0.6
+
+
+def test_the_pass_through_is_its_own_ceiling_and_keeps_pose_and_expression(passthrough_d18):
+    result, _ = passthrough_d18
+    detail = result["detail"]
+    assert detail["ratio"] == pytest.approx(detail["ceiling_ratio"]) and detail["share_of_ceiling"] == pytest.approx(1.0)
+    assert 0.05 < detail["ratio"] < 1.0  # a 64 px crop pasted back loses detail
+    assert result["pose_error_deg"]["mean"] < 2.0
+    assert result["landmark_error"] < 0.03
+    assert 0.5 < result["flicker_ratio"] < 1.5
+
+
+def test_a_clip_gets_a_contact_sheet(passthrough_d18):
+    result, folder = passthrough_d18
+    sheet = cv2.imread(result["contact_sheet"])
+    assert result["contact_sheet"] == str(folder / "d18_mp4.png")
+    assert sheet is not None and sheet.shape[0] > 2 * 160 and sheet.shape[1] > 5 * 160 * 0.9
+
+
+def test_a_blurred_output_scores_a_low_detail_ratio(make_benchmark, d6_target, still_path):
+    benchmark = make_benchmark(BlurringModel(FaceLayout(128, 0.0)), d6_target, ceiling_size=128)
+    result = benchmark.evaluate(still_path("s0"))
+    assert result["kind"] == "still"
+    assert result["detail"]["share_of_ceiling"] < 0.5
+    assert result["detail"]["ratio"] < 0.5 * result["detail"]["ceiling_ratio"]
+    assert set(result["expression"]) == {"mouth_opening", "eye_opening"}
+
+
+def test_a_still_face_against_itself_scores_distance_zero(make_benchmark, recogniser, face_detector, still_path):
+    from faceswap.evaluation.identity import load_target_identity
+
+    target = load_target_identity(still_path("s0"), recogniser, face_detector)
+    result = make_benchmark(PassThroughModel(FaceLayout(64, 0.0)), target).evaluate(still_path("s0"))
+    assert result["identity"]["input_to_target"] < 1e-6
+    assert result["identity"]["output_to_target"] < 0.2
+
+
+def test_media_without_a_face_or_unreadable_get_one_line(make_benchmark, d6_target, still_path, tmp_path):
+    benchmark = make_benchmark(PassThroughModel(FaceLayout(64, 0.0)), d6_target)
+    with pytest.raises(InputError, match=r"s33\.jpg: no usable face"):
+        benchmark.evaluate(still_path("s33"))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 4096)
+    with pytest.raises(InputError, match=r"broken\.mp4"):
+        benchmark.evaluate(broken)
+    with pytest.raises(InputError, match=r"notes\.txt: not a clip"):
+        (tmp_path / "notes.txt").write_text("hello")
+        benchmark.evaluate(tmp_path / "notes.txt")
+
+
+def test_encoded_outputs_lose_a_little_detail_not_the_face(make_benchmark, d6_target, clip_path):
+    benchmark = make_benchmark(PassThroughModel(FaceLayout(64, 0.0)), d6_target, max_frames=3, sheet_rows=0)
+    result = benchmark.evaluate(clip_path("d18"))
+    assert result["frames"] == 3 and result["face_kept"] == 1.0
+    assert result["identity"]["verdict"] == "source"
+    assert "contact_sheet" not in result
+
+
+def test_evaluate_model_dir_reports_a_model_directory_as_json(repo_root, clip_path, still_path, tmp_path):
+    from faceswap.evaluation.benchmark import QualitySettings
+
+    report = evaluate_model_dir(repo_root / "models" / "default", [clip_path("d18"), still_path("s33")],
+                                target=still_path("s0"), output_dir=tmp_path,
+                                settings=QualitySettings(max_frames=2, sheet_rows=1))
+    assert report["model"]["input_size"] == 64 and report["target"]["faces"] == 1
+    assert len(report["load_average"]["start"]) == 3
+    clip, no_face = report["media"]
+    assert clip["frames"] == 2 and "judged_target_share" in clip["identity"]
+    assert "error" in no_face and "s33.jpg" in no_face["error"]
+    assert json.loads((tmp_path / "quality.json").read_text())["media"][0]["media"] == "d18.mp4"
+    assert (tmp_path / "d18_mp4.png").is_file()
