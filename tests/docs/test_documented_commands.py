@@ -90,6 +90,17 @@ def test_documented_command_is_exercised(document, command, tmp_path):
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "bundle" / "app.yaml").is_file()
         return
+    if arguments[0] == "scripts/deploy_gcp.py":
+        if "--dry-run" not in arguments:   # a real deployment: its options must parse, the dry run runs it
+            from scripts.deploy_gcp import build_parser as deploy_parser
+
+            deploy_parser().parse_args(arguments[1:])
+            return
+        result = subprocess.run([sys.executable, *arguments], cwd=REPO_ROOT, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "$ gcloud app deploy" in result.stdout
+        return
     if arguments[0] == "setup.py":
         assert arguments[1] == "sdist"   # built and installed for real in tests/prediction_routine/test_package.py
         return
