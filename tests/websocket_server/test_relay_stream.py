@@ -8,6 +8,7 @@ import threading
 import cv2
 import numpy as np
 
+from faceswap.provenance.frame_metadata import DIGITAL_SOURCE_TYPE, read_digital_source_type
 from tests.websocket_server.conftest import RelayConnection, get_json, stream_url
 
 ROUTINE_STAGES = {"decode", "detect", "align", "model", "blend", "encode", "total"}
@@ -33,6 +34,8 @@ def test_frames_go_through_the_real_routine(relay_to_real_routine, d9_frames):
             assert header["dropped"] == 0
             merged, original = decoded(payload), decoded(frame)
             assert merged.shape == original.shape
+            # Machine-readable "AI-generated": the IPTC digital source type in the JPEG's XMP.
+            assert read_digital_source_type(payload) == DIGITAL_SOURCE_TYPE
             # The face was replaced: the merged frame differs from the input, mostly inside the face.
             difference = np.abs(merged.astype(np.int16) - original.astype(np.int16)).mean(axis=2)
             assert difference.max() > 40
