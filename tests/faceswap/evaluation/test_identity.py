@@ -48,3 +48,15 @@ def test_a_folder_of_pictures_is_a_target(recogniser, face_detector, still_path,
         (tmp_path / f"{name}.jpg").write_bytes(still_path(name).read_bytes())
     target = load_target_identity(tmp_path, recogniser, face_detector)
     assert target.count == 1
+
+
+def test_the_recogniser_is_imported_only_when_made():
+    """dlib belongs to the benchmark environment: importing the benchmark (as any tier could) must not load it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = ("import sys; import faceswap.evaluation.benchmark, prediction_routine.predictor; "
+            "assert 'dlib' not in sys.modules and 'face_recognition_models' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=120)
