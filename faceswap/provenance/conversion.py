@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from faceswap.provenance.credentials import CredentialSettings, ENV_PREFIX, signing_credentials
-from faceswap.provenance.manifest import MEDIA_TYPES, ProvenanceError, model_identity, sign_file
+from faceswap.provenance.manifest import MEDIA_TYPES, model_identity, sign_file
 from faceswap.settings import settings_from
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,3 @@ def attach_credentials(source: str | Path, report: Report, model_dir: str | Path
                        len(unsupported), Path(unsupported[0]).suffix, unsupported[0], ", ".join(sorted(MEDIA_TYPES)))
     logger.info("Content Credentials: %d file(s) signed in %s", signed, output)
     return report
-
-
-__all__ = ["attach_credentials", "swapped_outputs", "ProvenanceError"]

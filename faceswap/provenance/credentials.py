@@ -111,9 +111,8 @@ def load_credentials(settings: CredentialSettings) -> SigningCredentials:
     """
     if settings.c2pa_cert is None or settings.c2pa_key is None:
         raise CredentialError(
-            "no signing credentials for Content Credentials: give --c2pa-cert and --c2pa-key (or "
-            "FACESWAP_C2PA_CERT and FACESWAP_C2PA_KEY); for local use make a development pair with "
-            "`python -m faceswap make-dev-cert DIR`, or pass --no-c2pa-sign")
+            "Content Credentials need both --c2pa-cert and --c2pa-key (or FACESWAP_C2PA_CERT and "
+            "FACESWAP_C2PA_KEY); for local use make a development pair with `python -m faceswap make-dev-cert DIR`")
     texts = []
     for what, path in (("certificate chain", settings.c2pa_cert), ("private key", settings.c2pa_key)):
         path = Path(path)

@@ -22,7 +22,6 @@ with one line for a format C2PA cannot carry (WebM, MKV, BMP ...) or a failed si
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -173,8 +172,3 @@ def sign_bytes(data: bytes, mime: str, title: str, credentials: SigningCredentia
     target = io.BytesIO()
     _sign_stream(io.BytesIO(data), target, mime, title, credentials, model, None, description)
     return target.getvalue()
-
-
-def content_sha256(data: bytes) -> str:
-    """Hex sha256 of bytes (what tests and logs use to tell two versions of a file apart)."""
-    return hashlib.sha256(data).hexdigest()

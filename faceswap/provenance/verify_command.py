@@ -11,8 +11,8 @@ from faceswap.provenance.verify import EXIT_CODES, verify_file
 
 HELP = "check the C2PA Content Credentials of files (valid, signer, digital source type, tampered)"
 
-EPILOG = ("exit code: the highest over the files — " + ", ".join(f"{code} {status}" for status, code in EXIT_CODES.items())
-          + "; 2 bad usage")
+EPILOG = ("exit code: the highest over the files — "
+          + ", ".join(f"{code} {status}" for status, code in EXIT_CODES.items()) + "; 2 bad usage")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
