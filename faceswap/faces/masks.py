@@ -74,3 +74,32 @@ def eyes_mouth_mask(landmarks68: np.ndarray, size: int, dilate: float = 0.04) ->
     if grow > 0:
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     return (mask > 0).astype(np.float32)
+
+
+def _fill_hulls(mask: np.ndarray, landmarks: np.ndarray, parts, value: int) -> None:
+    for part in parts:
+        hull = cv2.convexHull(np.round(landmarks[part] * 8).astype(np.int32))
+        cv2.fillConvexPoly(mask, hull, value, lineType=cv2.LINE_8, shift=3)
+
+
+def skin_mask(landmarks68: np.ndarray, size: int, features_margin: float = 0.06) -> np.ndarray:
+    """Bare skin of the face: float32 (size, size) in {0, 1} from (68, 2) landmarks in crop px.
+
+    The hull of the jaw line and the eyebrows (0-26), so nothing above the brows (hair) and
+    nothing outside the jaw (neck, background), minus the eyebrows (17-21, 22-26), the eyes
+    (36-41, 42-47) and the whole mouth (outer lip line 48-59, so the mouth interior, teeth and
+    lips), each grown by ``features_margin`` x the inter-ocular distance. Colour transfer takes
+    its statistics here: eyes, brows, teeth and hair have colours of their own that would pull
+    the skin's mean and spread.
+    """
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    mask = np.zeros((size, size), dtype=np.uint8)
+    _fill_hulls(mask, landmarks, (slice(0, 27),), 255)
+    features = np.zeros_like(mask)
+    _fill_hulls(features, landmarks, (slice(17, 22), slice(22, 27), *EYES, MOUTH), 255)
+    eye_distance = float(np.linalg.norm(landmarks[EYES[0]].mean(axis=0) - landmarks[EYES[1]].mean(axis=0)))
+    grow = int(round(features_margin * eye_distance))
+    if grow > 0:
+        features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    mask[features > 0] = 0
+    return (mask > 0).astype(np.float32)

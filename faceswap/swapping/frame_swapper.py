@@ -13,10 +13,14 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
    a copy of the frame (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
 
-plus ``total``. ``SwapResult.cpu_ms`` holds the CPU time of the calling thread per finer stage
-(``detect``, ``align``, ``model``, ``colour``, ``blend``, ``mark``; ``time.thread_time``), which
-the stream benchmark adds up against the server's measured process CPU. A frame without a face is returned **unchanged — the very same array** — with
-``faces=0`` and no mark: nothing synthetic was made, so nothing is labelled synthetic.
+plus ``total``. ``SwapResult.cpu_ms`` holds the process CPU time (``time.process_time``: all
+threads, since MediaPipe runs its graphs on threads of its own) per finer stage (``detect``,
+``align``, ``model``, ``colour``, ``blend``, ``mark``) — exact where the process swaps one frame
+at a time (a prediction worker per core); the stream benchmark adds them up against the
+server's measured process CPU.
+
+A frame without a face is returned **unchanged — the very same array** — with ``faces=0`` and no
+mark: nothing synthetic was made, so nothing is labelled synthetic.
 
 The mark is on by default. A request may turn it on; it may turn it off only when the operator
 has set ``force_mark=False``; the operator turns it off for everyone with ``mark=False``.
@@ -41,7 +45,7 @@ from faceswap.faces.alignment import align_face, transform_points
 from faceswap.faces.masks import MaskSettings, face_mask
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
-from faceswap.swapping.color_transfer import COLOR_MODES, transfer_color
+from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
 from faceswap.swapping.watermark import MarkSettings, draw_mark
 
 logger = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ STAGES = ("detect", "align", "model", "blend", "total")
 class SwapSettings:
     """How frames are swapped; the defaults of every request (environment prefix FACESWAP_SWAP_)."""
 
-    color: str = setting("reinhard", "colour transfer towards the original face", choices=COLOR_MODES)
+    color: str = setting("illuminant", "colour transfer towards the original face (docs/merge-settings.md)", choices=COLOR_MODES)
     blend: str = setting("feather", "how the swapped face is blended back", choices=BLEND_MODES)
     mark: bool = setting(True, "draw the visible 'AI-generated' mark on merged frames")
     force_mark: bool = setting(True, "requests cannot turn the mark off (only the operator's --no-mark does)")
@@ -68,7 +72,7 @@ class SwapSettings:
 @dataclass
 class SwapResult:
     """One swapped frame: ``frame`` uint8 (H, W, 3) BGR; ``faces`` swapped; ``timings_ms`` wall ms per
-    stage; ``cpu_ms`` CPU ms of the calling thread per stage (detect, align, model, colour, blend, mark)."""
+    stage; ``cpu_ms`` process CPU ms per stage (detect, align, model, colour, blend, mark)."""
 
     frame: np.ndarray
     faces: int
@@ -98,14 +102,14 @@ def _milliseconds(start: float, end: float) -> float:
 
 
 class _CpuStages:
-    """CPU ms of the calling thread (``time.thread_time``) added up per stage name, lap by lap."""
+    """Process CPU ms (``time.process_time``, all threads) added up per stage name, lap by lap."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
-        self._last = time.thread_time()
+        self._last = time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.thread_time()
+        now = time.process_time()
         self.stages[stage] = self.stages.get(stage, 0.0) + (now - self._last) * 1000.0
         self._last = now
 
@@ -184,17 +188,19 @@ class FrameSwapper:
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks = [], []
+        matrices, masks, statistics = [], [], []
         for points in landmarks:
             crop, matrix = align_face(frame, points, layout)
             if not np.all(np.isfinite(matrix)):
                 logger.debug("degenerate landmarks; face skipped")
                 continue
             np.multiply(crop, np.float32(1.0 / 255.0), out=batch[len(matrices)])
-            mask = face_mask(transform_points(points, matrix), size, self.settings.mask)
+            crop_points = transform_points(points, matrix)
+            mask = face_mask(crop_points, size, self.settings.mask)
             mask *= fade
             matrices.append(matrix)
             masks.append(mask)
+            statistics.append(statistics_mask(crop_points, mask))
         batch = batch[: len(matrices)]
         aligned = time.perf_counter()
         cpu.lap("align")
@@ -211,7 +217,7 @@ class FrameSwapper:
         output = frame.copy()
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
-            corrected = transfer_color(swapped[index], batch[index], masks[index], color)
+            corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
             cpu.lap("colour")
             paste_face(output, corrected, masks[index], matrices[index], blend)
             cpu.lap("blend")

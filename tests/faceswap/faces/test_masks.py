@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from faceswap.faces.alignment import EXTRACT_LAYOUT, align_face, transform_points
-from faceswap.faces.masks import MaskSettings, face_hull_points, face_mask
+from faceswap.faces.masks import MaskSettings, face_hull_points, face_mask, skin_mask
 from faceswap.images import read_image
 
 
@@ -44,3 +44,17 @@ def test_feather_makes_a_soft_edge_and_erosion_shrinks(face_detector, still_path
     partial = lambda m: ((m > 0.02) & (m < 0.98)).sum()
     assert partial(soft) > 10 * max(1, partial(hard))
     assert eroded.sum() < hard.sum() * 0.9
+
+
+def test_skin_mask_is_the_face_below_the_brows_without_eyes_brows_and_mouth(face_detector, still_path):
+    landmarks = _aligned_landmarks(face_detector, still_path)
+    skin = skin_mask(landmarks, 256)
+    assert skin.dtype == np.float32 and set(np.unique(skin)) == {0.0, 1.0}
+    at = lambda point: skin[int(round(point[1])), int(round(point[0]))]
+    assert at(landmarks[30]) == 1.0 and at((landmarks[41] + landmarks[48]) / 2) == 1.0  # nose, cheek
+    for feature in (37, 40, 44, 47, 19, 24, 51, 57, 62, 66):  # eyes, brows, lips, mouth interior
+        assert at(landmarks[feature]) == 0.0, feature
+    brows_top = int(landmarks[17:27, 1].min())
+    assert skin[: brows_top - 1].max() == 0.0  # no hair: nothing above the brows
+    chin = int(landmarks[8, 1])
+    assert skin[chin + 2:].max() == 0.0  # no neck
