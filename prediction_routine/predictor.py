@@ -65,6 +65,9 @@ class RoutineSettings:
     stream_ttl_s: float = setting(30.0, "seconds without a frame after which a stream's state is dropped")
     stream_tracking: bool = setting(True, "follow each stream's face with MediaPipe's tracking mode (faster than "
                                           "detecting every frame)")
+    report_cpu: bool = setting(False, "add the CPU ms of every stage to each prediction's timings_ms (keys cpu_*: "
+                                      "decode, detect, align, model, colour, blend, mark, encode, base64; the "
+                                      "server adds json and http) for the stream benchmark's breakdown")
 
 
 def routine_settings(environ=None, **overrides: Any) -> RoutineSettings:
@@ -181,11 +184,28 @@ class ModelPrediction:
             return self._streams.get(stream_id)
 
     def _predict_one(self, instance: Any) -> dict:
+        if not self.settings.report_cpu:
+            return self._predict_timed(instance, None)
+        cpu: dict[str, float] = {}
+        started = time.process_time()
+        result = self._predict_timed(instance, cpu)
+        # What the stages did not cover (parsing fields, smoothing, bookkeeping) counts as decode.
+        covered = sum(cpu.values())
+        cpu["decode"] = cpu.get("decode", 0.0) + max(0.0, (time.process_time() - started) * 1000.0 - covered)
+        result["timings_ms"].update({f"cpu_{stage}": round(value, 3) for stage, value in cpu.items()})
+        return result
+
+    def _predict_timed(self, instance: Any, cpu: dict[str, float] | None) -> dict:
+        """One prediction; with ``cpu`` a dict, the CPU ms of decode, the swap's stages, encode and
+        base64 are added to it (the caller turns them into ``cpu_*`` timings)."""
         started = time.perf_counter()
+        cpu_started = time.process_time()
         timings: dict[str, float] = {}
         image_bytes = None
         try:
             image_bytes = decode_b64_image(instance, self.settings.max_image_bytes)
+            if cpu is not None:
+                cpu["base64"] = (time.process_time() - cpu_started) * 1000.0
             # Format and size from the header first: nothing is decoded before both are allowed.
             header = read_header(image_bytes, self.settings.max_image_pixels)
         except InputError as error:
@@ -221,7 +241,10 @@ class ModelPrediction:
             return self._failed(image_bytes, f"the swap failed: {type(error).__name__}: {error}", started, timings)
 
         timings.update({stage: value for stage, value in result.timings_ms.items() if stage != "total"})
+        if cpu is not None:
+            cpu.update(result.cpu_ms)
         encode_started = time.perf_counter()
+        encode_cpu = time.process_time()
         if result.frame is frame:
             merged = image_bytes  # no face: exactly the bytes that came in (even if scaled for the swap)
         else:
@@ -229,7 +252,13 @@ class ModelPrediction:
         finished = time.perf_counter()
         timings["encode"] = (finished - encode_started) * 1000.0
         timings["total"] = (finished - started) * 1000.0
-        return prediction(merged, result.faces, timings, None)
+        if cpu is None:
+            return prediction(merged, result.faces, timings, None)
+        base64_cpu = time.process_time()
+        cpu["encode"] = (base64_cpu - encode_cpu) * 1000.0
+        answer = prediction(merged, result.faces, timings, None)
+        cpu["base64"] = cpu.get("base64", 0.0) + (time.process_time() - base64_cpu) * 1000.0
+        return answer
 
     @staticmethod
     def _failed(image_bytes: bytes | None, message: str, started: float, timings: dict[str, float]) -> dict:

@@ -88,6 +88,85 @@ def google_error(code: int, message: str) -> Response:
     return Response(json.dumps(body), status=code, mimetype="application/json")
 
 
+def _json_loads(data: bytes):
+    """orjson when installed (2x faster than json on a predict body); ValueError for bad JSON either way."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(data)
+    return orjson.loads(data)
+
+
+def _json_dumps(value) -> bytes:
+    """orjson when installed (~40x faster than json.dumps on a predictions body: 2 us against 90 us)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(value).encode()
+    return orjson.dumps(value)
+
+
+class _RequestCpu:
+    """Process CPU ms of a request outside the routine, for ``report_cpu`` (RoutineSettings; like the
+    routine's stages, exact when the worker serves one request at a time).
+
+    A predict request reports ``cpu_json`` (parsing its body + the running mean of dumping the
+    answer) and ``cpu_http`` (reading the body + the running mean of the rest of the request:
+    Flask's dispatch and gunicorn writing the response), per instance. The means come from earlier
+    requests because an answer cannot contain the cost of its own writing.
+    """
+
+    def __init__(self, weight: float = 0.1):
+        self.weight = weight
+        self.dump_ms = 0.0
+        self.rest_ms = 0.0
+        self._lock = threading.Lock()
+
+    def learn(self, dump_ms: float, rest_ms: float) -> None:
+        with self._lock:
+            self.dump_ms += self.weight * (dump_ms - self.dump_ms)
+            self.rest_ms += self.weight * (max(0.0, rest_ms) - self.rest_ms)
+
+
+class _MeasureRequestCpu:
+    """WSGI middleware: the process CPU from the call until the server closed the response
+    (after writing it), handed to ``_RequestCpu.learn`` with what the view accounted for."""
+
+    def __init__(self, app, meter: _RequestCpu):
+        self.app = app
+        self.meter = meter
+
+    def __call__(self, environ, start_response):
+        started = time.process_time()
+        environ["faceswap.cpu_accounted_ms"] = None
+        body = self.app(environ, start_response)
+        return _ClosingBody(body, lambda: self._finished(environ, started))
+
+    def _finished(self, environ, started: float) -> None:
+        accounted = environ.get("faceswap.cpu_accounted_ms")
+        if accounted is not None:
+            total_ms = (time.process_time() - started) * 1000.0
+            self.meter.learn(accounted["dump"], total_ms - accounted["total"])
+
+
+class _ClosingBody:
+    """A WSGI response body that calls ``on_close`` after the server closed it."""
+
+    def __init__(self, body, on_close):
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._body, "close"):
+                self._body.close()
+        finally:
+            self._on_close()
+
+
 class _LoadedRoutine:
     """The worker's ModelPrediction, or why there is none yet."""
 
@@ -165,6 +244,8 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["faceswap_routine"] = state
+    request_cpu = _RequestCpu()
+    app.wsgi_app = _MeasureRequestCpu(app.wsgi_app, request_cpu)
 
     def predict(**_resource) -> Response:
         if state.routine is None:
@@ -173,17 +254,38 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
         if length is not None and length > settings.max_body_bytes:
             return google_error(413, f"the request body is {length} bytes; the limit is {settings.max_body_bytes} "
                                      "bytes (1.5 MB)")
+        view_started = time.process_time()
+        data = request.get_data(cache=False)
+        read = time.process_time()
         try:
-            body = json.loads(request.get_data(cache=False))
+            body = _json_loads(data)
         except (ValueError, UnicodeDecodeError):
             return google_error(400, 'the request body is not JSON; expected {"instances": [...]}')
+        parsed = time.process_time()
         if not isinstance(body, dict) or "instances" not in body:
             return google_error(400, 'the request body has no "instances" field; expected {"instances": [...]}')
         try:
             predictions = state.routine.predict(body["instances"])
         except InputError as error:
             return google_error(400, str(error))
-        return Response(json.dumps({"predictions": predictions}), mimetype="application/json")
+        if state.routine.settings.report_cpu:
+            _report_request_cpu(predictions, (read - view_started) * 1000.0, (parsed - read) * 1000.0)
+        dump_started = time.process_time()
+        answer = _json_dumps({"predictions": predictions})
+        finished = time.process_time()
+        if state.routine.settings.report_cpu:
+            accounted = sum(value for prediction in predictions for name, value in prediction["timings_ms"].items()
+                            if name.startswith("cpu_"))
+            request.environ["faceswap.cpu_accounted_ms"] = {
+                "dump": (finished - dump_started) * 1000.0,
+                "total": accounted - request_cpu.dump_ms - request_cpu.rest_ms + (finished - dump_started) * 1000.0}
+        return Response(answer, mimetype="application/json")
+
+    def _report_request_cpu(predictions: list[dict], read_ms: float, parse_ms: float) -> None:
+        share = 1.0 / max(1, len(predictions))
+        for prediction in predictions:
+            prediction["timings_ms"]["cpu_json"] = round((parse_ms + request_cpu.dump_ms) * share, 3)
+            prediction["timings_ms"]["cpu_http"] = round((read_ms + request_cpu.rest_ms) * share, 3)
 
     def health() -> Response:
         if state.routine is None:

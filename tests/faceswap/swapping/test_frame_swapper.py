@@ -70,15 +70,15 @@ def test_timings_cover_every_stage(make_swapper, still_path):
     assert result.timings_ms["total"] >= stages - 0.01 and result.timings_ms["model"] > 0.0
 
 
-def test_cpu_time_is_reported_per_finer_stage_and_fits_the_thread_cpu(make_swapper, still_path):
+def test_cpu_time_is_reported_per_finer_stage_and_fits_the_process_cpu(make_swapper, still_path):
     import time
 
     frame = read_image(still_path("s1"))
     swapper = make_swapper()
     swapper.swap_frame(frame, "a2b")
-    before = time.thread_time()
+    before = time.process_time()
     result = swapper.swap_frame(frame, "a2b")
-    spent_ms = (time.thread_time() - before) * 1000.0
+    spent_ms = (time.process_time() - before) * 1000.0
     assert set(result.cpu_ms) == {"detect", "align", "model", "colour", "blend", "mark"}
     assert all(value >= 0.0 for value in result.cpu_ms.values()) and result.cpu_ms["detect"] > 0.0
     assert sum(result.cpu_ms.values()) <= spent_ms + 0.5
