@@ -2,7 +2,9 @@
 
 Each frame (every ``every_n_frames``-th of a video) goes through the face detector; the largest
 ``max_faces`` faces of at least ``min_face_size`` px are aligned to the extraction layout
-(classic 256 px / 48 px padding) and written as PNG with their landmarks in crop coordinates.
+(classic 256 px / 48 px padding) and written as PNG with their landmarks in crop coordinates
+and an identity (extraction/identities.py; group photos: every face above the minimum size
+with ``--max-faces``, each face its own person).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from tqdm import tqdm
 from faceswap.conversion.video_io import VIDEO_SUFFIXES, probe_video, read_frames
 from faceswap.errors import InputError
 from faceswap.extraction.face_folder import FaceFolder, FaceRecord
+from faceswap.extraction.identities import face_identity, read_identity_key
 from faceswap.faces.alignment import EXTRACT_LAYOUT, FaceLayout, align_face, transform_points
 from faceswap.faces.detection import DetectionSettings, FaceDetector
 from faceswap.images import IMAGE_SUFFIXES, list_images, read_image, write_image
@@ -37,6 +40,8 @@ class ExtractSettings:
     min_score: float = setting(0.5, "ignore faces whose detector score is lower")
     size: int = setting(EXTRACT_LAYOUT.size, "side of the aligned face crops in px")
     padding_ratio: float = setting(EXTRACT_LAYOUT.padding_ratio, "margin around the mean-face square, share of the size")
+    identity_key: str = setting("", "table mapping source files to person keys (Markdown with 'file' and 'id' "
+                                    "columns, like faces/MANIFEST.md, or CSV); default: one person per source file")
 
 
 @dataclass
@@ -92,6 +97,7 @@ def extract_faces(inputs: list[str | Path], output: str | Path, settings: Extrac
     for source in sources:
         if source.suffix.lower() in VIDEO_SUFFIXES:
             probe_video(source)  # fail early, naming the file, before any face is written
+    identity_key = read_identity_key(settings.identity_key) if settings.identity_key else None
     folder = FaceFolder.create_or_open(output, layout)
     detector = detector or FaceDetector(DetectionSettings(max_faces=max(1, settings.max_faces)))
     report = ExtractionReport()
@@ -107,12 +113,14 @@ def extract_faces(inputs: list[str | Path], output: str | Path, settings: Extrac
                          if f.score >= settings.min_score and min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= settings.min_face_size]
                 if faces:
                     report.frames_with_faces += 1
-                for number, face in enumerate(faces[: settings.max_faces]):
+                kept = faces[: settings.max_faces]
+                for number, face in enumerate(kept):
                     crop, matrix = align_face(frame, face.landmarks, layout)
                     name = f"{source.stem}_{index:06d}_{number}.png"
                     write_image(folder.path / name, crop)
                     folder.add(FaceRecord(name, source.name, index, number, face.score,
-                                          transform_points(face.landmarks, matrix).astype(np.float32)))
+                                          transform_points(face.landmarks, matrix).astype(np.float32),
+                                          face_identity(source, number, len(kept), identity_key)))
                     report.faces_written += 1
     finally:
         bar.close()

@@ -4,7 +4,11 @@
 
     {"layout": {"size": 256, "padding_ratio": 0.1875},
      "faces": {"d6_000012_0.png": {"source": "d6.mp4", "frame": 12, "face": 0, "score": 0.93,
+                                   "identity": "d6",
                                    "landmarks": [[x, y], ... 68 points in crop px]}}}
+
+``identity`` (see extraction/identities.py) says which faces show the same person; folders
+written before it existed get the source's stem when they are read.
 
 Crops are uint8 BGR in the folder's FaceLayout (by default the classic 256 px / 48 px layout).
 Written by extraction, read by training.
@@ -35,10 +39,15 @@ class FaceRecord:
     face: int
     score: float
     landmarks: np.ndarray
+    identity: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.identity:
+            self.identity = Path(self.source).stem if self.source else ""
 
     def to_dict(self) -> dict:
         return {"source": self.source, "frame": self.frame, "face": self.face, "score": round(self.score, 4),
-                "landmarks": np.round(self.landmarks, 2).tolist()}
+                "identity": self.identity, "landmarks": np.round(self.landmarks, 2).tolist()}
 
 
 @dataclass
@@ -80,7 +89,8 @@ class FaceFolder:
                 if landmarks.shape != (68, 2):
                     raise ValueError(f"{name}: landmarks are not 68 (x, y) points")
                 records[name] = FaceRecord(name, entry.get("source", ""), int(entry.get("frame", 0)),
-                                           int(entry.get("face", 0)), float(entry.get("score", 0.0)), landmarks)
+                                           int(entry.get("face", 0)), float(entry.get("score", 0.0)), landmarks,
+                                           str(entry.get("identity", "")))
         except (ValueError, KeyError, TypeError) as error:
             raise InputError(f"{index}: corrupt face index ({error})") from None
         missing = [name for name in records if not (path / name).is_file()]

@@ -14,6 +14,10 @@ Configs (`CONFIGS`):
 - ``lite``: the same shape with fewer filters and a smaller bottleneck, sized to train to a
   recognisable result in about 1.5 hours on 2 CPU cores.
 - ``tiny``: a very small model of the same shape for fast tests.
+- ``res96``: the default since issue 9: 96x96 faces, a 512-wide bottleneck and one residual
+  block after every decoder upscale (as DeepFaceLab's Quick96 and SAEHD "DF-UD" decoders do:
+  conv 3x3 + LeakyReLU 0.2 + conv 3x3, added to the block's input, LeakyReLU 0.2), so the
+  decoders can draw detail at 96 px. Sized for these 2 CPU cores; see docs/default-model.md.
 
 Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
 crop the model sees is ``config.layout`` (FaceLayout(64, 0.0) for the classic model: the central
@@ -42,6 +46,8 @@ class ModelConfig:
     latent_upscale_filters: int = 512
     decoder_filters: tuple[int, ...] = (256, 128, 64)
     leaky_relu_slope: float = 0.1
+    decoder_residual_blocks: int = 0
+    residual_slope: float = 0.2
 
     def __post_init__(self) -> None:
         latent = self.latent_size
@@ -81,6 +87,9 @@ CONFIGS: dict[str, ModelConfig] = {
     "original": ModelConfig("original"),
     "lite": ModelConfig("lite", encoder_filters=(32, 64, 128, 256), encoder_dense=256, latent_channels=256,
                         latent_upscale_filters=128, decoder_filters=(128, 64, 32)),
+    "res96": ModelConfig("res96", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=512,
+                         latent_channels=256, latent_upscale_filters=128, decoder_filters=(96, 48, 24),
+                         decoder_residual_blocks=1),
     "tiny": ModelConfig("tiny", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
                         latent_upscale_filters=48, decoder_filters=(32, 24, 16)),
 }
@@ -135,6 +144,16 @@ def _upscale(x, filters: int, slope: float, name: str):
     return pixel_shuffle(f"{name}_pixel_shuffle")(x)
 
 
+def _residual_block(x, filters: int, slope: float, name: str):
+    """DeepFaceLab's ResidualBlock: x + conv(lrelu(conv(x))), then LeakyReLU (shape unchanged)."""
+    keras = _keras()
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    y = keras.layers.LeakyReLU(negative_slope=slope, name=f"{name}_leaky_relu1")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    y = keras.layers.Add(name=f"{name}_add")([x, y])
+    return keras.layers.LeakyReLU(negative_slope=slope, name=f"{name}_leaky_relu2")(y)
+
+
 def build_encoder(config: ModelConfig):
     """(N, S, S, 3) BGR float32 [0,1] -> latent (N, 2L, 2L, latent_upscale_filters) float32."""
     keras = _keras()
@@ -161,6 +180,8 @@ def build_decoder(config: ModelConfig, side: str):
     x = inputs
     for index, filters in enumerate(config.decoder_filters, start=1):
         x = _upscale(x, filters, config.leaky_relu_slope, f"decoder_{side}_upscale{index}")
+        for block in range(1, config.decoder_residual_blocks + 1):
+            x = _residual_block(x, filters, config.residual_slope, f"decoder_{side}_residual{index}_{block}")
     x = keras.layers.Conv2D(3, 5, padding="same", activation="sigmoid", name=f"decoder_{side}_output")(x)
     return keras.Model(inputs, x, name=f"decoder_{side}")
 

@@ -30,9 +30,10 @@ from tqdm import tqdm
 from faceswap.errors import InputError
 from faceswap.extraction.face_folder import FaceFolder
 from faceswap.faces.alignment import FaceLayout, compose, invert_matrix, relayout_matrix, transform_points
-from faceswap.faces.masks import MaskSettings, face_mask
+from faceswap.faces.masks import MaskSettings, eyes_mouth_mask, face_mask
 from faceswap.images import read_image
 from faceswap.training.augmentation import AugmentSettings, augment_face
+from faceswap.training.sampling import balanced_indices, balanced_probabilities
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class FaceSet:
     to_model: np.ndarray | None = None
     names: list[str] = field(default_factory=list)
     sources: Counter = field(default_factory=Counter)
+    identities: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -75,7 +77,7 @@ class FaceSet:
     def describe(self) -> dict:
         """JSON-able summary for checkpoints and the export manifest."""
         return {"folders": [str(folder) for folder in self.folders], "faces": len(self),
-                "sources": dict(sorted(self.sources.items()))}
+                "identities": len(set(self.identities)), "sources": dict(sorted(self.sources.items()))}
 
     def model_crop(self, index: int) -> np.ndarray:
         """The undistorted model crop of face ``index``: BGR float32 (S, S, 3) in [0, 1]."""
@@ -116,6 +118,7 @@ def load_face_set(side: str, folders: list[str | Path], model_layout: FaceLayout
             to_model.append(working_to_model)
             face_set.names.append(f"{folder_path}/{record.file}")
             face_set.sources[record.source or folder_path.name] += 1
+            face_set.identities.append(record.identity or folder_path.name)
     face_set.landmarks = np.stack(landmarks)
     face_set.to_model = np.stack(to_model)
     logger.info("side %s: %d faces from %d folder(s)", side.upper(), len(face_set), len(face_set.folders))
@@ -124,11 +127,13 @@ def load_face_set(side: str, folders: list[str | Path], model_layout: FaceLayout
 
 @dataclass
 class Batch:
-    """warped (network input) and target: BGR float32 (B, S, S, 3) [0, 1]; mask: float32 (B, S, S) [0, 1]."""
+    """warped (network input) and target: BGR float32 (B, S, S, 3) [0, 1]; mask: float32 (B, S, S) [0, 1];
+    eyes_mouth: float32 (B, S, S) [0, 1], the eyes-and-mouth region of the target (extra loss weight)."""
 
     warped: np.ndarray
     target: np.ndarray
     mask: np.ndarray
+    eyes_mouth: np.ndarray
 
 
 class BatchMaker:
@@ -136,8 +141,11 @@ class BatchMaker:
     (seed, side, iteration, batch size, the faces and the settings)."""
 
     def __init__(self, face_set: FaceSet, batch_size: int, seed: int, augment: AugmentSettings,
-                 mask: MaskSettings | None = None) -> None:
+                 mask: MaskSettings | None = None, balance: bool = False) -> None:
         self.face_set = face_set
+        self.balance = balance
+        self._probabilities = (balanced_probabilities(face_set.identities, face_set.landmarks)
+                               if balance else None)
         self.batch_size = batch_size
         self.seed = seed
         self.augment = augment
@@ -156,7 +164,10 @@ class BatchMaker:
             return self._permutations[epoch]
 
     def indices(self, iteration: int) -> np.ndarray:
-        """Face indices of batch ``iteration``: consecutive slices of one permutation per epoch."""
+        """Face indices of batch ``iteration``: consecutive slices of one permutation per epoch, or,
+        with ``balance``, draws balanced over identities and yaw (training/sampling.py)."""
+        if self._probabilities is not None:
+            return balanced_indices(self._probabilities, self.batch_size, self.seed, self.side_index, iteration)
         count = len(self.face_set)
         positions = np.arange(iteration * self.batch_size, (iteration + 1) * self.batch_size)
         return np.array([self._permutation(int(p // count))[int(p % count)] for p in positions])
@@ -167,13 +178,15 @@ class BatchMaker:
         warped = np.empty((self.batch_size, size, size, 3), dtype=np.float32)
         target = np.empty_like(warped)
         mask = np.empty((self.batch_size, size, size), dtype=np.float32)
+        eyes_mouth = np.empty_like(mask)
         for slot, index in enumerate(self.indices(iteration)):
             sample = augment_face(rng, self.face_set.images[index], self.face_set.landmarks[index],
                                   self.face_set.to_model[index], size, self.augment)
             warped[slot] = sample.warped
             target[slot] = sample.target
             mask[slot] = face_mask(sample.landmarks, size, self.mask)
-        return Batch(warped, target, mask)
+            eyes_mouth[slot] = eyes_mouth_mask(sample.landmarks, size)
+        return Batch(warped, target, mask, eyes_mouth)
 
 
 class BatchPrefetcher:

@@ -93,7 +93,8 @@ def training_worker(args) -> dict:
     step = make_train_step(networks, optimizer, args.batch_size, LossSettings())
 
     def run(batch_a, batch_b):
-        loss_a, _ = step(batch_a.warped, batch_a.target, batch_a.mask, batch_b.warped, batch_b.target, batch_b.mask)
+        loss_a, _ = step(batch_a.warped, batch_a.target, batch_a.mask, batch_a.eyes_mouth,
+                         batch_b.warped, batch_b.target, batch_b.mask, batch_b.eyes_mouth)
         float(loss_a)
 
     ready = [maker.batch(0) for maker in makers]

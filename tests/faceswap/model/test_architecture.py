@@ -97,3 +97,16 @@ def test_config_round_trips_through_json_and_rejects_bad_shapes():
         ModelConfig("bad", decoder_filters=(64, 32))
     with pytest.raises(ValueError, match="unknown model config fields"):
         ModelConfig.from_dict({**CONFIGS["tiny"].to_dict(), "dropout": 0.5})
+
+
+def test_res96_decoders_have_a_residual_block_after_every_upscale_and_keep_shapes():
+    from faceswap.model.architecture import build_autoencoders, get_config
+
+    config = get_config("res96")
+    assert config.input_size == 96 and config.encoder_dense > 256
+    networks = build_autoencoders(config)
+    names = [layer.name for layer in networks.decoder_b.layers]
+    assert [n for n in names if n.endswith("_add")] == [f"decoder_b_residual{i}_1_add" for i in (1, 2, 3)]
+    faces = np.random.default_rng(0).random((2, 96, 96, 3), dtype=np.float32)
+    out = np.asarray(networks.swap_model("a2b")(faces))
+    assert out.shape == (2, 96, 96, 3) and 0.0 <= out.min() and out.max() <= 1.0
