@@ -1,4 +1,6 @@
-"""`python -m faceswap convert`: a video file -> video file (audio kept), or a picture folder -> folder."""
+"""`python -m faceswap convert`: a video file -> video file (timestamps, audio and picture properties
+kept), or a picture folder -> folder. Prints the conversion summary: counts, frames without a face
+by reason, and what was changed or dropped."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from faceswap.settings import add_dataclass_arguments, settings_from
 from faceswap.swapping.frame_swapper import SwapSettings
 from faceswap.swapping.watermark import MarkSettings
 
-HELP = "swap the faces of a video (same fps, frame count and audio) or of a folder of pictures"
+HELP = ("swap the faces of a video (.mp4 .mov .mkv .avi .webm .m4v in; .mp4 .m4v .mov .mkv .webm out; every frame "
+        "keeps its timestamp, audio kept) or of a folder of pictures")
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 
@@ -40,9 +43,5 @@ def run(args: argparse.Namespace) -> int:
     model_dir = args.model_dir or os.environ.get("FACESWAP_MODEL_DIR") or DEFAULT_MODEL_DIR
     report = convert(args.input, args.output, model_dir, settings, swap_settings,
                      progress=not getattr(args, "quiet", False), credentials=credentials)
-    audio = ", audio kept" if report.audio_kept else ""
-    print(f"{report.frames} frames ({report.frames_with_faces} with faces, {report.faces} faces swapped{audio}) "
-          f"in {report.seconds:.1f} s ({report.frames_per_second:.1f} frames/s) -> {report.output}")
-    for name in report.skipped:
-        print(f"skipped (not a readable picture): {name}")
+    print("\n".join(report.summary("pictures" if Path(args.input).is_dir() else "frames")))
     return 1 if report.skipped else 0

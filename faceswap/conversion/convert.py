@@ -1,15 +1,20 @@
 """Offline conversion: swap every face of a video file or of a folder of pictures.
 
 * video -> video: every frame goes through FrameSwapper (with temporal landmark smoothing), in
-  order; the result has the same frame count and frame rate, and the source's audio track is
-  copied in (faceswap.conversion.video_io). Frames without a face are written unchanged.
+  order, upright and on square pixels; the result keeps every frame's timestamp, the audio tracks,
+  the display shape, colour tags and bit depth where the container allows
+  (faceswap.conversion.video_io, which also says in ``notes`` what was changed or dropped).
+  Frames without a face are written unchanged and counted, with the reason, in the report.
 * folder -> folder: each picture is swapped and written under the same name; a picture without a
-  face is copied byte for byte; a file that cannot be read is reported and skipped, the others
-  are still converted.
+  face is copied byte for byte; a swapped picture keeps its alpha channel and bit depth
+  (faceswap.images); a file that cannot be read is reported and skipped, the others are still
+  converted.
 
 Nothing is overwritten by accident: an existing output video, or a picture that already exists in
 the output folder, stops the conversion before any work unless ``overwrite`` is set; the input
-itself is never a valid output. Frames are ``uint8 (H, W, 3)`` BGR throughout.
+itself is never a valid output, and an output suffix that cannot be written is refused before the
+model loads. Converted files become the output in one place, ``finalise_output``
+(faceswap.conversion.output_file). Frames are ``uint8 (H, W, 3)`` BGR throughout.
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
-from faceswap.conversion.video_io import VIDEO_SUFFIXES, VideoWriter, probe_video, read_frames
+from faceswap.conversion.output_file import finalise_output, temporary_sibling
+from faceswap.conversion.video_io import (VIDEO_SUFFIXES, EncodeSettings, VideoConverter,
+                                          output_format, probe_video)
 from faceswap.errors import InputError
-from faceswap.images import IMAGE_SUFFIXES, encode_jpeg, list_images, read_image, write_image
+from faceswap.images import IMAGE_SUFFIXES, list_images, picture_to_write, read_picture, write_picture
 from faceswap.model.runtime import BACKENDS, load_swap_model
 from faceswap.provenance.conversion import attach_credentials
 from faceswap.provenance.credentials import CredentialSettings
@@ -43,6 +51,7 @@ class ConvertSettings:
     smooth: bool = setting(True, "smooth landmarks over time in videos (less jitter)")
     crf: int = setting(18, "H.264 quality of the output video (lower = better, 0-51)")
     preset: str = setting("veryfast", "H.264 encoder speed preset (ultrafast ... veryslow)")
+    vp9_crf: int = setting(32, "VP9 quality of .webm output videos (lower = better, 0-63)")
     backend: str = setting("tflite", "model runtime to use from the model directory (tflite or savedmodel)",
                            choices=BACKENDS)
 
@@ -59,10 +68,40 @@ class ConversionReport:
     audio_kept: bool = False
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    no_face: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def frames_without_faces(self) -> int:
+        return self.frames - self.frames_with_faces
+
+    def count(self, result, frame) -> None:
+        """Add one swapped frame (a SwapResult of ``frame``); a frame without a face is counted
+        under its reason (faceswap.faces.detection.no_face_reason)."""
+        from faceswap.faces.detection import no_face_reason
+
+        self.frames += 1
+        self.faces += result.faces
+        if result.faces:
+            self.frames_with_faces += 1
+        else:
+            self.no_face[no_face_reason(frame)] += 1
+
+    def summary(self, unit: str = "frames") -> list[str]:
+        """The report in lines for people: counts, frames without a face by reason, notes."""
+        lines = [f"{self.frames} {unit} ({self.frames_with_faces} with faces, {self.faces} faces swapped"
+                 f"{', audio kept' if self.audio_kept else ''}) in {self.seconds:.1f} s "
+                 f"({self.frames_per_second:.1f} {unit}/s) -> {self.output}"]
+        if self.frames_without_faces:
+            lines.append(f"{self.frames_without_faces} {unit} without a face, written unchanged:")
+            lines += [f"  {count} x {reason}" for reason, count in self.no_face.most_common()]
+        lines += [f"note: {note}" for note in self.notes]
+        lines += [f"skipped (not a readable picture): {name}" for name in self.skipped]
+        return lines
 
 
 def _same_path(first: Path, second: Path) -> bool:
@@ -70,9 +109,9 @@ def _same_path(first: Path, second: Path) -> bool:
 
 
 def check_video_output(source: Path, output: Path, overwrite: bool) -> None:
-    """Refuse an output video that is the input, has no video suffix, or exists (unless overwrite)."""
-    if output.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(f"{output}: the output video needs one of the suffixes {', '.join(VIDEO_SUFFIXES)}")
+    """Refuse an output video that is the input, has a suffix that cannot be written
+    (OUTPUT_VIDEO_SUFFIXES), or exists (unless overwrite)."""
+    output_format(output)
     if output.exists():
         if _same_path(source, output):
             raise InputError(f"{output}: the output is the input video; choose another output file")
@@ -97,7 +136,8 @@ def check_folder_output(source: Path, output: Path, pictures: list[Path], overwr
 
 def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
                   settings: ConvertSettings | None = None, progress: bool = True) -> ConversionReport:
-    """Swap the faces of the video ``source`` into the video ``output`` (same fps, frame count, audio)."""
+    """Swap the faces of the video ``source`` into the video ``output`` (every frame at its own
+    timestamp, audio, display shape and picture properties kept; ``report.notes`` says what changed)."""
     settings = settings or ConvertSettings()
     source, output = Path(source), Path(output)
     info = probe_video(source)
@@ -110,27 +150,23 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
 
         smoother = LandmarkSmoother()
     started = time.perf_counter()
+    encode = EncodeSettings(crf=settings.crf, preset=settings.preset, vp9_crf=settings.vp9_crf)
     bar = tqdm(total=info.frame_count or None, unit="frame", desc=f"convert {source.name}", disable=not progress)
     try:
-        with VideoWriter(output, info.width, info.height, info.fps, audio_source=source,
-                         crf=settings.crf, preset=settings.preset) as writer:
-            for index, frame in enumerate(read_frames(source)):
-                if frame.shape[:2] != (info.height, info.width):
-                    raise InputError(f"{source}: frame {index} is {frame.shape[1]}x{frame.shape[0]}, "
-                                     f"not {info.width}x{info.height} like the first frame")
-                result = swapper.swap_frame(frame, settings.direction, smoother=smoother, timestamp_s=index / info.fps)
-                writer.write(result.frame)
-                report.frames += 1
-                report.faces += result.faces
-                report.frames_with_faces += result.faces > 0
+        with VideoConverter(source, output, encode) as video:
+            for frame in video.frames():
+                result = swapper.swap_frame(frame.picture, settings.direction, smoother=smoother,
+                                            timestamp_s=frame.time_s)
+                video.write(frame, result.frame)
+                report.count(result, frame.picture)
                 bar.update(1)
-        report.audio_kept = writer.audio_kept
+            if report.frames == 0:
+                raise InputError(f"{source}: holds no readable video frames")
+        report.audio_kept = video.audio_kept
+        report.notes = video.notes
     finally:
         bar.close()
     report.seconds = time.perf_counter() - started
-    if report.frames == 0:
-        output.unlink(missing_ok=True)
-        raise InputError(f"{source}: holds no readable video frames")
     if info.frame_count and info.frame_count != report.frames:
         logger.warning("%s: the container announces %d frames but %d were decoded", source, info.frame_count, report.frames)
     logger.info("%s: %d frames (%d with faces) in %.1f s -> %s%s", source, report.frames, report.frames_with_faces,
@@ -138,11 +174,17 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
     return report
 
 
-def _write_picture(path: Path, image, jpeg_quality: int) -> None:
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        path.write_bytes(encode_jpeg(image, jpeg_quality))
-    else:
-        write_image(path, image)
+def _write_swapped_picture(target: Path, picture, swapped, jpeg_quality: int) -> list[str]:
+    """Write ``swapped`` (uint8 BGR of ``picture``) as ``target`` with the picture's alpha and bit
+    depth (faceswap.images); return what could not be kept, in words."""
+    image, notes = picture_to_write(picture, swapped, target.suffix)
+    temporary = temporary_sibling(target, "partial")
+    try:
+        write_picture(temporary, image, jpeg_quality)
+        finalise_output(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return notes
 
 
 def convert_folder(source: str | Path, output: str | Path, swapper: FrameSwapper,
@@ -161,20 +203,19 @@ def convert_folder(source: str | Path, output: str | Path, swapper: FrameSwapper
     started = time.perf_counter()
     for picture in tqdm(pictures, unit="picture", desc=f"convert {source.name}", disable=not progress):
         try:
-            frame = read_image(picture)
+            still = read_picture(picture)
         except InputError as error:
             logger.warning("skipped: %s", error)
             report.skipped.append(picture.name)
             continue
-        result = swapper.swap_frame(frame, settings.direction)
+        result = swapper.swap_frame(still.image, settings.direction)
         target = output / picture.name
         if result.faces == 0:
             shutil.copyfile(picture, target)
         else:
-            _write_picture(target, result.frame, swapper.settings.jpeg_quality)
-        report.frames += 1
-        report.faces += result.faces
-        report.frames_with_faces += result.faces > 0
+            notes = _write_swapped_picture(target, still, result.frame, swapper.settings.jpeg_quality)
+            report.notes += [f"{picture.name}: {note}" for note in notes]
+        report.count(result, still.image)
     report.seconds = time.perf_counter() - started
     logger.info("%s: %d pictures (%d with faces, %d skipped) in %.1f s -> %s", source, report.frames,
                 report.frames_with_faces, len(report.skipped), report.seconds, output)
@@ -201,10 +242,10 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
         kind = "folder"
     elif source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
         kind = "video"
-        probe_video(source)  # fail on an unreadable video before loading the model
-        check_video_output(source, Path(output), settings.overwrite)
+        check_video_output(source, Path(output), settings.overwrite)  # before any work, as the unreadable video:
+        probe_video(source)
     elif source.is_file():
-        raise InputError(f"{source}: not a video ({', '.join(VIDEO_SUFFIXES)}) or a folder of pictures")
+        raise InputError(f"{source}: is not a video ({', '.join(VIDEO_SUFFIXES)}) or a folder of pictures.")
     else:
         raise InputError(f"{source}: no such file or folder")
 

@@ -8,7 +8,12 @@ in the sample data). Landmarks are then reduced to the classic 68 points (facesw
 Two front ends share that logic:
 
 * ``FaceDetector`` — every frame on its own (stills, extraction, offline conversion): the
-  full-range detector finds faces, the mesh runs on a crop around each;
+  full-range detector finds faces, the mesh runs on a crop around each. The detector sees the
+  frame at 192x192, so on its own it misses faces under ~5 % of a large frame's width; when it
+  finds nothing in a frame over ~1000 px, a second pass runs it on overlapping tiles sized so
+  that a face of ``min_face_size`` px (the extractor's minimum, 48) fills ~7.5 % of a tile
+  (the classic sliding-window remedy for small objects, e.g. Unel et al., "The Power of Tiling
+  for Small Object Detection", CVPRW 2019). ``no_face_reason`` says why a frame has no face;
 * ``FaceTracker`` — one video stream: the mesh runs in MediaPipe's tracking mode, which skips
   detection while it follows a face (~2x faster per frame, the live path), and a detection confirms
   the face when a track starts and every ``confirm_every`` frames after that.
@@ -43,6 +48,11 @@ class DetectionSettings:
                                                   "found nothing (animals score ~0.7 there, close faces ~0.9)")
     min_overlap: float = setting(0.3, "share of a mesh's box that a detection must cover to confirm it")
     confirm_every: int = setting(15, "FaceTracker: frames between detector confirmations of a tracked face")
+    small_faces: bool = setting(True, "FaceDetector: when a frame over ~1000 px shows no face, search it again in "
+                                      "overlapping tiles for faces down to min_face_size (tens to hundreds of ms "
+                                      "per such frame, see docs/training.md)")
+    min_face_size: int = setting(48, "smallest face (box side, px) that the tiled search looks for")
+    tile_min_confidence: float = setting(0.75, "face-detector score a face found in a tile needs")
 
 
 @dataclass
@@ -123,6 +133,7 @@ class _TwoRangeDetection:
         import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
 
         first, second = (1, 0) if settings.full_range else (0, 1)
+        self._full_range_first = settings.full_range
         self._thresholds = (settings.min_detection_confidence, settings.fallback_min_confidence)
         self._graphs = [
             mp.solutions.face_detection.FaceDetection(model_selection=first,
@@ -143,6 +154,30 @@ class _TwoRangeDetection:
     def close(self) -> None:
         for graph in self._graphs:
             graph.close()
+
+    def full_range_boxes(self, rgb: np.ndarray, threshold: float) -> list[tuple[np.ndarray, float]]:
+        """Boxes of the full-range model alone in an RGB image (a tile); call with the lock held."""
+        graph = self._graphs[0] if self._full_range_first else self._graphs[1]
+        height, width = rgb.shape[:2]
+        return [(box, score) for box, score in _detection_boxes(graph.process(rgb).detections or [], width, height)
+                if score >= threshold]
+
+
+def _tile_origins(length: int, side: int, step: int) -> list[int]:
+    """Start offsets of tiles of ``side`` px every ``step`` px that cover ``length`` px, the last flush."""
+    if length <= side:
+        return [0]
+    origins = list(range(0, length - side, step))
+    return origins + [length - side]
+
+
+def _without_duplicates(boxes: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """Boxes (best score first) none of which lies half inside a better one (overlapping tiles)."""
+    kept: list[tuple[np.ndarray, float]] = []
+    for box, score in sorted(boxes, key=lambda item: item[1], reverse=True):
+        if all(_covered_share(box, other) < 0.5 and _covered_share(other, box) < 0.5 for other, _ in kept):
+            kept.append((box, score))
+    return kept
 
 
 def _face_detection_graph(settings: DetectionSettings) -> _TwoRangeDetection:
@@ -167,6 +202,9 @@ class FaceDetector:
 
     crop_scale = 2.0   # side of the square crop around a detection, in detection-box sizes
     crop_size = 256    # the crop is resized to at most this many px before the mesh runs
+    min_crop_size = 192  # smaller crops (small faces) are enlarged to this: the mesh model's input size
+    tile_share = 0.075   # a face of min_face_size px fills this share of a tile's side (640 px tiles for 48)
+    first_pass_share = 0.05  # the whole-frame pass finds faces down to about this share of the long side
 
     def __init__(self, settings: DetectionSettings | None = None):
         self.settings = settings or DetectionSettings()
@@ -200,6 +238,9 @@ class FaceDetector:
         scale = min(1.0, self.crop_size / crop.shape[0])
         if scale < 1.0:
             crop = cv2.resize(crop, (self.crop_size, self.crop_size), interpolation=cv2.INTER_AREA)
+        elif crop.shape[0] < self.min_crop_size:
+            scale = self.min_crop_size / crop.shape[0]
+            crop = cv2.resize(crop, (self.min_crop_size, self.min_crop_size), interpolation=cv2.INTER_CUBIC)
         result = self._mesh.process(crop).multi_face_landmarks
         if not result:
             return None
@@ -212,6 +253,8 @@ class FaceDetector:
         height, width = rgb.shape[:2]
         with self._lock:
             boxes = self._detection.boxes(rgb)
+            if not boxes and self.settings.small_faces:
+                boxes = self._tiled_boxes(rgb)
             boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
             meshes = [mesh for mesh in (self._mesh_in_box(rgb, box) for box, _ in boxes[: self.settings.max_faces])
                       if mesh is not None]
@@ -222,6 +265,53 @@ class FaceDetector:
             if all(_covered_share(face.box, other.box) < 0.5 for other in unique):
                 unique.append(face)
         return unique
+
+
+    def tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:
+        """(x, y, side) of the tiles the small-face pass searches in a width x height frame; none
+        when the whole-frame pass already finds faces of ``min_face_size`` px. Tiles overlap by the
+        largest face the whole-frame pass can miss, so every such face lies whole in one tile."""
+        minimum = self.settings.min_face_size
+        longest = max(width, height)
+        if longest * self.first_pass_share <= minimum:
+            return []
+        side = min(int(round(minimum / self.tile_share)), width, height)
+        step = max(minimum, side - int(np.ceil(longest * self.first_pass_share)) - minimum // 2)
+        return [(x, y, side) for y in _tile_origins(height, side, step) for x in _tile_origins(width, side, step)]
+
+    def _tiled_boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """Detections of the full-range model in every tile, in frame px; call with the lock held."""
+        height, width = rgb.shape[:2]
+        found = []
+        for x, y, side in self.tiles(width, height):
+            tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
+            offset = np.array([x, y, x, y], dtype=np.float32)
+            found += [(box + offset, score)
+                      for box, score in self._detection.full_range_boxes(tile, self.settings.tile_min_confidence)]
+        return _without_duplicates(found)
+
+
+def no_face_reason(image: np.ndarray, settings: DetectionSettings | None = None) -> str:
+    """Why no face was found in ``image`` (uint8 (H, W, 3) BGR), in words, as far as the picture
+    itself tells: too small, very dark, overexposed, very blurred, or simply no face of at least
+    ``min_face_size`` px. A few ms on a 1080p frame (it looks at a 1/4-size copy)."""
+    settings = settings or DetectionSettings()
+    minimum = settings.min_face_size
+    height, width = image.shape[:2]
+    if min(height, width) < minimum:
+        return f"the frame ({width}x{height}) is smaller than the smallest face looked for ({minimum} px)"
+    small = image[::4, ::4] if min(height, width) >= 4 * minimum else image
+    grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_BGR2GRAY)
+    brightness = float(grey.mean())
+    if brightness < 30:
+        return f"the frame is very dark (mean brightness {brightness:.0f} of 255)"
+    clipped = float((grey >= 250).mean())
+    if clipped > 0.5:
+        return f"the frame is overexposed ({clipped:.0%} of it is white)"
+    sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
+    if sharpness < 5.0:
+        return "the frame is very blurred or flat (no detail to find a face in)"
+    return f"no face of at least {minimum} px found"
 
 
 class FaceTracker:

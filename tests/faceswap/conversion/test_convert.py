@@ -109,3 +109,83 @@ def test_command_line_reports_a_bad_video_in_one_line(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "holiday.mp4" in error and "Traceback" not in error
     assert len(error.splitlines()) == 1
+
+
+# ------------------------------------------------------------------ media that people really bring
+
+def test_phone_like_video_keeps_timestamps_sound_and_says_what_changed(face_frames, make_video, test_model_dir,
+                                                                        tmp_path, capsys):
+    """A variable-frame-rate .mov with camera PCM and no face in its last frames, converted to .webm."""
+    from tests.faceswap.conversion.conftest import VideoSpec
+
+    blank = [np.full_like(face_frames[0], 128) for _ in range(3)]
+    times = [i * 33 for i in range(8)] + [231 + i * 66 for i in range(1, 12)]
+    source = make_video("phone.mov", VideoSpec(frames=face_frames[:16] + blank, times_ms=times, audio="pcm_s16le"))
+    output = tmp_path / "swapped.webm"
+
+    code = _run_command(str(source), str(output), "--model-dir", str(test_model_dir))
+
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "19 frames (16 with faces" in printed
+    assert "3 frames without a face, written unchanged:\n  3 x the frame is very blurred or flat" in printed
+    assert "note: written as VP9 + Opus in .webm" in printed
+    assert "note: audio track 1 (pcm_s16le, 48000 Hz) converted to opus at 48000 Hz: .webm does not take pcm_s16le" \
+        in printed
+    assert "note: variable frame rate kept" in printed
+    import av
+
+    with av.open(str(output)) as container:
+        assert [s.codec_context.name for s in container.streams] == ["vp9", "opus"]
+        written = [float(frame.time) for frame in container.decode(video=0)]
+    assert max(abs(a - b / 1000) for a, b in zip(written, times)) < 1 / 30 and len(written) == 19
+    converted = list(read_frames(output))
+    assert np.abs(converted[2].astype(np.int16) - face_frames[2]).max(axis=2).__gt__(40).sum() > 300  # swapped
+
+
+def test_unsupported_output_is_refused_before_the_model_loads(clip_with_tone, tmp_path):
+    with pytest.raises(InputError) as raised:
+        convert(clip_with_tone, tmp_path / "out.avi", tmp_path / "no-model-here", progress=False)
+    message = str(raised.value)
+    assert "out.avi: videos are written as .mp4, .m4v, .mov, .mkv or .webm (.avi is not supported)" in message
+    assert message.endswith("suffixes.") and not (tmp_path / "out.avi").exists()
+
+
+def test_small_faces_in_full_hd_frames_are_found_and_swapped(shared_data, test_model_dir, tmp_path):
+    pictures = tmp_path / "in"
+    pictures.mkdir()
+    for name in ("small_face_1080p_80px.jpg", "small_face_1080p_48px.jpg"):
+        shutil.copyfile(shared_data / "cases" / name, pictures / name)
+
+    report = convert(pictures, tmp_path / "out", test_model_dir, progress=False)
+
+    assert (report.frames, report.frames_with_faces, report.faces) == (2, 2, 2)
+    for name in ("small_face_1080p_80px.jpg", "small_face_1080p_48px.jpg"):
+        before, after = read_image(pictures / name), read_image(tmp_path / "out" / name)
+        changed = np.abs(after.astype(np.int16) - before).max(axis=2) > 40
+        ys, xs = np.nonzero(changed[: before.shape[0] // 2])  # the face is in the upper half, the mark lower
+        assert len(ys) > 100 and 700 < xs.mean() < 1100
+
+
+def test_pictures_keep_alpha_and_sixteen_bits(still_path, test_model_dir, tmp_path):
+    import cv2
+
+    face = read_image(still_path("s0"))
+    alpha = np.full(face.shape[:2], 255, np.uint8)
+    alpha[:, : face.shape[1] // 8] = 0  # a transparent strip, as in a cut-out
+    pictures = tmp_path / "in"
+    pictures.mkdir()
+    cv2.imwrite(str(pictures / "cutout.png"), np.dstack([face, alpha]))
+    deep = face.astype(np.uint16) * 257 + 100  # 16-bit samples that 8 bits cannot hold
+    cv2.imwrite(str(pictures / "deep.png"), deep)
+
+    report = convert(pictures, tmp_path / "out", test_model_dir, progress=False)
+
+    assert report.frames_with_faces == 2 and report.notes == []
+    cutout = cv2.imread(str(tmp_path / "out" / "cutout.png"), cv2.IMREAD_UNCHANGED)
+    assert cutout.shape == face.shape[:2] + (4,) and (cutout[..., 3] == alpha).all()
+    assert (np.abs(cutout[..., :3].astype(np.int16) - face).max(axis=2) > 40).sum() > 300
+    written = cv2.imread(str(tmp_path / "out" / "deep.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16
+    unchanged = (written == deep).all(axis=2)
+    assert unchanged.mean() > 0.5 and (written[~unchanged] != deep[~unchanged]).any()

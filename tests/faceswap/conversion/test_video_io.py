@@ -1,22 +1,50 @@
-"""Video reading and writing with real clips: frame count, fps and the audio track survive a
-round trip; unreadable files give an error naming them; a failed write leaves nothing behind."""
+"""Video reading and writing (PyAV) with real clips, the shared cases and generated inputs that
+declare one property each: frames come out as a player shows them, and a converted file keeps
+the source's timestamps, audio and picture properties — or the notes say what changed."""
 
 from __future__ import annotations
 
+import subprocess
+from fractions import Fraction
+
+import av
 import numpy as np
 import pytest
 
-from faceswap.conversion.video_io import VideoWriter, has_audio_stream, probe_video, read_frames
+from faceswap.conversion.video_io import (OUTPUT_VIDEO_SUFFIXES, VideoConverter, has_audio_stream,
+                                          output_format, probe_video, read_frames)
+from faceswap.images import merge_swapped
 from faceswap.errors import InputError
+from tests.faceswap.conversion.conftest import EXACT, VideoSpec, marker_frames
 
 
-def _round_trip(source, output, **writer_options):
-    info = probe_video(source)
-    frames = list(read_frames(source))
-    with VideoWriter(output, info.width, info.height, info.fps, audio_source=source, **writer_options) as writer:
-        for frame in frames:
-            writer.write(frame)
-    return info, frames, writer
+def _copy_through(source, output, change=None):
+    """Convert ``source`` to ``output`` writing every frame unchanged (or ``change(picture)``)."""
+    with VideoConverter(source, output) as video:
+        for frame in video.frames():
+            video.write(frame, frame.picture if change is None else change(frame.picture))
+    return video
+
+
+def _frame_times(path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(frame.time) for frame in container.decode(video=0)]
+
+
+def _audio_span(path, index: int = 0) -> tuple[float, float]:
+    with av.open(str(path)) as container:
+        frames = list(container.decode(audio=index))
+    last = frames[-1]
+    return float(frames[0].time), float(last.time) + last.samples / last.sample_rate
+
+
+def _decodes_with_ffmpeg(path) -> None:
+    """The file plays: the ffmpeg binary decodes every stream to the end without an error."""
+    from faceswap.conversion.video_io import ffmpeg_executable
+
+    result = subprocess.run([ffmpeg_executable(), "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
 def test_probe_and_read_a_shared_clip(clip_path):
@@ -31,12 +59,13 @@ def test_round_trip_keeps_frames_fps_and_audio(clip_with_tone, tmp_path):
     assert has_audio_stream(clip_with_tone)
     output = tmp_path / "out.mp4"
 
-    info, frames, writer = _round_trip(clip_with_tone, output)
+    video = _copy_through(clip_with_tone, output)
 
-    assert writer.audio_kept and has_audio_stream(output)
-    written = probe_video(output)
-    assert (written.width, written.height, written.fps) == (info.width, info.height, info.fps)
-    decoded = list(read_frames(output))
+    assert video.audio_kept and has_audio_stream(output)
+    assert "audio track 1 (aac) copied unchanged" in video.notes
+    source, written = probe_video(clip_with_tone), probe_video(output)
+    assert (written.width, written.height, written.fps) == (source.width, source.height, source.fps)
+    decoded, frames = list(read_frames(output)), list(read_frames(clip_with_tone))
     assert len(decoded) == len(frames) == 12
     # H.264 at crf 18: the pictures are the same up to compression noise
     assert np.abs(decoded[5].astype(np.int16) - frames[5]).mean() < 3
@@ -45,20 +74,21 @@ def test_round_trip_keeps_frames_fps_and_audio(clip_with_tone, tmp_path):
 
 def test_source_without_audio_gives_a_video_only_file(silent_clip, tmp_path):
     output = tmp_path / "out.mkv"
-    info, frames, writer = _round_trip(silent_clip, output)
-    assert not writer.audio_kept and not has_audio_stream(output)
-    assert probe_video(output).fps == pytest.approx(info.fps)
-    assert len(list(read_frames(output))) == len(frames) == 10
+    video = _copy_through(silent_clip, output)
+    assert not video.audio_kept and not has_audio_stream(output)
+    assert "the source has no audio" in video.notes
+    assert probe_video(output).fps == pytest.approx(probe_video(silent_clip).fps)
+    assert len(list(read_frames(output))) == 10
 
 
-def test_failed_write_leaves_no_file_and_keeps_an_existing_output(clip_with_tone, tmp_path):
+def test_failed_conversion_leaves_no_file_and_keeps_an_existing_output(clip_with_tone, tmp_path):
     output = tmp_path / "out.mp4"
     output.write_bytes(b"precious")
-    frame = next(read_frames(clip_with_tone))
     with pytest.raises(RuntimeError):
-        with VideoWriter(output, 512, 512, 25.0, audio_source=clip_with_tone) as writer:
-            writer.write(frame)
-            raise RuntimeError("conversion failed half way")
+        with VideoConverter(clip_with_tone, output) as video:
+            for frame in video.frames():
+                video.write(frame, frame.picture)
+                raise RuntimeError("conversion failed half way")
     assert output.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
@@ -72,9 +102,247 @@ def test_unreadable_video_is_a_clear_error_naming_the_file(tmp_path):
         probe_video(tmp_path / "missing.mp4")
 
 
-def test_writer_refuses_frames_of_the_wrong_size(tmp_path):
-    with VideoWriter(tmp_path / "out.mp4", 64, 48, 25.0) as writer:
-        with pytest.raises(ValueError, match="does not match"):
-            writer.write(np.zeros((48, 65, 3), np.uint8))
-        writer.write(np.zeros((48, 64, 3), np.uint8))
-    assert len(list(read_frames(tmp_path / "out.mp4"))) == 1
+def test_writer_refuses_frames_of_the_wrong_size(silent_clip, tmp_path):
+    with VideoConverter(silent_clip, tmp_path / "out.mp4") as video:
+        for frame in video.frames():
+            with pytest.raises(ValueError, match="does not match"):
+                video.write(frame, np.zeros((48, 65, 3), np.uint8))
+            video.write(frame, frame.picture)
+    assert len(list(read_frames(tmp_path / "out.mp4"))) == 10
+
+
+# ------------------------------------------------------------------ display rotation
+
+def _portrait_clip(make_video):
+    """A portrait picture (64 wide, 96 tall) stored landscape with a -90 degree display rotation,
+    as phones record: the player turns the stored frame 90 degrees clockwise."""
+    shown = marker_frames(6, width=64, height=96)
+    stored = [np.ascontiguousarray(np.rot90(frame, 1)) for frame in shown]
+    path = make_video("portrait.mp4", VideoSpec(frames=stored, times_ms=[i * 33 for i in range(6)], rotation=-90))
+    return path, shown
+
+
+def test_rotated_video_reads_as_displayed(make_video):
+    path, shown = _portrait_clip(make_video)
+    info = probe_video(path)
+    assert (info.rotation, info.stored_width, info.stored_height) == (-90, 96, 64)
+    # what ffmpeg's player path shows (autorotate) is the portrait picture ...
+    from faceswap.conversion.video_io import ffmpeg_executable
+
+    raw = subprocess.run([ffmpeg_executable(), "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "bgr24", "-"], capture_output=True, check=True).stdout
+    assert np.abs(np.frombuffer(raw, np.uint8).reshape(96, 64, 3).astype(int) - shown[0]).mean() < 4
+    # ... and so is what we read
+    frames = list(read_frames(path))
+    assert frames[0].shape == (96, 64, 3)
+    assert np.abs(frames[0].astype(int) - shown[0]).mean() < 4
+
+
+def test_rotated_video_is_written_as_displayed(make_video, tmp_path):
+    path, shown = _portrait_clip(make_video)
+    video = _copy_through(path, tmp_path / "out.mp4")
+    written = probe_video(tmp_path / "out.mp4")
+    assert (written.rotation, written.stored_width, written.stored_height) == (0, 64, 96)
+    for frame, expected in zip(read_frames(tmp_path / "out.mp4"), shown):
+        assert np.abs(frame.astype(int) - expected).mean() < 10  # two generations of H.264 on tiny frames
+        assert frame[6:18, 6:18, 2].mean() > 180 and frame[86:92, :, 0].mean() > 180  # red top left, blue bottom
+    assert any("display rotation -90 degrees applied to the pixels" in note for note in video.notes)
+
+
+def test_phone_case_faces_are_detected_upright(face_detector, shared_data):
+    frame = next(read_frames(shared_data / "cases" / "rotated_phone_video.mp4"))
+    assert frame.shape[:2] == (1280, 720)
+    faces = face_detector.detect(frame)
+    assert len(faces) == 1
+    points = faces[0].landmarks
+    assert points[36, 0] < points[45, 0] and points[27, 1] < points[33, 1] < points[57, 1] < points[8, 1]
+
+
+# ------------------------------------------------------------------ timing
+
+def test_variable_frame_rate_keeps_every_timestamp_and_the_sound(make_video, tmp_path):
+    times = [i * 33 for i in range(8)] + [264 + i * 100 for i in range(1, 8)]
+    path = make_video("vfr.mp4", VideoSpec(frames=marker_frames(len(times)), times_ms=times, audio="aac"))
+    for suffix in (".mp4", ".webm"):
+        output = tmp_path / f"out{suffix}"
+        video = _copy_through(path, output)
+        written = _frame_times(output)
+        assert len(written) == len(times)
+        assert max(abs(a - b / 1000) for a, b in zip(written, times)) < 1 / 30
+        source_audio, written_audio = _audio_span(path), _audio_span(output)
+        assert written_audio[0] == pytest.approx(source_audio[0], abs=0.03)
+        assert written_audio[1] == pytest.approx(source_audio[1], abs=0.03)
+        assert any(note.startswith("variable frame rate kept") for note in video.notes)
+
+
+def test_variable_frame_rate_case_frame_75_stays_at_2_5_s(shared_data, tmp_path):
+    source = shared_data / "cases" / "variable_frame_rate.mp4"
+    _copy_through(source, tmp_path / "out.mp4")
+    source_times, written = _frame_times(source), _frame_times(tmp_path / "out.mp4")
+    assert len(written) == 150
+    assert written[75] == pytest.approx(2.5, abs=1 / 30)
+    assert max(abs(a - b) for a, b in zip(source_times, written)) < 1 / 30
+    assert _audio_span(tmp_path / "out.mp4") == pytest.approx(_audio_span(source), abs=0.03)
+
+
+# ------------------------------------------------------------------ containers
+
+def test_browser_recording_to_webm_is_playable_vp9_opus(shared_data, tmp_path):
+    source = shared_data / "cases" / "browser_recording.webm"
+    output = tmp_path / "out.webm"
+    _copy_through(source, output)
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+        assert [a.codec_context.name for a in container.streams.audio] == ["opus"]
+    _decodes_with_ffmpeg(output)
+    frames, originals = list(read_frames(output)), list(read_frames(source))
+    assert len(frames) == len(originals) == 90
+    assert np.abs(frames[45].astype(int) - originals[45]).mean() < 4
+
+
+def test_webm_to_mp4_is_h264_aac(shared_data, tmp_path):
+    output = tmp_path / "out.mp4"
+    video = _copy_through(shared_data / "cases" / "browser_recording.webm", output)
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert [a.codec_context.name for a in container.streams.audio] == ["aac"]
+    assert any(note.startswith("audio track 1 (opus, 48000 Hz) converted to aac") for note in video.notes)
+    _decodes_with_ffmpeg(output)
+
+
+@pytest.mark.parametrize("name", ["out.avi", "out.gif", "out.MP3", "no_suffix"])
+def test_unsupported_output_suffix_is_refused_in_one_whole_sentence(silent_clip, tmp_path, name):
+    with pytest.raises(InputError) as raised:
+        VideoConverter(silent_clip, tmp_path / name)
+    message = str(raised.value)
+    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
+    assert all(suffix in message for suffix in OUTPUT_VIDEO_SUFFIXES)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_accepted_suffix_writes_a_playable_file(make_video, tmp_path):
+    path = make_video("source.mov", VideoSpec(frames=marker_frames(4), times_ms=[0, 33, 66, 100], audio="pcm_s16le"))
+    for suffix in OUTPUT_VIDEO_SUFFIXES:
+        assert output_format(f"x{suffix}")
+        _copy_through(path, tmp_path / f"out{suffix}")
+        _decodes_with_ffmpeg(tmp_path / f"out{suffix}")
+        assert len(list(read_frames(tmp_path / f"out{suffix}"))) == 4
+
+
+def test_camera_pcm_is_converted_where_the_container_needs_it(make_video, tmp_path):
+    path = make_video("camera.mov", VideoSpec(frames=marker_frames(10), times_ms=[i * 40 for i in range(10)],
+                                              audio="pcm_s16le"))
+    to_mp4 = _copy_through(path, tmp_path / "out.mp4")
+    to_mov = _copy_through(path, tmp_path / "out.mov")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+    with av.open(str(tmp_path / "out.mov")) as container:
+        assert container.streams.audio[0].codec_context.name == "pcm_s16le"
+    assert any("(pcm_s16le, 48000 Hz) converted to aac" in note and ".mp4 does not take pcm_s16le" in note
+               for note in to_mp4.notes)
+    assert "audio track 1 (pcm_s16le) copied unchanged" in to_mov.notes
+    assert _audio_span(tmp_path / "out.mp4") == pytest.approx(_audio_span(path), abs=0.03)
+
+
+# ------------------------------------------------------------------ picture properties
+
+def test_pixel_aspect_ratio_is_kept_and_faces_see_square_pixels(make_video, tmp_path):
+    stored = marker_frames(4, width=96, height=64)
+    path = make_video("anamorphic.mp4", VideoSpec(frames=stored, times_ms=[0, 33, 66, 100],
+                                                  sample_aspect_ratio=Fraction(4, 3)))
+    info = probe_video(path)
+    assert (info.sample_aspect_ratio, info.width, info.height) == (Fraction(4, 3), 128, 64)
+
+    def paint(picture):  # a change on square pixels, x 64..96 of 128
+        changed = picture.copy()
+        changed[40:50, 64:96] = (0, 255, 0)
+        return changed
+
+    video = _copy_through(path, tmp_path / "out.mp4", change=paint)
+    written = probe_video(tmp_path / "out.mp4")
+    assert (written.sample_aspect_ratio, written.stored_width, written.stored_height) == (Fraction(4, 3), 96, 64)
+    assert any(note.startswith("pixel aspect ratio 4:3 kept") for note in video.notes)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        raw = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    assert raw[42:48, 50:70, 1].mean() > 200 and raw[42:48, 76:90, 1].mean() < 150  # at x 48..72 stored
+    assert np.abs(raw[:30].astype(int) - stored[0][:30]).mean() < 8  # the rest: H.264 noise only
+
+    square = _copy_through(path, tmp_path / "out.webm")
+    written = probe_video(tmp_path / "out.webm")
+    assert (written.sample_aspect_ratio, written.stored_width, written.stored_height) == (1, 128, 64)
+    assert any("resampled to square pixels (128x64" in note for note in square.notes)
+
+
+def test_bt709_full_range_tags_and_levels_are_kept(make_video, tmp_path):
+    frames = []
+    for index in range(4):
+        frame = np.zeros((64, 96, 3), np.uint8)
+        frame[:, :32], frame[:, 32:64], frame[:, 64:] = (10, 10, 10), (245, 245, 245), (40, 160, 220)
+        frames.append(frame)
+    tags = {"color_primaries": 1, "color_trc": 1, "colorspace": 1, "color_range": 2}
+    path = make_video("fullrange.mp4", VideoSpec(frames=frames, times_ms=[0, 33, 66, 100], color=tags))
+    info = probe_video(path)
+    assert (info.color_primaries, info.color_trc, info.colorspace, info.color_range) == (1, 1, 1, 2)
+    inside = np.r_[4:28, 36:60, 68:92]  # away from the blocks' edges (chroma is subsampled)
+    assert np.abs(next(read_frames(path)).astype(int) - frames[0])[:, inside].max() < 4  # the right levels
+
+    for suffix in (".mp4", ".webm"):
+        video = _copy_through(path, tmp_path / f"out{suffix}")
+        written = probe_video(tmp_path / f"out{suffix}")
+        assert (written.color_primaries, written.color_trc, written.colorspace, written.color_range) == (1, 1, 1, 2)
+        assert np.abs(next(read_frames(tmp_path / f"out{suffix}")).astype(int) - frames[0])[:, inside].max() < 6
+        assert "colour primaries bt709, transfer bt709, matrix bt709, full range kept" in video.notes
+
+
+def _gradient_frames(count: int) -> list[np.ndarray]:
+    """uint16 frames with a smooth horizontal ramp: 1024 distinct levels, more than 8 bits hold."""
+    ramp = np.linspace(8000, 56000, 256).astype(np.uint16)
+    frame = np.repeat(np.repeat(ramp[None, :, None], 64, axis=0), 3, axis=2)
+    return [frame.copy() for _ in range(count)]
+
+
+def _deep_frame(path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="bgr48le", interpolation=EXACT)
+
+
+def test_ten_bit_video_stays_ten_bit(make_video, tmp_path):
+    frames = _gradient_frames(4)
+    path = make_video("deep.mp4", VideoSpec(frames=frames, times_ms=[0, 33, 66, 100], pixel_format="yuv420p10le"))
+    assert probe_video(path).bit_depth == 10
+
+    def paint(picture):
+        changed = picture.copy()
+        changed[:16, :16] = (0, 0, 255)
+        return changed
+
+    video = _copy_through(path, tmp_path / "out.mp4", change=paint)
+    written = probe_video(tmp_path / "out.mp4")
+    assert (written.bit_depth, written.pixel_format) == (10, "yuv420p10le")
+    deep = _deep_frame(tmp_path / "out.mp4")
+    source = _deep_frame(path)
+    untouched = (slice(24, 64), slice(24, 232))
+    # the untouched pixels kept their 10-bit precision: more levels than 8 bits hold on this ramp
+    # (at most 187 between 8000 and 56000), and no more than H.264 noise away from the source
+    assert np.abs(deep[untouched].astype(int) - source[untouched]).mean() < 257
+    assert len(np.unique(deep[40, 24:232, 1])) > 190
+    assert deep[4:12, 4:12, 2].mean() > 60000  # the change is there
+    assert any(note.startswith("10-bit video kept as 10-bit") for note in video.notes)
+
+    reduced = _copy_through(path, tmp_path / "out.webm")
+    assert probe_video(tmp_path / "out.webm").bit_depth == 8
+    assert any(note.startswith("bit depth reduced from 10 to 8 bits") for note in reduced.notes)
+
+
+def test_merge_keeps_deep_pixels_that_the_swap_did_not_change():
+    stored = np.full((4, 6, 3), 1000, np.uint16)
+    picture = np.full((4, 6, 3), 4, np.uint8)
+    swapped = picture.copy()
+    swapped[1, 2] = (200, 100, 50)
+    merged = merge_swapped(stored, picture, swapped)
+    assert merged.dtype == np.uint16 and (merged[1, 2] == np.array([200, 100, 50]) * 257).all()
+    merged[1, 2] = 1000
+    assert (merged == 1000).all()
+    assert merge_swapped(stored, picture, picture) is stored
+    same = np.zeros((4, 6, 3), np.uint8)
+    assert merge_swapped(same, same, swapped) is swapped

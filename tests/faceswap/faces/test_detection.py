@@ -83,3 +83,59 @@ def test_tracker_rejects_frames_without_faces(still_path):
 def test_detector_refuses_non_images(face_detector):
     with pytest.raises(ValueError):
         face_detector.detect(np.zeros((10, 10), np.uint8))
+
+
+# ------------------------------------------------------------------ small faces in big frames
+
+@pytest.mark.parametrize("name, width", [("small_face_1080p_80px.jpg", 80), ("small_face_1080p_48px.jpg", 48)])
+def test_small_faces_in_a_full_hd_frame_are_found(face_detector, shared_data, name, width):
+    frame = read_image(shared_data / "cases" / name)
+    assert frame.shape[:2] == (1080, 1920)
+    faces = face_detector.detect(frame)
+    assert len(faces) == 1
+    x0, y0, x1, y1 = faces[0].box
+    assert 0.7 * width < x1 - x0 < 1.4 * width
+    points = faces[0].landmarks
+    assert points[36, 0] < points[45, 0] and points[27, 1] < points[33, 1] < points[57, 1] < points[8, 1]
+
+
+def test_the_whole_frame_pass_alone_misses_the_48_px_face(shared_data):
+    from faceswap.faces.detection import DetectionSettings, FaceDetector
+
+    with FaceDetector(DetectionSettings(small_faces=False)) as detector:
+        assert detector.detect(read_image(shared_data / "cases" / "small_face_1080p_48px.jpg")) == []
+
+
+def test_tiles_cover_large_frames_only_and_overlap_by_the_largest_missed_face(face_detector):
+    assert face_detector.tiles(640, 480) == [] and face_detector.tiles(960, 540) == []
+    for width, height in ((1920, 1080), (3840, 2160), (1080, 1920)):
+        tiles = face_detector.tiles(width, height)
+        covered = np.zeros((height, width), bool)
+        for x, y, side in tiles:
+            assert side == 640 and x + side <= width and y + side <= height
+            covered[y:y + side, x:x + side] = True
+        assert covered.all()
+        xs = sorted({x for x, _, _ in tiles})
+        overlaps = [a + 640 - b for a, b in zip(xs, xs[1:])]  # between neighbouring tiles
+        assert min(overlaps) >= 0.05 * max(width, height)
+    assert len(face_detector.tiles(1920, 1080)) == 8 and len(face_detector.tiles(3840, 2160)) == 45
+
+
+@pytest.mark.parametrize("name", ["s23", "s25"])
+def test_no_face_appears_in_large_frames_without_faces(face_detector, still_path, name):
+    import cv2
+
+    frame = cv2.resize(read_image(still_path(name)), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    assert face_detector.detect(frame) == []
+
+
+def test_no_face_reason_says_what_the_frame_shows():
+    from faceswap.faces.detection import no_face_reason
+
+    rng = np.random.default_rng(1)
+    textured = rng.integers(60, 200, (480, 640, 3), dtype=np.uint8)
+    assert no_face_reason(textured) == "no face of at least 48 px found"
+    assert no_face_reason(textured // 10) .startswith("the frame is very dark (mean brightness")
+    assert no_face_reason(np.full((480, 640, 3), 255, np.uint8)) == "the frame is overexposed (100% of it is white)"
+    assert no_face_reason(np.full((480, 640, 3), 128, np.uint8)).startswith("the frame is very blurred or flat")
+    assert no_face_reason(textured[:40, :40]) == "the frame (40x40) is smaller than the smallest face looked for (48 px)"
