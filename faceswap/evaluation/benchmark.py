@@ -25,7 +25,7 @@ before they are measured. Then, per frame with a face in the input:
 Landmark error, pose error, expression correlations and flicker are also given for the ceiling:
 what the detector's own noise and the pipeline alone contribute.
 
-Python::
+Python (``evaluate_model(model, ...)`` takes an already loaded model)::
 
     report = evaluate_model_dir("models/default", ["../shared/data/clips/d12.mp4"],
                                 target="../shared/data/clips/d6.mp4",
@@ -451,11 +451,21 @@ def load_average() -> list[float] | None:
         return None
 
 
-def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: str | Path,
-                       settings: QualitySettings | None = None, swap_settings: SwapSettings | None = None,
-                       output_dir: str | Path | None = None, holdout_b: str | Path | None = None,
-                       progress: bool = False) -> dict:
-    """Run the benchmark of an exported model directory on clips/stills against a target person.
+def _output_folder(output_dir: str | Path | None) -> Path | None:
+    if output_dir is None:
+        return None
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(f"{output_dir}: is a file; the benchmark's output is a folder")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
+
+
+def evaluate_model(model, media: list[str | Path], target: str | Path, settings: QualitySettings | None = None,
+                   swap_settings: SwapSettings | None = None, output_dir: str | Path | None = None,
+                   holdout_b: str | Path | None = None, progress: bool = False) -> dict:
+    """Run the benchmark of a loaded model (a SwapModel, or anything with ``input_size``, ``layout``,
+    ``manifest`` and ``swap``) on clips/stills against a target person.
 
     media: clip and picture paths (folders: the pictures inside); target: a clip (use
     ``settings.target_first_frame`` for its held-out tail), a picture or a folder of pictures;
@@ -463,21 +473,17 @@ def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: s
     holdout_b: a face folder of held-out B faces for the B -> B reconstruction SSIM.
     Returns the JSON-ready report: model, settings, target, load average at start and end, and one
     entry per medium — its measures, or ``{"media", "path", "error"}`` when that medium could not be
-    evaluated (the others still are). Raises ModelDirectoryError for a model that does not load and
-    InputError for an unusable target (both FaceswapError, one line naming the file).
+    evaluated (the others still are). Raises InputError (a FaceswapError, one line naming the file)
+    for an unusable target or output folder.
     """
     from faceswap.faces.detection import DetectionSettings, FaceDetector  # imports MediaPipe
-    from faceswap.model.runtime import load_swap_model
 
     settings = settings or QualitySettings()
     swap_settings = swap_settings or SwapSettings()
     started = time.perf_counter()
     load_start = load_average()
-    model = load_swap_model(model_dir, backend=settings.backend)
+    output_dir = _output_folder(output_dir)
     recogniser = FaceRecogniser()
-    output_dir = Path(output_dir) if output_dir is not None else None
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
     with FaceDetector(DetectionSettings(max_faces=max(1, swap_settings.max_faces))) as detector:
         identity = load_target_identity(target, recogniser, detector, settings.target_first_frame,
                                         settings.target_faces)
@@ -489,10 +495,11 @@ def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: s
             except InputError as error:
                 logger.info("not evaluated: %s", error)
                 results.append({"media": Path(path).name, "path": str(path), "error": str(error)})
+    manifest = getattr(model, "manifest", {}) or {}
     report = {
-        "model_dir": str(model_dir),
-        "model": {"config": model.manifest.get("config"), "input_size": model.input_size,
-                  "iterations": model.manifest.get("iterations"), "backend": settings.backend},
+        "model_dir": str(getattr(model, "model_dir", "")),
+        "model": {"config": manifest.get("config"), "input_size": model.input_size,
+                  "iterations": manifest.get("iterations"), "backend": getattr(model, "backend", None)},
         "settings": dataclasses.asdict(settings),
         "swap_settings": {key: value for key, value in dataclasses.asdict(benchmark.swapper.settings).items()
                           if not isinstance(value, dict)},
@@ -510,3 +517,17 @@ def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: s
 
         (output_dir / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: str | Path,
+                       settings: QualitySettings | None = None, swap_settings: SwapSettings | None = None,
+                       output_dir: str | Path | None = None, holdout_b: str | Path | None = None,
+                       progress: bool = False) -> dict:
+    """``evaluate_model`` of the exported model directory ``model_dir`` (loaded with
+    ``settings.backend``). Raises ModelDirectoryError for a model that does not load and InputError
+    for an unusable target (both FaceswapError, one line naming the file)."""
+    from faceswap.model.runtime import load_swap_model
+
+    settings = settings or QualitySettings()
+    model = load_swap_model(model_dir, backend=settings.backend)
+    return evaluate_model(model, media, target, settings, swap_settings, output_dir, holdout_b, progress)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from faceswap.errors import InputError
-from faceswap.evaluation.benchmark import evaluate_model_dir
+from faceswap.evaluation.benchmark import evaluate_model, evaluate_model_dir
 from faceswap.evaluation.passthrough import PassThroughModel
 from faceswap.faces.alignment import FaceLayout
 
@@ -109,3 +109,10 @@ def test_evaluate_model_dir_reports_a_model_directory_as_json(repo_root, clip_pa
     assert "error" in no_face and "s33.jpg" in no_face["error"]
     assert json.loads((tmp_path / "quality.json").read_text())["media"][0]["media"] == "d18.mp4"
     assert (tmp_path / "d18_mp4.png").is_file()
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, still_path):
+    taken = tmp_path / "results"
+    taken.write_text("")
+    with pytest.raises(InputError, match=r"results: is a file"):
+        evaluate_model(PassThroughModel(FaceLayout(64, 0.0)), [still_path("s0")], still_path("s0"), output_dir=taken)
