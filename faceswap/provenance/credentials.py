@@ -90,7 +90,11 @@ def signing_credentials(settings: CredentialSettings) -> SigningCredentials | No
         return load_credentials(settings)
     folder = development_credentials_dir()
     if not all((folder / name).is_file() for name in (CERT_FILE, KEY_FILE)):
-        make_development_credentials(folder, overwrite=True)
+        try:
+            make_development_credentials(folder, overwrite=True)
+        except OSError as error:
+            raise CredentialError(f"{folder}: cannot write the development credentials ({error.strerror}); "
+                                  f"set {DEV_DIR_VARIABLE} or give --c2pa-cert/--c2pa-key") from None
     logger.warning("Content Credentials signed with the self-signed development credential in %s: they mark the "
                    "output as AI-edited but prove nothing about who made it (give --c2pa-cert/--c2pa-key)", folder)
     return load_credentials(CredentialSettings(c2pa_cert=folder / CERT_FILE, c2pa_key=folder / KEY_FILE,

@@ -11,10 +11,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from faceswap.conversion.convert import ConversionReport
+from faceswap.provenance.conversion import attach_credentials
 from faceswap.provenance.credentials import (CredentialError, CredentialSettings, load_credentials,
                                              make_development_credentials, signing_credentials)
 from faceswap.provenance.manifest import ProvenanceError, sign_bytes
 from tests.conftest import REPO_ROOT
+from tests.faceswap.provenance.conftest import DEFAULT_MODEL
 
 
 def test_development_pair_is_a_ca_and_an_es256_document_signer(dev_credentials):
@@ -48,6 +51,23 @@ def test_without_operator_credentials_a_development_pair_is_made_outside_the_rep
     credentials = signing_credentials(CredentialSettings())
     assert credentials is not None and (tmp_path / "dev" / "chain.pem").is_file()
     assert "prove nothing about who made it" in caplog.text
+
+
+def test_an_unwritable_development_folder_is_a_credential_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FACESWAP_C2PA_DEV_DIR", str(blocker / "dev"))
+    with pytest.raises(CredentialError, match="cannot write the development credentials"):
+        signing_credentials(CredentialSettings())
+
+
+def test_outputs_in_formats_without_c2pa_are_left_unsigned_with_a_warning(credential_settings, tmp_path, caplog):
+    output = tmp_path / "swapped.webm"
+    output.write_bytes(b"\x1a\x45\xdf\xa3 pretend webm")
+    report = ConversionReport(output=output)
+    assert attach_credentials(tmp_path / "input.webm", report, DEFAULT_MODEL, credential_settings) is report
+    assert output.read_bytes() == b"\x1a\x45\xdf\xa3 pretend webm"
+    assert "cannot carry Content Credentials (.webm, e.g. swapped.webm)" in caplog.text
 
 
 def test_formats_that_cannot_carry_credentials_are_one_clear_error(credential_settings):
