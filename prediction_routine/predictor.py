@@ -19,7 +19,8 @@ replica simply starts a new state. Otherwise ``predict`` keeps nothing between r
 A bad instance (not an object, no image, not base64, not an image, over the 1.5 MB limit,
 oversized pixels, missing/unknown direction, bad option) gets its own ``error`` and — when its
 frame could be decoded — the frame back unchanged; the rest of the batch is unaffected.
-A frame with no face comes back unchanged (the very bytes that came in) with ``faces: 0``.
+A frame with no face comes back unchanged (the very bytes that came in) with ``faces: 0`` and
+``no_face``: why, in words (faceswap.faces.detection.no_face_reason).
 
 Images: instances carry JPEG/PNG bytes (base64); inside, frames are uint8 (H, W, 3) BGR; merged
 frames go back as JPEG. Safe to call from several threads (one lock per stream).
@@ -112,6 +113,16 @@ class _StreamState:
                 self.tracker.close()
                 self.tracker = None
                 self._tracker_slots.give_back()
+
+
+def _with_no_face_reason(answer: dict, frame) -> dict:
+    """``answer`` (a PREDICTION) with ``no_face``, why no face was found in ``frame`` (uint8 BGR), when
+    ``faces`` is 0 (docs/protocols.md); ~0.1 ms on a 640x480 frame."""
+    if answer["faces"] == 0:
+        from faceswap.faces.detection import no_face_reason
+
+        answer["no_face"] = no_face_reason(frame)
+    return answer
 
 
 class ModelPrediction:
@@ -253,10 +264,10 @@ class ModelPrediction:
         timings["encode"] = (finished - encode_started) * 1000.0
         timings["total"] = (finished - started) * 1000.0
         if cpu is None:
-            return prediction(merged, result.faces, timings, None)
+            return _with_no_face_reason(prediction(merged, result.faces, timings, None), frame)
         base64_cpu = time.process_time()
         cpu["encode"] = (base64_cpu - encode_cpu) * 1000.0
-        answer = prediction(merged, result.faces, timings, None)
+        answer = _with_no_face_reason(prediction(merged, result.faces, timings, None), frame)
         cpu["base64"] = cpu.get("base64", 0.0) + (time.process_time() - base64_cpu) * 1000.0
         return answer
 

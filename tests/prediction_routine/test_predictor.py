@@ -78,6 +78,7 @@ def test_frames_without_a_face_come_back_unchanged(routine, still_path, name):
     data = still_path(name).read_bytes()
     [result] = routine.predict([instance(data, stream_id=f"still-{name}")])
     assert result == {**result, "faces": 0, "error": None}
+    assert result["no_face"] == "no face of at least 48 px found"   # why, in words (textured, lit pictures)
     assert base64.b64decode(result["image"]["b64"]) == data   # the very bytes that came in
     assert result["timings_ms"]["model"] == 0.0
 
