@@ -33,3 +33,12 @@ def test_bytes_that_are_not_a_jpeg_pass_through_unchanged():
     png = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes()
     assert add_frame_metadata(png) is png
     assert add_frame_metadata(b"") == b""
+
+
+def test_exif_stays_the_first_segment(still_path):
+    camera_jpeg = still_path("s5").read_bytes()
+    assert camera_jpeg[6:10] == b"Exif"
+    marked = add_frame_metadata(camera_jpeg)
+    assert marked[6:10] == b"Exif"
+    assert read_digital_source_type(marked) == DIGITAL_SOURCE_TYPE
+    assert Image.open(io.BytesIO(marked)).getexif() == Image.open(io.BytesIO(camera_jpeg)).getexif()

@@ -73,3 +73,14 @@ def test_missing_unreadable_and_unsigned_files_each_get_their_own_line_and_code(
     together = verify(tmp_path / "absent.mp4", still_path("s1"))
     assert together.returncode == EXIT_CODES["no-credentials"]  # the highest code wins
     assert len(together.stdout.splitlines()) == 2
+
+
+def test_a_live_frame_has_no_credentials_but_its_xmp_digital_source_type_is_reported(still_path, tmp_path):
+    from faceswap.provenance.frame_metadata import add_frame_metadata
+
+    frame = tmp_path / "live-frame.jpg"
+    frame.write_bytes(add_frame_metadata(still_path("s5").read_bytes()))
+    result = verify(frame)
+    assert result.returncode == EXIT_CODES["no-credentials"]
+    assert result.stdout.strip() == (f"{frame}: NO CREDENTIALS: the file carries no C2PA manifest; "
+                                     "XMP digital source type: compositeWithTrainedAlgorithmicMedia")
