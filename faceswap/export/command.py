@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", required=True, metavar="DIR", help="training directory with checkpoint.npz")
     parser.add_argument("--output", "-o", required=True, metavar="DIR",
                         help="export directory to write (an older export there is replaced)")
+    parser.add_argument("--compact-checkpoint", metavar="FILE",
+                        help="also write the training checkpoint as float16 weights without optimizer state to "
+                             "FILE (small enough for a repository; copy it to <model dir>/checkpoint.npz to resume)")
     add_dataclass_arguments(parser, ExportSettings)
 
 
@@ -28,5 +31,15 @@ def run(args: argparse.Namespace) -> int:
     parity = manifest.get("parity")
     check = (f"; TFLite vs Keras mean |diff| a2b {parity['a2b']['mean_abs_diff']:.4f}, "
              f"b2a {parity['b2a']['mean_abs_diff']:.4f} on {parity['faces']} faces") if parity else ""
+    if args.compact_checkpoint:
+        from faceswap.errors import CheckpointError
+        from faceswap.training.checkpoint import load_checkpoint, save_compact_checkpoint
+
+        checkpoint = load_checkpoint(args.model_dir)
+        if checkpoint is None:
+            raise CheckpointError(f"{args.model_dir}: no checkpoint.npz to compact")
+        path = save_compact_checkpoint(checkpoint, args.compact_checkpoint)
+        print(f"compact checkpoint (float16 weights, no optimizer state): {path} "
+              f"{path.stat().st_size / 1e6:.1f} MB")
     print(f"exported {manifest['config']} model (iteration {manifest['iterations']}) to {args.output}: {sizes}{check}")
     return 0

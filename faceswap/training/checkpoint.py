@@ -6,6 +6,12 @@ size, training time, the sides' data). Data order and augmentation are a pure fu
 (seed, iteration) (see dataset.py), so weights + optimizer + meta are all a resumed run needs
 to continue exactly where the saved one stopped.
 
+A *compact* checkpoint (``save_compact_checkpoint``) keeps only the weights, as float16, and
+the meta record: about a sixth of the size, small enough to live in the repository so that a
+later run on another machine resumes the model instead of starting over. Resuming from it
+restores the weights and starts the optimizer's moments afresh (Adam re-estimates them within a
+few hundred iterations); the iteration count and seed carry on.
+
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over the
 old checkpoint: a run killed in the middle of a save leaves the last good checkpoint intact.
 """
@@ -84,6 +90,23 @@ def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, me
     return path
 
 
+def save_compact_checkpoint(checkpoint: "Checkpoint", path: str | Path) -> Path:
+    """Write ``checkpoint``'s weights as float16 without optimizer state to ``path`` (atomic).
+
+    The file is a checkpoint like any other (copy it to ``<model dir>/checkpoint.npz`` to resume);
+    its meta has ``"compact": true``. Raises CheckpointError if the checkpoint holds no weights."""
+    path = Path(path)
+    weights = {key: value.astype(np.float16) if value.dtype == np.float32 else value
+               for key, value in checkpoint.arrays.items() if not key.startswith("optimizer/")}
+    if not weights:
+        raise CheckpointError(f"{checkpoint.path}: holds no weights to compact")
+    meta = {**checkpoint.meta, "compact": True}
+    weights["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, lambda handle: np.savez_compressed(handle, **weights))
+    return path
+
+
 class Checkpoint:
     """A checkpoint read from disk: ``meta`` (dict), ``config`` (ModelConfig) and the arrays."""
 
@@ -122,11 +145,20 @@ class Checkpoint:
                 if tuple(value.shape) != tuple(variable.shape):
                     raise CheckpointError(f"{self.path}: corrupt checkpoint ({key} has shape {value.shape}, "
                                           f"expected {tuple(variable.shape)})")
-                variable.assign(value)
+                variable.assign(value.astype(np.float32) if value.dtype == np.float16 else value)
+
+    @property
+    def compact(self) -> bool:
+        """True for a weights-only (float16) checkpoint, see ``save_compact_checkpoint``."""
+        return bool(self.meta.get("compact")) and not any(k.startswith("optimizer/") for k in self.arrays)
 
     def restore_optimizer(self, optimizer, trainable_variables: list) -> None:
         """Build ``optimizer`` for ``trainable_variables`` and load its saved state."""
         optimizer.build(trainable_variables)
+        if self.compact:
+            logger.warning("%s is a compact checkpoint (weights only): the optimizer state starts afresh "
+                           "at iteration %d", self.path, self.iteration)
+            return
         variables = _optimizer_state_variables(optimizer)
         saved = sorted(key for key in self.arrays if key.startswith("optimizer/"))
         if len(saved) != len(variables):
