@@ -1,22 +1,43 @@
 #!/usr/bin/env bash
 # Make (or keep training) the bundled default model, exactly as docs/default-model.md describes.
-# Work files go to workspace/default (or $FACESWAP_DEFAULT_WORK); training resumes from its checkpoint.
-# Usage: scripts/make_default_model.sh [ITERATIONS]    then export with the last command below.
+# Work files go to workspace/default (or $FACESWAP_DEFAULT_WORK). Training resumes from
+# $work/model/checkpoint.npz, or, on a fresh machine, from the compact checkpoint committed in
+# models/default-training/ (float16 weights; the optimizer state starts afresh).
+# Usage: scripts/make_default_model.sh [ITERATIONS [EXTRA TRAIN OPTIONS...]]
+#   then export with the command printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure_environment.sh
 work="${FACESWAP_DEFAULT_WORK:-workspace/default}"
 data=../shared/data
 python=.venv/bin/python
+iterations="${1:-8000}"
+shift || true
 if [ ! -f "$work/faces_b/faces.json" ]; then
+  # Side B, the target: d6 frames 0-899; frames 900-1007 are held out for the benchmark.
   $python -m faceswap extract $data/clips/d6.mp4 --output "$work/faces_b" --max-frames 900
   $python -m faceswap extract $data/clips/d6.mp4 --output "$work/holdout_b" --first-frame 900
+  # Side A, any face: six clips (every 2nd frame) ...
   $python -m faceswap extract $data/clips/d0.mp4 $data/clips/d3.mp4 $data/clips/d9.mp4 $data/clips/d11.mp4 \
-      $data/clips/d13.mp4 $data/clips/d20.mp4 --output "$work/faces_a" --every-n-frames 2
+      $data/clips/d13.mp4 $data/clips/d20.mp4 --output "$work/faces_a_clips" --every-n-frames 2
+  # ... ~120 people of faces/ (every face of a group photo; identity key from the manifest; the clips
+  # v25 and v26 are held out) and the human stills.
+  $python -m faceswap extract $data/faces/images --output "$work/faces_a_people" --max-faces 10 \
+      --identity-key $data/faces/MANIFEST.md
+  $python -m faceswap extract $data/faces/videos/v15.mp4 $data/faces/videos/v16.mp4 $data/faces/videos/v17.mp4 \
+      $data/faces/videos/v20.mp4 $data/faces/videos/v23.mp4 $data/faces/videos/v24.mp4 \
+      --output "$work/faces_a_people" --every-n-frames 3 --identity-key $data/faces/MANIFEST.md
   $python -m faceswap extract $data/stills/s0.jpg $data/stills/s1.jpg $data/stills/s2.jpg $data/stills/s3.jpg \
       $data/stills/s4.jpg $data/stills/s5.jpg $data/stills/s8.jpg $data/stills/s9.jpg $data/stills/s10.jpg \
-      $data/stills/s11.jpg $data/stills/s12.jpg --output "$work/faces_a"
+      $data/stills/s11.jpg $data/stills/s12.jpg --output "$work/faces_a_people"
 fi
-$python -m faceswap train --side-a "$work/faces_a" --side-b "$work/faces_b" --model-dir "$work/model" \
-    --config lite --iterations "${1:-100000}" --learning-rate 1e-4 --save-interval 250 --preview-interval 500
-echo "export with: $python -m faceswap export --model-dir $work/model --output models/default"
+if [ ! -f "$work/model/checkpoint.npz" ] && [ -f models/default-training/checkpoint.npz ]; then
+  mkdir -p "$work/model"
+  cp models/default-training/checkpoint.npz "$work/model/checkpoint.npz"
+fi
+$python -m faceswap train --side-a "$work/faces_a_clips" "$work/faces_a_people" --side-b "$work/faces_b" \
+    --model-dir "$work/model" --config res96 --iterations "$iterations" --batch-size 16 \
+    --learning-rate 1e-4 --warmup-iterations 300 --decay-floor 0.2 --balance --color-augmentation \
+    --precision mixed_bfloat16 --save-interval 200 --preview-interval 200 "$@"
+echo "export with: $python -m faceswap export --model-dir $work/model --output models/default" \
+     "--compact-checkpoint models/default-training/checkpoint.npz"
