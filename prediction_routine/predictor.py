@@ -61,11 +61,12 @@ class RoutineSettings:
     max_instances: int = setting(64, "most instances in one predict call")
     max_streams: int = setting(512, "stream states (landmark smoothers, a few KB each) kept per worker, least "
                                     "recently used go first")
-    max_trackers: int = setting(16, "streams followed by their own MediaPipe face tracker (~40 MB, ~80 ms to "
-                                    "create); further streams use the shared detector until a tracker is free")
+    max_trackers: int = setting(512, "streams followed by their own face tracker (a few KB: trackers share the "
+                                     "worker's detection graph and landmark model); further streams use the "
+                                     "shared detector until a tracker is free")
     stream_ttl_s: float = setting(30.0, "seconds without a frame after which a stream's state is dropped")
-    stream_tracking: bool = setting(True, "follow each stream's face with MediaPipe's tracking mode (faster than "
-                                          "detecting every frame)")
+    stream_tracking: bool = setting(True, "follow each stream's face (landmarks from the previous frame's region, "
+                                          "a detection every few frames: ~3x less CPU than detecting every frame)")
     report_cpu: bool = setting(False, "add the CPU ms of every stage to each prediction's timings_ms (keys cpu_*: "
                                       "decode, detect, align, model, colour, blend, mark, encode, base64; the "
                                       "server adds json and http) for the stream benchmark's breakdown")
@@ -77,10 +78,11 @@ def routine_settings(environ=None, **overrides: Any) -> RoutineSettings:
 
 
 class _StreamState:
-    """What one video stream keeps between frames: a landmark smoother (cheap) and, while one of
-    the worker's ``max_trackers`` tracker slots is free, its own face tracker (expensive)."""
+    """What one video stream keeps between frames: a landmark smoother and, while one of the
+    worker's ``max_trackers`` tracker slots is free, its own face tracker (both a few KB: the
+    tracker uses the worker's shared detection graph and landmark model)."""
 
-    def __init__(self, tracker_slots: SlotLimit | None, max_faces: int):
+    def __init__(self, tracker_slots: SlotLimit | None, max_faces: int, shared_detector=None):
         from faceswap.faces.smoothing import LandmarkSmoother
 
         self.lock = threading.Lock()
@@ -89,6 +91,7 @@ class _StreamState:
         self.tracker = None
         self._tracker_slots = tracker_slots
         self._max_faces = max_faces
+        self._shared_detector = shared_detector
 
     def detector(self):
         """This stream's FaceTracker (built when a slot is free), else None: the shared detector.
@@ -99,14 +102,14 @@ class _StreamState:
             from faceswap.faces.detection import FaceTracker
 
             try:
-                self.tracker = FaceTracker(max_faces=self._max_faces)
+                self.tracker = FaceTracker(max_faces=self._max_faces, detector=self._shared_detector)
             except BaseException:
                 self._tracker_slots.give_back()
                 raise
         return self.tracker
 
     def close(self) -> None:
-        """Release the tracker's MediaPipe graphs and its slot (waits for a frame in progress)."""
+        """Forget the tracker and give back its slot (waits for a frame in progress)."""
         with self.lock:
             self.closed = True
             if self.tracker is not None:
@@ -136,8 +139,12 @@ class ModelPrediction:
         self._tracker_slots = SlotLimit(self.settings.max_trackers) if self.settings.stream_tracking else None
         # Every tracked stream follows up to max_faces faces, as the shared detector does.
         max_faces = max(1, self.swapper.settings.max_faces)
+        from faceswap.faces.detection import FaceDetector
+
+        # Trackers follow faces with the worker's own detection graph (when it is a FaceDetector).
+        shared = self.swapper.detector if isinstance(self.swapper.detector, FaceDetector) else None
         self._streams: StreamStates[_StreamState] = StreamStates(
-            lambda: _StreamState(self._tracker_slots, max_faces), capacity=self.settings.max_streams,
+            lambda: _StreamState(self._tracker_slots, max_faces, shared), capacity=self.settings.max_streams,
             ttl_s=self.settings.stream_ttl_s, on_evict=_StreamState.close)
         self._streams_lock = threading.Lock()
 

@@ -14,9 +14,11 @@ Two front ends share that logic:
   that a face of ``min_face_size`` px (the extractor's minimum, 48) fills ~7.5 % of a tile
   (the classic sliding-window remedy for small objects, e.g. Unel et al., "The Power of Tiling
   for Small Object Detection", CVPRW 2019). ``no_face_reason`` says why a frame has no face;
-* ``FaceTracker`` — one video stream: the mesh runs in MediaPipe's tracking mode, which skips
-  detection while it follows a face (~2x faster per frame, the live path), and a detection confirms
-  the face when a track starts and every ``confirm_every`` frames after that.
+* ``FaceTracker`` — one video stream, MediaPipe's tracking loop with shared graphs: a detection
+  starts a track (and confirms it every ``confirm_every`` frames); in between, the landmark model
+  (faceswap.faces.landmark_model, one per process) runs on the region the previous frame's
+  landmarks give, skipping detection (~3x less CPU per frame, the live path). A tracker holds a
+  few numbers per face, not graphs, so every live stream of a worker can have one.
 
 Input frames are BGR uint8 (H, W, 3); coordinates are pixels (x, y) of that frame.
 Both serialise their calls with a lock, so one instance may be shared by threads.
@@ -315,47 +317,121 @@ def no_face_reason(image: np.ndarray, settings: DetectionSettings | None = None)
 
 
 class FaceTracker:
-    """Faces of ONE video stream, frame after frame (see module docstring). ``reset()`` starts over."""
+    """Faces of ONE video stream, frame after frame (see module docstring). ``reset()`` starts over.
 
-    def __init__(self, settings: DetectionSettings | None = None, max_faces: int = 1):
-        self.settings = settings or DetectionSettings()
+    The graphs are shared: the detection graph of ``detector`` (a FaceDetector of the process; a
+    private one when None) and the process's FaceLandmarkModel. What the tracker itself holds is a
+    few numbers per followed face (its region and detector score), so a worker can keep one for
+    every live stream. Detection runs when no face is followed, every ``confirm_every`` frames
+    (faces no detection covers any more are dropped, new ones are picked up) and right away when
+    every followed face is lost; in between, each face's landmarks come from the landmark model on
+    the region that its landmarks in the previous frame give (MediaPipe's tracking loop).
+    """
+
+    def __init__(self, settings: DetectionSettings | None = None, max_faces: int = 1,
+                 detector: "FaceDetector | None" = None, landmark_model=None):
+        from faceswap.faces.landmark_model import shared_landmark_model
+
+        self.settings = settings or (detector.settings if detector is not None else DetectionSettings())
         self.max_faces = max_faces
+        self._owns_detector = detector is None
+        self._detector = detector if detector is not None else _DetectionOnly(self.settings)
+        self._landmarks = landmark_model if landmark_model is not None else shared_landmark_model()
         self._lock = threading.Lock()
-        self._detection = _face_detection_graph(self.settings)
-        self._mesh = _face_mesh_graph(self.settings, tracking=True, max_faces=max_faces)
-        self._confirmed: list[tuple[np.ndarray, float]] = []
-        self._frames_since_confirmation = 0
+        self._tracks: list[_Track] = []
+        self._frames_since_detection = 0
 
     def reset(self) -> None:
         with self._lock:
-            self._mesh.close()
-            self._mesh = _face_mesh_graph(self.settings, tracking=True, max_faces=self.max_faces)
-            self._confirmed = []
-            self._frames_since_confirmation = 0
+            self._tracks = []
+            self._frames_since_detection = 0
+
+    def close(self) -> None:
+        """Forget the stream; closes the detection graph only when the tracker made its own."""
+        with self._lock:
+            self._tracks = []
+            if self._owns_detector:
+                self._detector.close()
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in the next frame of the stream (uint8 (H, W, 3) BGR), largest first."""
+        rgb = _rgb_frame(image)
+        with self._lock:
+            self._frames_since_detection += 1
+            detected = False
+            if not self._tracks or self._frames_since_detection >= self.settings.confirm_every:
+                self._redetect(rgb)
+                detected = True
+            self._follow(rgb)
+            if not self._tracks and not detected:
+                self._redetect(rgb)   # every face lost between detections: look again in this frame
+                self._follow(rgb)
+            faces = [Face(box=_box_of(track.mesh), score=track.score, landmarks=mesh_to_68(track.mesh),
+                          mesh=track.mesh) for track in self._tracks]
+        faces.sort(key=lambda face: face.area, reverse=True)
+        return faces
+
+    def _redetect(self, rgb: np.ndarray) -> None:
+        """Match the followed faces against a fresh detection; call with the lock held."""
+        from faceswap.faces.landmark_model import roi_from_box
+
+        with self._detector._lock:
+            boxes = self._detector._detection.boxes(rgb)
+        boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
+        kept: list[_Track] = []
+        for box, score in boxes[: self.max_faces]:
+            # A followed face moved since its last landmarks: grow the detection box by a quarter.
+            grown = _grown(box, 0.25)
+            match = next((track for track in self._tracks if track not in kept
+                          and _covered_share(_box_of(track.mesh), grown) >= self.settings.min_overlap), None)
+            if match is not None:
+                match.score = score
+                kept.append(match)
+            else:
+                kept.append(_Track(roi=roi_from_box(box), score=score, mesh=None))
+        self._tracks = kept
+        self._frames_since_detection = 0
+
+    def _follow(self, rgb: np.ndarray) -> None:
+        """Landmarks of every followed face in this frame; faces the model no longer sees (or whose
+        mesh a detection does not cover, for a new face) are dropped; call with the lock held."""
+        from faceswap.faces.landmark_model import roi_from_mesh
+
+        followed: list[_Track] = []
+        for track in self._tracks:
+            new = track.mesh is None
+            mesh, presence = self._landmarks.run(rgb, track.roi)
+            if new:  # the detection box is upright: run once more, turned level with the eyes
+                mesh, presence = self._landmarks.run(rgb, roi_from_mesh(mesh))
+            if presence < self.settings.min_mesh_confidence or not np.all(np.isfinite(mesh)):
+                continue
+            if any(_covered_share(_box_of(mesh), _box_of(other.mesh)) >= 0.5 for other in followed):
+                continue  # two detections of one face: keep the first
+            track.mesh, track.roi = mesh, roi_from_mesh(mesh)
+            followed.append(track)
+        self._tracks = followed
+
+
+@dataclass
+class _Track:
+    """One face a FaceTracker follows: its region for the next frame, last detector score, last mesh."""
+
+    roi: object
+    score: float
+    mesh: np.ndarray | None
+
+
+class _DetectionOnly:
+    """The detection graph and lock of a FaceTracker made without a shared FaceDetector."""
+
+    def __init__(self, settings: DetectionSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._detection = _face_detection_graph(settings)
 
     def close(self) -> None:
         with self._lock:
             self._detection.close()
-            self._mesh.close()
-
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Confirmed faces in the next frame of the stream (uint8 (H, W, 3) BGR), largest first."""
-        rgb = _rgb_frame(image)
-        height, width = rgb.shape[:2]
-        with self._lock:
-            meshes = [_mesh_points(m, width, height) for m in (self._mesh.process(rgb).multi_face_landmarks or [])]
-            if not meshes:
-                self._confirmed = []
-                return []
-            self._frames_since_confirmation += 1
-            stale = self._frames_since_confirmation >= self.settings.confirm_every
-            unconfirmed = len(_confirmed_faces(meshes, self._confirmed, self.settings.min_overlap)) < len(meshes)
-            if stale or unconfirmed:
-                # A tracked face moves between confirmations: grow the confirming boxes by a quarter.
-                self._confirmed = [(_grown(box, 0.25), score) for box, score in self._detection.boxes(rgb)]
-                self._frames_since_confirmation = 0
-            confirmed = self._confirmed
-        return _confirmed_faces(meshes, confirmed, self.settings.min_overlap)
 
 
 def _grown(box: np.ndarray, share: float) -> np.ndarray:

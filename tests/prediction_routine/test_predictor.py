@@ -157,6 +157,26 @@ def test_streams_keep_state_in_a_bounded_table(test_model_dir, d9_jpegs):
     assert [result["faces"] for result in results] == [1] * len(d9_jpegs)
 
 
+def resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096 / 2**20
+
+
+def test_sixteen_held_streams_cost_a_few_megabytes(test_model_dir, d9_jpegs):
+    """Every stream keeps its smoother and tracker; the trackers share the worker's graphs, so 16
+    held streams stay far under 10 MB each (MediaPipe's per-stream graphs cost ~40 MB each)."""
+    routine = ModelPrediction.from_path(str(test_model_dir))
+    routine.predict([instance(d9_jpegs[0], stream_id="warm")])
+    before = resident_mb()
+    for frame in range(3):
+        for stream in range(16):
+            [result] = routine.predict([instance(d9_jpegs[frame], stream_id=f"stream-{stream}")])
+            assert result["faces"] == 1
+    grown = resident_mb() - before
+    assert routine._tracker_slots.in_use == 17
+    assert grown < 16 * 2.0, f"{grown:.1f} MB for 16 streams"
+
+
 def test_threads_share_one_routine(routine, d9_jpegs):
     expected = [image_of(routine.predict([instance(jpeg)])[0]) for jpeg in d9_jpegs[:4]]
     outcomes: dict[int, list] = {}

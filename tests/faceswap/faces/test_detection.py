@@ -71,6 +71,42 @@ def test_tracker_follows_a_clip_and_agrees_with_detector(face_detector, clip_fra
         tracker.close()
 
 
+def test_trackers_share_the_detectors_graphs_and_hold_a_few_numbers(face_detector, clip_frames):
+    """Sixteen streams' trackers on one shared detector: each follows its face, none builds graphs."""
+    frames = clip_frames("d9", count=3)
+    trackers = [FaceTracker(detector=face_detector) for _ in range(16)]
+    for frame in frames:
+        for tracker in trackers:
+            assert len(tracker.detect(frame)) == 1
+    state = trackers[0].__dict__
+    assert state["_detector"] is face_detector and not state["_owns_detector"]
+    assert all(track.mesh.nbytes <= 468 * 2 * 4 for track in state["_tracks"])
+    for tracker in trackers:
+        tracker.close()
+    assert len(face_detector.detect(frames[0])) == 1   # closing a tracker leaves the shared graphs alone
+
+
+def test_tracker_detects_every_n_frames_and_follows_in_between(face_detector, clip_frames, monkeypatch):
+    tracker = FaceTracker(detector=face_detector)
+    calls = []
+    original = face_detector._detection.boxes
+    monkeypatch.setattr(face_detector._detection, "boxes", lambda rgb: calls.append(1) or original(rgb))
+    for frame in clip_frames("d9", count=2 * tracker.settings.confirm_every):
+        assert len(tracker.detect(frame)) == 1
+    assert len(calls) == 2
+
+
+def test_tracker_picks_up_a_new_face_after_a_cut(face_detector, clip_frames):
+    """A stream that cuts to another person: the old track is lost, the new face is found at once."""
+    tracker = FaceTracker(detector=face_detector)
+    for frame in clip_frames("d9", count=5):
+        tracker.detect(frame)
+    other = clip_frames("d6", count=2)
+    faces = [tracker.detect(frame) for frame in other]
+    reference = face_detector.detect(other[-1])[0].landmarks
+    assert len(faces[-1]) == 1 and np.abs(faces[-1][0].landmarks - reference).mean() < 4.0
+
+
 def test_tracker_rejects_frames_without_faces(still_path):
     tracker = FaceTracker()
     try:
