@@ -2,8 +2,9 @@
 beside the output, then finalised (renamed into place) in ONE function, ``finalise_output``.
 
 A failed conversion therefore never leaves a half-written file and never touches an existing
-output. Anything that must happen to every converted file once it is complete and closed (for
-example signing it with C2PA content credentials) belongs in ``finalise_output``.
+output. Anything that must happen to each converted file once it is complete and closed belongs
+in ``finalise_output``; the C2PA Content Credentials are attached once the whole conversion has
+finished (faceswap.provenance.conversion.attach_credentials, called at the end of ``convert``).
 """
 
 from __future__ import annotations

@@ -458,7 +458,11 @@ class VideoConverter:
         if (width, height) != self._padded:
             self.notes.append(f"odd frame size {width}x{height} padded to {self._padded[0]}x{self._padded[1]} "
                               "(4:2:0 video needs even sizes)")
-        self.notes.append(f"colour {_describe_colour(info)} kept")
+        if (info.color_primaries, info.color_trc, info.colorspace, info.color_range) == (2, 2, 2, 0):
+            self.notes.append("the source declares no colour properties; none are declared in the output either "
+                              "(both read as BT.601 limited range, as players do)")
+        else:
+            self.notes.append(f"colour {_describe_colour(info)} kept")
         if info.bit_depth > 8 and depth > 8:
             self.notes.append(f"{info.bit_depth}-bit video kept as 10-bit ({self._pixel_format}); the swapped "
                               "faces carry 8-bit detail")
