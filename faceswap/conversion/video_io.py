@@ -3,9 +3,10 @@ source declares about its picture, its timing and its sound. Containers go throu
 
 What a source declares, and what is done with it (``VideoConverter.notes`` says it per file):
 
-* **display rotation** (display-matrix side data, e.g. portrait phone clips stored landscape):
-  frames are rotated upright on reading (detection sees upright faces) and written upright
-  without a rotation tag, so the output looks exactly as the input looked in a player;
+* **display rotation and mirroring** (display-matrix side data, e.g. portrait phone clips stored
+  landscape): frames are turned and mirrored on reading exactly as FFmpeg's player path does
+  (``display_operations``; detection sees upright faces) and written that way without a display
+  matrix, so the output looks exactly as the input looked in a player;
 * **timestamps**: every frame keeps its input presentation timestamp (variable frame rate
   included), so the picture stays in sync with the sound;
 * **audio**: every audio track is copied as it is when the output container takes its codec,
@@ -104,8 +105,9 @@ def output_format(path: str | Path) -> OutputFormat:
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video declares. ``width``/``height``: the frames ``read_frames`` yields (upright,
-    square pixels); ``stored_width``/``stored_height``: as coded; ``rotation``: degrees the player
-    turns the stored picture counter-clockwise (display matrix, multiple of 90); colour fields are
+    square pixels); ``stored_width``/``stored_height``: as coded; ``rotation``: the display matrix's
+    counter-clockwise rotation in degrees (``VideoFrame.rotation``); ``display``: what a player does
+    to a stored frame to show it (``display_operations``); colour fields are
     FFmpeg's AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange values."""
 
     path: Path
@@ -116,6 +118,7 @@ class VideoInfo:
     stored_width: int = 0
     stored_height: int = 0
     rotation: int = 0
+    display: tuple[str, ...] = ()
     sample_aspect_ratio: Fraction = Fraction(1)
     codec: str = ""
     pixel_format: str = ""
@@ -130,21 +133,21 @@ class VideoInfo:
     other_streams: tuple[str, ...] = field(default_factory=tuple)
 
     @property
-    def quarter_turns(self) -> int:
-        """np.rot90 turns (counter-clockwise) that make a stored frame upright."""
-        return (round(self.rotation / 90) % 4) if self.rotation else 0
+    def transposed(self) -> bool:
+        """True when showing a stored frame swaps its width and height."""
+        return any(operation in _TRANSPOSING for operation in self.display)
 
     @property
     def output_size(self) -> tuple[int, int]:
         """(width, height) of the written frames: upright, in the source's pixel aspect."""
-        if self.quarter_turns % 2:
+        if self.transposed:
             return self.stored_height, self.stored_width
         return self.stored_width, self.stored_height
 
     @property
     def output_aspect(self) -> Fraction:
         """Pixel aspect ratio of the upright frames (a quarter turn inverts it)."""
-        return 1 / self.sample_aspect_ratio if self.quarter_turns % 2 else self.sample_aspect_ratio
+        return 1 / self.sample_aspect_ratio if self.transposed else self.sample_aspect_ratio
 
     @property
     def full_range(self) -> bool:
@@ -163,6 +166,50 @@ def _open_input(path: Path) -> av.container.InputContainer:
         return av.open(str(path), "r")
     except av.FFmpegError as error:
         raise InputError(f"{path}: cannot be read as a video (unknown format or corrupt file: {error.strerror})") from None
+
+
+_TRANSPOSING = ("clock", "cclock", "cclock_flip", "clock_flip")
+_OPERATIONS = {
+    "clock": lambda image: np.rot90(image, -1),               # turn 90 degrees clockwise
+    "cclock": lambda image: np.rot90(image, 1),               # turn 90 degrees counter-clockwise
+    "cclock_flip": lambda image: image.swapaxes(0, 1),        # transpose
+    "clock_flip": lambda image: np.rot90(image, -1)[::-1],    # anti-transpose
+    "hflip": lambda image: image[:, ::-1],
+    "vflip": lambda image: image[::-1],
+}
+_DESCRIPTIONS = {"clock": "turned 90 degrees clockwise", "cclock": "turned 90 degrees counter-clockwise",
+                 "cclock_flip": "transposed (turned and mirrored)", "clock_flip": "anti-transposed (turned and mirrored)",
+                 "hflip": "mirrored left to right", "vflip": "mirrored top to bottom"}
+
+
+def display_operations(matrix: np.ndarray | None) -> tuple[str, ...]:
+    """What a player does to a stored frame with this display matrix (9 int32, 16.16 fixed point),
+    as FFmpeg's autorotate does (fftools/ffmpeg_filter.c): "clock"/"cclock" turns, the two
+    transposes, "hflip", "vflip", in order. Rotations that are not a multiple of 90 degrees
+    (practically unheard of in recordings) are treated as the nearest multiple."""
+    if matrix is None or len(matrix) < 9:
+        return ()
+    m = matrix.astype(np.float64) / 65536.0
+    scale_x, scale_y = np.hypot(m[0], m[3]), np.hypot(m[1], m[4])
+    if not scale_x or not scale_y:
+        return ()
+    theta = -round(-np.degrees(np.arctan2(m[1] / scale_y, m[0] / scale_x)))
+    theta -= 360 * np.floor(theta / 360 + 0.9 / 360)
+    quarter = int(round(theta / 90)) % 4
+    if quarter == 1:
+        return ("cclock_flip",) if matrix[3] > 0 else ("clock",)
+    if quarter == 2:
+        return tuple(name for name, flipped in (("hflip", matrix[0] < 0), ("vflip", matrix[4] < 0)) if flipped)
+    if quarter == 3:
+        return ("clock_flip",) if matrix[3] < 0 else ("cclock",)
+    return ("vflip",) if matrix[4] < 0 else ()
+
+
+def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+    for side_data in frame.side_data:
+        if "DISPLAYMATRIX" in str(side_data.type):
+            return np.frombuffer(bytes(side_data), "<i4")
+    return None
 
 
 def _square_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
@@ -207,6 +254,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         info = VideoInfo(
             path=path, width=0, height=0, fps=float(rate), frame_count=max(int(stream.frames or 0), 0),
             stored_width=first.width, stored_height=first.height, rotation=int(round(first.rotation or 0)),
+            display=display_operations(_display_matrix(first)),
             sample_aspect_ratio=aspect, codec=context.name, pixel_format=first.format.name,
             bit_depth=max(component.bits for component in first.format.components),
             chroma=_chroma(first.format),
@@ -263,8 +311,10 @@ class _FrameDecoder:
         stored = frame.to_ndarray(format="bgr48le" if self.deep else "bgr24",
                                   src_colorspace=_SWS_COLORSPACES.get(info.colorspace, "DEFAULT"),
                                   src_color_range="JPEG" if info.full_range else "MPEG", interpolation=_TO_BGR)
-        if info.quarter_turns:
-            stored = np.ascontiguousarray(np.rot90(stored, info.quarter_turns))
+        if info.display:
+            for operation in info.display:
+                stored = _OPERATIONS[operation](stored)
+            stored = np.ascontiguousarray(stored)
         picture = to_uint8(stored)
         if self._square:
             picture = cv2.resize(picture, (info.width, info.height), interpolation=cv2.INTER_LINEAR)
@@ -445,9 +495,11 @@ class VideoConverter:
         self._out_video = stream
 
         self.notes.append(f"written as {target.label} in {suffix}")
-        if info.quarter_turns:
-            self.notes.append(f"display rotation {info.rotation} degrees applied to the pixels: the output is "
-                              f"stored upright ({width}x{height}) without a rotation tag and plays the same way")
+        if info.display:
+            shown = " and ".join(_DESCRIPTIONS[operation] for operation in info.display)
+            self.notes.append(f"display matrix (rotation {info.rotation} degrees) applied to the pixels, {shown}: the "
+                              f"output is stored as shown ({width}x{height}) without a display matrix and plays "
+                              "the same way")
         aspect = info.output_aspect
         if self._square_output:
             self.notes.append(f"pixel aspect ratio {aspect.numerator}:{aspect.denominator} resampled to square "

@@ -55,7 +55,8 @@ def silent_clip(clip_path, tmp_path_factory) -> Path:
 class VideoSpec:
     """What ``make_video`` declares. ``frames``: uint8 BGR (H, W, 3) or uint16 (0..65535) arrays as
     stored; ``times_ms``: presentation time of each frame (milliseconds, time base 1/1000);
-    ``rotation``: display-matrix rotation, degrees counter-clockwise (as ``VideoFrame.rotation``);
+    ``rotation``: display-matrix rotation, degrees counter-clockwise (as ``VideoFrame.rotation``),
+    ``mirror``: its (hflip, vflip);
     ``audio``: audio codec of a 440 Hz tone as long as the video (None: no audio)."""
 
     frames: list[np.ndarray]
@@ -63,6 +64,7 @@ class VideoSpec:
     codec: str = "libx264"
     pixel_format: str = "yuv420p"
     rotation: int = 0
+    mirror: tuple[bool, bool] = (False, False)   # (hflip, vflip) in the display matrix
     sample_aspect_ratio: Fraction | None = None
     color: dict = field(default_factory=dict)   # color_primaries/color_trc/colorspace/color_range ints
     audio: str | None = None
@@ -84,8 +86,8 @@ def write_video(path: Path, spec: VideoSpec) -> Path:
             context.sample_aspect_ratio = spec.sample_aspect_ratio
         for name, value in spec.color.items():
             setattr(context, name, value)
-        if spec.rotation:
-            stream.set_display_rotation(spec.rotation)
+        if spec.rotation or any(spec.mirror):
+            stream.set_display_rotation(spec.rotation, hflip=spec.mirror[0], vflip=spec.mirror[1])
         audio = None
         if spec.audio:
             audio = container.add_stream(spec.audio, rate=spec.audio_rate, layout="mono")

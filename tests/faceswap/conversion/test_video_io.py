@@ -146,7 +146,26 @@ def test_rotated_video_is_written_as_displayed(make_video, tmp_path):
     for frame, expected in zip(read_frames(tmp_path / "out.mp4"), shown):
         assert np.abs(frame.astype(int) - expected).mean() < 10  # two generations of H.264 on tiny frames
         assert frame[6:18, 6:18, 2].mean() > 180 and frame[86:92, :, 0].mean() > 180  # red top left, blue bottom
-    assert any("display rotation -90 degrees applied to the pixels" in note for note in video.notes)
+    assert any(note.startswith("display matrix (rotation -90 degrees) applied to the pixels, turned 90 degrees "
+                               "clockwise: the output is stored as shown (64x96)") for note in video.notes)
+
+
+@pytest.mark.parametrize("rotation, mirror", [(90, (False, False)), (180, (False, False)), (0, (True, False)),
+                                              (0, (False, True)), (-90, (True, False)), (90, (True, False))])
+def test_every_display_matrix_reads_as_ffmpeg_shows_it(make_video, tmp_path, rotation, mirror):
+    import cv2
+
+    from faceswap.conversion.video_io import ffmpeg_executable
+
+    stored = marker_frames(2, width=96, height=64)
+    path = make_video("turned.mp4", VideoSpec(frames=stored, times_ms=[0, 33], rotation=rotation, mirror=mirror))
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-i", str(path), "-frames:v", "1", str(tmp_path / "shown.png")],
+                   check=True)
+    shown = cv2.imread(str(tmp_path / "shown.png"))
+    frame = next(read_frames(path))
+    assert frame.shape == shown.shape
+    assert np.abs(frame.astype(int) - shown).mean() < 3
+    assert shown.shape[:2] != (64, 96) or rotation in (0, 180)
 
 
 def test_phone_case_faces_are_detected_upright(face_detector, shared_data):
