@@ -189,7 +189,7 @@ def read_picture(path: str | Path) -> Picture:
     return Picture(image=image, colour=image if bit_depth == 8 else colour, alpha=alpha, bit_depth=bit_depth)
 
 
-_ALPHA_SUFFIXES = (".png", ".webp", ".bmp")
+_ALPHA_SUFFIXES = (".png", ".webp")  # OpenCV writes BMP without alpha
 _DEEP_SUFFIXES = (".png",)
 
 
@@ -210,7 +210,7 @@ def picture_to_write(picture: Picture, swapped: np.ndarray, suffix: str) -> tupl
     if alpha is None:
         return merged, notes
     if suffix not in _ALPHA_SUFFIXES:
-        notes.append(f"alpha channel dropped ({suffix} has none)")
+        notes.append(f"alpha channel dropped ({suffix} is written without one)")
         return merged, notes
     return np.dstack([merged, alpha]), notes
 

@@ -95,7 +95,7 @@ def test_png_alpha_is_kept_around_a_swap(tmp_path):
     assert (written[20:30, 20:30, :3] == (0, 255, 0)).all() and (written[:20, :, :3] == bgra[:20, :, :3]).all()
 
     _, notes = picture_to_write(picture, swapped, ".jpg")
-    assert notes == ["alpha channel dropped (.jpg has none)"]
+    assert notes == ["alpha channel dropped (.jpg is written without one)"]
 
 
 def test_sixteen_bit_png_keeps_its_depth_or_says_it_is_reduced(tmp_path):

@@ -365,3 +365,26 @@ def test_merge_keeps_deep_pixels_that_the_swap_did_not_change():
     assert merge_swapped(stored, picture, picture) is stored
     same = np.zeros((4, 6, 3), np.uint8)
     assert merge_swapped(same, same, swapped) is swapped
+
+
+def test_two_audio_tracks_both_arrive(silent_clip, tmp_path):
+    from faceswap.conversion.video_io import ffmpeg_executable
+
+    source = tmp_path / "two_tracks.mp4"
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-i", str(silent_clip),
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+                    "-f", "lavfi", "-i", "sine=frequency=880:sample_rate=44100:duration=1",
+                    "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "copy", "-c:a", "aac", "-shortest",
+                    str(source)], check=True)
+    to_mp4 = _copy_through(source, tmp_path / "out.mp4")
+    to_webm = _copy_through(source, tmp_path / "out.webm")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        assert [a.codec_context.name for a in container.streams.audio] == ["aac", "aac"]
+    with av.open(str(tmp_path / "out.webm")) as container:
+        assert [a.codec_context.name for a in container.streams.audio] == ["opus", "opus"]
+    assert [note.split(" (")[0] for note in to_mp4.notes if note.startswith("audio")] == ["audio track 1",
+                                                                                         "audio track 2"]
+    assert sum(note.startswith("audio track") and "converted to opus" in note for note in to_webm.notes) == 2
+    for index in (0, 1):
+        assert _audio_span(tmp_path / "out.webm", index) == pytest.approx(_audio_span(source, index), abs=0.03)
+    _decodes_with_ffmpeg(tmp_path / "out.webm")
