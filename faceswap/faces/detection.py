@@ -132,7 +132,7 @@ class _TwoRangeDetection:
     short-range model finds; the short-range model misses faces far from the camera)."""
 
     def __init__(self, settings: DetectionSettings):
-        import mediapipe as mp  # imported lazily: importing mediapipe costs ~1 s
+        mp = import_mediapipe()
 
         first, second = (1, 0) if settings.full_range else (0, 1)
         self._full_range_first = settings.full_range
@@ -182,12 +182,38 @@ def _without_duplicates(boxes: list[tuple[np.ndarray, float]]) -> list[tuple[np.
     return kept
 
 
+def import_mediapipe():
+    """The mediapipe module, imported lazily (~1 s) and without TensorFlow.
+
+    mediapipe 0.10.21 imports TensorFlow whenever it is installed, only for a documentation
+    decorator (mediapipe/tasks/python/core/optional_dependencies.py falls back to a no-op when the
+    import fails). In a prediction worker that loaded nothing else of TensorFlow this costs ~600 MB
+    of resident memory and seconds of start-up, so TensorFlow is made unimportable for the length
+    of mediapipe's import; a process that already imported TensorFlow (training, the SavedModel
+    backend) keeps it, and TensorFlow stays importable afterwards.
+    """
+    import sys
+
+    if "mediapipe" in sys.modules or "tensorflow" in sys.modules:
+        import mediapipe
+
+        return mediapipe
+    sys.modules["tensorflow"] = None  # import raises ModuleNotFoundError, which mediapipe expects
+    try:
+        import mediapipe
+        import mediapipe.tasks.python.core.optional_dependencies  # noqa: F401  (the module that asks for TensorFlow)
+    finally:
+        if sys.modules.get("tensorflow", 0) is None:
+            del sys.modules["tensorflow"]
+    return mediapipe
+
+
 def _face_detection_graph(settings: DetectionSettings) -> _TwoRangeDetection:
     return _TwoRangeDetection(settings)
 
 
 def _face_mesh_graph(settings: DetectionSettings, tracking: bool, max_faces: int):
-    import mediapipe as mp
+    mp = import_mediapipe()
 
     return mp.solutions.face_mesh.FaceMesh(
         static_image_mode=not tracking, max_num_faces=max_faces, refine_landmarks=False,

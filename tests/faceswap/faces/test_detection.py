@@ -107,6 +107,23 @@ def test_tracker_picks_up_a_new_face_after_a_cut(face_detector, clip_frames):
     assert len(faces[-1]) == 1 and np.abs(faces[-1][0].landmarks - reference).mean() < 4.0
 
 
+def test_the_detector_loads_without_tensorflow():
+    """mediapipe would import TensorFlow (~600 MB resident) for a docs decorator; a serving worker
+    must not pay that, and TensorFlow stays importable for those who need it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    probe = ("import sys, importlib.util\n"
+             "from faceswap.faces.detection import FaceDetector, FaceTracker\n"
+             "detector = FaceDetector(); FaceTracker(detector=detector)\n"
+             "print('tensorflow' in sys.modules, 'mediapipe' in sys.modules, sys.modules.get('tensorflow', 0) is None)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                            check=True)
+    assert result.stdout.split()[-3:] == ["False", "True", "False"]
+
+
 def test_tracker_rejects_frames_without_faces(still_path):
     tracker = FaceTracker()
     try:
