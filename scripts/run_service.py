@@ -82,7 +82,12 @@ class StackSettings:
     health_timeout_s: float = setting(240.0, "how long each tier may take to become healthy, seconds")
     stop_timeout_s: float = setting(10.0, "how long a tier may take to stop after SIGTERM before SIGKILL, seconds")
     prediction_health_path: str = setting("/health", "health route of the prediction server")
-    prediction_workers: int = setting(1, "gunicorn workers of the prediction server (each loads the model)")
+    prediction_workers: int = setting(min(os.cpu_count() or 1, 4),
+                                      "prediction worker processes, each with its own model and graphs (~180 MB); "
+                                      "one per core serves the most frames per core (docs/performance.md)")
+    prediction_threads: int = setting(1, "request threads per prediction worker: 1 = gunicorn's sync worker (one "
+                                         "frame at a time per process: no GIL contention, exact CPU accounting), "
+                                         "more = gthread")
     start_prediction_server: bool = setting(
         True, "start the local prediction server; off: the relay calls whatever listens on the prediction "
               "port (nothing there: the page shows its degraded mode)")
@@ -300,11 +305,16 @@ class LocalStack:
         environment["MODEL_DIR"] = str(self.model_dir)
         command = [sys.executable, "-m", "gunicorn",
                    "-b", f"{self.settings.host}:{self.settings.prediction_port}",
-                   "--workers", str(self.settings.prediction_workers), "--threads", "4",
+                   "--workers", str(self.settings.prediction_workers), *self._prediction_worker_options(),
                    "--timeout", "300", "--graceful-timeout", "5", "--no-control-socket",
                    "prediction_routine.server:create_app()"]
         return self._spawn(PREDICTION, command, REPO_ROOT, environment,
                     self.prediction_url + self.settings.prediction_health_path)
+
+    def _prediction_worker_options(self) -> list[str]:
+        """gunicorn's worker class for ``prediction_threads``: sync for one thread, gthread above."""
+        threads = max(1, self.settings.prediction_threads)
+        return ["-k", "sync"] if threads == 1 else ["-k", "gthread", "--threads", str(threads)]
 
     def _start_relay(self) -> Tier:
         environment = self._environment()

@@ -4,6 +4,7 @@ workers each loading the model once, and the image's build context."""
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import time
 import urllib.request
@@ -26,6 +27,13 @@ def test_config_follows_the_vertex_variables(monkeypatch):
 
     monkeypatch.delenv("AIP_HTTP_PORT")
     assert runpy.run_path(str(CONFIG))["bind"] == ["0.0.0.0:8080"]
+
+
+def test_by_default_one_sync_worker_per_core(monkeypatch):
+    for name in ("WEB_CONCURRENCY", "FACESWAP_SERVER_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    config = runpy.run_path(str(CONFIG))
+    assert (config["workers"], config["threads"], config["worker_class"]) == (os.cpu_count(), 1, "sync")
 
 
 def test_container_command_serves_the_aip_storage_uri_with_two_workers(test_model_dir, tmp_path, d9_jpegs):

@@ -187,3 +187,13 @@ def test_model_directory_choice(tmp_path, monkeypatch, test_model_dir):
     shutil.copytree(test_model_dir, bundled)
     assert run_service.resolve_model_dir(None) == (bundled, False)
     assert run_service.resolve_model_dir(test_model_dir) == (test_model_dir, False)
+
+
+def test_prediction_workers_are_processes_with_one_frame_at_a_time_by_default():
+    from scripts.run_service import LocalStack, StackSettings
+
+    default = StackSettings()
+    assert default.prediction_threads == 1 and default.prediction_workers == min(os.cpu_count() or 1, 4)
+    assert LocalStack(default)._prediction_worker_options() == ["-k", "sync"]
+    threaded = LocalStack(StackSettings(prediction_threads=4))._prediction_worker_options()
+    assert threaded == ["-k", "gthread", "--threads", "4"]
