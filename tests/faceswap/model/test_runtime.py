@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def test_swap_is_thread_safe(test_model_dir, real_faces):
     expected = {(d, n): model.swap(real_faces[:n], d) for d in ("a2b", "b2a") for n in (1, 2, 3)}
     failures: list[str] = []
 
-    def worker(seed: int) -> None:
+    def worker(seed: int) -> int:
         rng = np.random.default_rng(seed)
         for _ in range(12):
             direction = ("a2b", "b2a")[int(rng.integers(2))]
@@ -73,12 +74,12 @@ def test_swap_is_thread_safe(test_model_dir, real_faces):
             output = model.swap(real_faces[:count], direction)
             if not np.allclose(output, expected[(direction, count)], atol=1e-5):
                 failures.append(f"thread {seed}: {direction} x{count} differs")
+        return threading.get_ident()
 
-    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # .result() re-raises what a worker raised: an exception in a thread fails the test.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        idents = [future.result(timeout=300) for future in [pool.submit(worker, seed) for seed in range(4)]]
+    assert threading.get_ident() not in idents
     assert not failures
 
 
