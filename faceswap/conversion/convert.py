@@ -152,6 +152,10 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
         from faceswap.faces.smoothing import LandmarkSmoother
 
         smoother = LandmarkSmoother()
+    from faceswap.faces.detection import FaceDetector, FaceFollower
+
+    # a small face found in tiles is looked for around the same place in the next frame first
+    follower = FaceFollower(swapper.detector) if isinstance(swapper.detector, FaceDetector) else None
     started = time.perf_counter()
     encode = EncodeSettings(crf=settings.crf, preset=settings.preset, vp9_crf=settings.vp9_crf)
     bar = tqdm(total=info.frame_count or None, unit="frame", desc=f"convert {source.name}", disable=not progress)
@@ -159,7 +163,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
         with VideoConverter(source, output, encode) as video:
             for frame in video.frames():
                 result = swapper.swap_frame(frame.picture, settings.direction, smoother=smoother,
-                                            timestamp_s=frame.time_s)
+                                            timestamp_s=frame.time_s, detector=follower)
                 video.write(frame, result.frame)
                 report.count(result, frame.picture)
                 bar.update(1)

@@ -239,6 +239,7 @@ class FaceDetector:
         self._lock = threading.Lock()
         self._detection = _face_detection_graph(self.settings)
         self._mesh = _face_mesh_graph(self.settings, tracking=False, max_faces=1)
+        self.tiles_searched = 0  # by the small-face pass, since creation (benchmarks, tests)
 
     def close(self) -> None:
         with self._lock:
@@ -275,14 +276,16 @@ class FaceDetector:
         points = _mesh_points(result[0], crop.shape[1], crop.shape[0])
         return points / scale + np.array([x0, y0], dtype=np.float32)
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """All confirmed faces in ``image`` (uint8 (H, W, 3) BGR), largest first."""
+    def detect(self, image: np.ndarray, near: list[np.ndarray] | None = None) -> list[Face]:
+        """All confirmed faces in ``image`` (uint8 (H, W, 3) BGR), largest first. ``near``: boxes
+        (x0, y0, x1, y1 px) of the faces of the previous frame of a video (see FaceFollower): when
+        the whole-frame pass finds nothing, the small-face pass looks in one tile around each first."""
         rgb = _rgb_frame(image)
         height, width = rgb.shape[:2]
         with self._lock:
             boxes = self._detection.boxes(rgb)
             if not boxes and self.settings.small_faces:
-                boxes = self._tiled_boxes(rgb)
+                boxes = self._tiled_boxes(rgb, near)
             boxes.sort(key=lambda item: (item[0][2] - item[0][0]) * (item[0][3] - item[0][1]), reverse=True)
             meshes = [mesh for mesh in (self._mesh_in_box(rgb, box) for box, _ in boxes[: self.settings.max_faces])
                       if mesh is not None]
@@ -293,7 +296,6 @@ class FaceDetector:
             if all(_covered_share(face.box, other.box) < 0.5 for other in unique):
                 unique.append(face)
         return unique
-
 
     def tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:
         """(x, y, side) of the tiles the small-face pass searches in a width x height frame; none
@@ -307,16 +309,49 @@ class FaceDetector:
         step = max(minimum, side - int(np.ceil(longest * self.first_pass_share)) - minimum // 2)
         return [(x, y, side) for y in _tile_origins(height, side, step) for x in _tile_origins(width, side, step)]
 
-    def _tiled_boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Detections of the full-range model in every tile, in frame px; call with the lock held."""
+    def _tiled_boxes(self, rgb: np.ndarray, near: list[np.ndarray] | None = None) -> list[tuple[np.ndarray, float]]:
+        """Detections of the full-range model in the tiles around ``near`` boxes, or when none is
+        found there in every tile, in frame px; call with the lock held."""
         height, width = rgb.shape[:2]
+        tiles = self.tiles(width, height)
+        if tiles and near:
+            side = tiles[0][2]
+            around = []
+            for box in near:
+                centre = (np.asarray(box[:2]) + np.asarray(box[2:4])) / 2
+                around.append((int(np.clip(round(centre[0] - side / 2), 0, width - side)),
+                               int(np.clip(round(centre[1] - side / 2), 0, height - side)), side))
+            found = self._search_tiles(rgb, around)
+            if found:
+                return found
+        return self._search_tiles(rgb, tiles)
+
+    def _search_tiles(self, rgb: np.ndarray, tiles: list[tuple[int, int, int]]) -> list[tuple[np.ndarray, float]]:
+        self.tiles_searched += len(tiles)
         found = []
-        for x, y, side in self.tiles(width, height):
+        for x, y, side in tiles:
             tile = np.ascontiguousarray(rgb[y:y + side, x:x + side])
             offset = np.array([x, y, x, y], dtype=np.float32)
             found += [(box + offset, score)
                       for box, score in self._detection.full_range_boxes(tile, self.settings.tile_min_confidence)]
         return _without_duplicates(found)
+
+
+class FaceFollower:
+    """ONE video's front end of a shared FaceDetector (offline conversion): hands each frame the
+    boxes of the previous frame's faces, so that a small face the tiled pass found is looked for in
+    one tile around it in the next frame instead of in all of them (8 at 1080p, 45 at 4K). While it
+    is found there, a second small face elsewhere waits until the first one is lost. One per video."""
+
+    def __init__(self, detector: FaceDetector):
+        self.detector = detector
+        self._near: list[np.ndarray] = []
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces of the next frame (uint8 (H, W, 3) BGR), largest first."""
+        faces = self.detector.detect(image, near=self._near)
+        self._near = [face.box for face in faces]
+        return faces
 
 
 def no_face_reason(image: np.ndarray, settings: DetectionSettings | None = None) -> str:

@@ -1,6 +1,8 @@
 """Small-face pass benchmark: what the tiled second pass of FaceDetector costs on a frame in which
 the whole-frame pass finds nothing (the only frames that pay it), at 640x480, 1080p and 4K, next
-to the whole-frame pass alone; plus the time to find the 48 px face of the shared 1080p case.
+to the whole-frame pass alone; plus the time to find the 48 px face of the shared 1080p case, in
+that frame and placed in a 4K frame, searching all tiles and (``FaceFollower``, the next frame of
+a video) the one tile around where it was.
 The two configurations run in interleaved rounds on the same frames. Prints one JSON object
 with the load average before and after (2 shared cores: compare within one run).
 
@@ -24,7 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from faceswap.faces.detection import DetectionSettings, FaceDetector  # noqa: E402
+from faceswap.faces.detection import DetectionSettings, FaceDetector, FaceFollower  # noqa: E402
 from faceswap.images import read_image  # noqa: E402
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
@@ -63,9 +65,19 @@ def main(argv: list[str] | None = None) -> int:
                 "extra_ms_per_faceless_frame": round(medians["with_small_face_pass"] - medians["whole_frame_only"], 1),
                 "faces_found": found}
         case = read_image(SHARED / "cases" / "small_face_1080p_48px.jpg")
-        times = [_timed(tiled, case) for _ in range(args.rounds)]
-        report["case_1080p_48px"] = {"median_ms": round(float(np.median([t for t, _ in times])), 1),
-                                     "faces_found": [n for _, n in times]}
+        case_4k = cv2.copyMakeBorder(case, 540, 540, 960, 960, cv2.BORDER_REPLICATE)
+        for name, frame in (("case_1080p_48px", case), ("case_48px_in_4K", case_4k)):
+            times = [_timed(tiled, frame) for _ in range(args.rounds)]
+            follower = FaceFollower(tiled)
+            follower.detect(frame)
+            followed = []
+            for _ in range(args.rounds):
+                started = time.perf_counter()
+                faces = follower.detect(frame)
+                followed.append(((time.perf_counter() - started) * 1000.0, len(faces)))
+            report[name] = {"all_tiles_median_ms": round(float(np.median([t for t, _ in times])), 1),
+                            "followed_median_ms": round(float(np.median([t for t, _ in followed])), 1),
+                            "faces_found": [n for _, n in times + followed]}
     report["cpu_count"] = os.cpu_count()
     report["load_average"] = {"start": [round(v, 2) for v in load_start],
                               "end": [round(v, 2) for v in os.getloadavg()]}

@@ -192,3 +192,20 @@ def test_no_face_reason_says_what_the_frame_shows():
     assert no_face_reason(np.full((480, 640, 3), 255, np.uint8)) == "the frame is overexposed (100% of it is white)"
     assert no_face_reason(np.full((480, 640, 3), 128, np.uint8)).startswith("the frame is very blurred or flat")
     assert no_face_reason(textured[:40, :40]) == "the frame (40x40) is smaller than the smallest face looked for (48 px)"
+
+
+def test_a_followed_small_face_is_looked_for_in_one_tile_next_frame(shared_data):
+    import cv2
+
+    from faceswap.faces.detection import FaceDetector, FaceFollower
+
+    frame = read_image(shared_data / "cases" / "small_face_1080p_48px.jpg")
+    moved = cv2.warpAffine(frame, np.float32([[1, 0, 30], [0, 1, 12]]), (1920, 1080), borderMode=cv2.BORDER_REFLECT)
+    with FaceDetector() as detector:
+        follower = FaceFollower(detector)
+        first = follower.detect(frame)
+        assert len(first) == 1 and detector.tiles_searched == 8
+        second = follower.detect(moved)
+        assert len(second) == 1 and detector.tiles_searched == 9  # one tile around the previous face
+        assert second[0].box[0] - first[0].box[0] == pytest.approx(30, abs=6)
+        assert follower.detect(np.full_like(frame, 128)) == [] and detector.tiles_searched == 18  # lost: all again
