@@ -10,6 +10,13 @@ a ``FaceLayout`` says how big the crop is and how much margin surrounds that squ
   extracted face (62.5 % coverage).
 
 Matrices are OpenCV 2x3 affine float64 matrices mapping source pixel (x, y) to target pixel.
+
+Resampling: a face is resampled once to cut it out (``align_face``) and once to put it back
+(``unalign_to_region``), each in ONE warp straight from the frame / crop (matrices are composed,
+never two warps in a row). ``INTERPOLATIONS`` names the kernels: ``linear`` (bilinear), ``cubic``
+(bicubic, a = -0.75), ``lanczos`` (Lanczos-4, 8x8) and, for cutting out only, ``area`` (the
+crop warped at 4x and box-averaged down, i.e. an anti-aliased area average). Which to use where is
+measured in docs/merge-settings.md.
 """
 
 from __future__ import annotations
@@ -142,17 +149,53 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return points @ np.asarray(matrix, dtype=np.float64)[:, :2].T + np.asarray(matrix, dtype=np.float64)[:, 2]
 
 
-def align_face(image: np.ndarray, landmarks68: np.ndarray, layout: FaceLayout,
-               interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the aligned face out of ``image`` (uint8 (H, W, 3) BGR).
+INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4,
+                  "area": cv2.INTER_AREA}
+PASTE_INTERPOLATIONS = ("linear", "cubic", "lanczos")
+_AREA_SUPERSAMPLING = 4
 
+
+def interpolation_flag(interpolation: int | str) -> int:
+    """An OpenCV ``INTER_*`` flag from a name of ``INTERPOLATIONS`` (or a flag, returned as is).
+    Raises InputError for an unknown name."""
+    if isinstance(interpolation, str):
+        if interpolation not in INTERPOLATIONS:
+            from faceswap.errors import InputError
+
+            raise InputError(f"unknown interpolation {interpolation!r}: expected one of {', '.join(INTERPOLATIONS)}")
+        return INTERPOLATIONS[interpolation]
+    return int(interpolation)
+
+
+def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int, interpolation: int | str = cv2.INTER_LINEAR) -> np.ndarray:
+    """One warp of ``image`` (H, W[, C], any dtype) by the image -> crop ``matrix`` into a (size, size) crop.
+
+    interpolation: a name of ``INTERPOLATIONS`` or an OpenCV flag. ``area`` warps at 4x the size
+    with bilinear sampling and averages 4x4 blocks down (anti-aliased where the face shrinks); the
+    other kernels sample the frame directly. Pixels outside the image repeat the border.
+    """
+    flag = interpolation_flag(interpolation)
+    if flag == cv2.INTER_AREA:
+        factor = _AREA_SUPERSAMPLING
+        # crop px (u, v) at 4x: u' = 4 u + 1.5 maps the centres of a 4x4 block onto the crop pixel's centre
+        fine = np.asarray(matrix, dtype=np.float64) * factor
+        fine[:, 2] += (factor - 1) / 2.0
+        big = cv2.warpAffine(image, fine, (size * factor, size * factor), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.warpAffine(image, matrix, (size, size), flags=flag, borderMode=cv2.BORDER_REPLICATE)
+
+
+def align_face(image: np.ndarray, landmarks68: np.ndarray, layout: FaceLayout,
+               interpolation: int | str = cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the aligned face out of ``image`` (uint8 (H, W, 3) BGR) in one warp (``warp_to_crop``).
+
+    interpolation: a name of ``INTERPOLATIONS`` or an OpenCV flag.
     Returns ``(crop, matrix)``: crop uint8 (S, S, 3) BGR in ``layout``; matrix (2, 3) image -> crop.
     Pixels outside the image repeat the border.
     """
     matrix = alignment_matrix(landmarks68, layout)
-    crop = cv2.warpAffine(image, matrix, (layout.size, layout.size), flags=interpolation,
-                          borderMode=cv2.BORDER_REPLICATE)
-    return crop, matrix
+    return warp_to_crop(image, matrix, layout.size, interpolation), matrix
 
 
 def paste_region(matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -169,23 +212,26 @@ def paste_region(matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, ...
 
 
 def unalign_to_region(crop: np.ndarray, matrix: np.ndarray, region: tuple[int, int, int, int],
-                      interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+                      interpolation: int | str = cv2.INTER_LINEAR) -> np.ndarray:
     """Warp an aligned crop (S, S[, C], any dtype) back into frame px, only for ``region``.
 
     ``matrix`` is the image -> crop matrix used to align; ``region`` is ``(x0, y0, x1, y1)`` from
-    :func:`paste_region`. Returns an array (y1-y0, x1-x0[, C]) of the crop's dtype; pixels the crop
-    does not cover are 0.
+    :func:`paste_region`; interpolation: ``linear``, ``cubic``, ``lanczos`` or an OpenCV flag.
+    Returns an array (y1-y0, x1-x0[, C]) of the crop's dtype; pixels the crop does not cover are 0.
     """
     x0, y0, x1, y1 = region
     shifted = np.asarray(matrix, dtype=np.float64).copy()
     # region px (u, v) = frame px (u + x0, v + y0): crop = M @ (u + x0, v + y0, 1)
     shifted[:, 2] += shifted[:, 0] * x0 + shifted[:, 1] * y0
-    return cv2.warpAffine(crop, shifted, (x1 - x0, y1 - y0), flags=interpolation | cv2.WARP_INVERSE_MAP,
+    flag = interpolation_flag(interpolation)
+    if flag == cv2.INTER_AREA:  # no area kernel when a crop is enlarged: bilinear
+        flag = cv2.INTER_LINEAR
+    return cv2.warpAffine(crop, shifted, (x1 - x0, y1 - y0), flags=flag | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def unalign_image(crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, ...],
-                  interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+                  interpolation: int | str = cv2.INTER_LINEAR) -> np.ndarray:
     """Warp an aligned crop back to a full frame of ``frame_shape`` (uncovered pixels are 0)."""
     height, width = frame_shape[:2]
     return unalign_to_region(crop, matrix, (0, 0, width, height), interpolation)

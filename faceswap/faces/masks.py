@@ -103,3 +103,42 @@ def skin_mask(landmarks68: np.ndarray, size: int, features_margin: float = 0.06)
         features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     mask[features > 0] = 0
     return (mask > 0).astype(np.float32)
+
+
+INNER_LIPS = slice(60, 68)
+
+
+def mouth_interior_mask(landmarks68: np.ndarray, size: int, grow: float = 0.04, feather: float = 0.03) -> np.ndarray:
+    """The open mouth: float32 (size, size) in [0, 1] from (68, 2) landmarks in crop px.
+
+    The hull of the inner lip line (60-67) — teeth, tongue and the dark of the mouth — grown by
+    ``grow`` x the inter-ocular distance over the inner edge of the lips and feathered over
+    ``feather`` x ``size`` px, and weighed by how far the mouth is open: nothing for a closed
+    mouth (lip gap under 4 % of the mouth's width), all of it from 12 % on. Blending keeps the
+    original frame here (as Deep-Live-Cam's "mouth mask"), so a mouth the model would close stays
+    open with the person's own teeth.
+    """
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    opening = mouth_opening_ratio(landmarks)
+    weight = float(np.clip((opening - 0.04) / (0.12 - 0.04), 0.0, 1.0))
+    weight = weight * weight * (3.0 - 2.0 * weight)  # smoothstep
+    if weight <= 0.0:
+        return np.zeros((size, size), dtype=np.float32)
+    mask = np.zeros((size, size), dtype=np.uint8)
+    _fill_hulls(mask, landmarks, (INNER_LIPS,), 255)
+    eye_distance = float(np.linalg.norm(landmarks[EYES[0]].mean(axis=0) - landmarks[EYES[1]].mean(axis=0)))
+    radius = int(round(grow * eye_distance))
+    if radius > 0 and mask.any():
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    sigma = feather * size
+    if sigma > 0 and mask.any():
+        mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+    return mask.astype(np.float32) * np.float32(weight / 255.0)
+
+
+def mouth_opening_ratio(landmarks68: np.ndarray) -> float:
+    """Gap between the inner lips (61-67, 62-66, 63-65, mean) over the mouth's width (48-54)."""
+    landmarks = np.asarray(landmarks68, dtype=np.float64)
+    gap = np.linalg.norm(landmarks[[61, 62, 63]] - landmarks[[67, 66, 65]], axis=1).mean()
+    width = np.linalg.norm(landmarks[54] - landmarks[48])
+    return float(gap / width) if width > 0 else 0.0

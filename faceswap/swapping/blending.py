@@ -52,14 +52,16 @@ def _poisson_clone(face_region_bgr: np.ndarray, frame_region_bgr: np.ndarray, al
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np.ndarray,
-               mode: str = "feather") -> tuple[int, int, int, int] | None:
+               mode: str = "feather", interpolation: str = "linear") -> tuple[int, int, int, int] | None:
     """Blend a swapped face crop back into ``frame`` **in place**.
 
     frame: uint8 (H, W, 3) BGR, modified in place;
     face: float32 (S, S, 3) BGR in [0, 1], the colour-corrected model output;
     mask: float32 (S, S) in [0, 1], crop space (1 = face);
     matrix: (2, 3) image -> crop, the matrix the crop was aligned with;
-    mode: one of ``BLEND_MODES``.
+    mode: one of ``BLEND_MODES``;
+    interpolation: the kernel of the one warp back, ``linear``, ``cubic`` or ``lanczos``
+    (faces.alignment.PASTE_INTERPOLATIONS; docs/merge-settings.md measures them).
     Returns the frame rectangle ``(x0, y0, x1, y1)`` that was touched, or None when the face lies
     outside the frame.
     Pixels outside that rectangle, and inside it wherever the warped mask is 0, are unchanged.
@@ -76,7 +78,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, mask: np.ndarray, matrix: np
     face_and_alpha = np.empty(face.shape[:2] + (4,), dtype=np.uint8)
     face_and_alpha[..., :3] = np.clip(face * 255.0 + 0.5, 0.0, 255.0)
     face_and_alpha[..., 3] = np.clip(mask * 255.0 + 0.5, 0.0, 255.0)
-    warped = unalign_to_region(face_and_alpha, matrix, region)
+    warped = unalign_to_region(face_and_alpha, matrix, region, interpolation)
     alpha = cv2.extractChannel(warped, 3).astype(np.float32)
     alpha *= np.float32(1.0 / 255.0)
     warped_face = cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR)

@@ -5,12 +5,14 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 1. ``detect`` — faces and 68 landmarks (faceswap.faces.detection), largest first, at most
    ``max_faces``;
 2. ``align`` — optional temporal smoothing of the landmarks (one ``LandmarkSmoother`` per stream,
-   passed in by the caller), alignment of every face to the model's ``FaceLayout``, and the face
-   mask from the aligned landmarks;
+   passed in by the caller), alignment of every face to the model's ``FaceLayout`` (one warp,
+   ``align_interpolation``), and the face mask from the frame's own landmarks (``mask_landmarks``,
+   minus the open mouth when ``mouth`` is on);
 3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
    with decoder B;
-4. ``blend`` — colour transfer towards the original face (inside the mask), blending back into
-   a copy of the frame (only the faces' rectangles are touched), and the visible "AI-generated"
+4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
+   optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
+   ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
 
 plus ``total``. ``SwapResult.cpu_ms`` holds the process CPU time (``time.process_time``: all
@@ -41,11 +43,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from faceswap.errors import InputError
-from faceswap.faces.alignment import align_face, transform_points
-from faceswap.faces.masks import MaskSettings, face_mask
+from faceswap.faces.alignment import (INTERPOLATIONS, PASTE_INTERPOLATIONS, align_face, interpolation_flag,
+                                      transform_points)
+from faceswap.faces.masks import MaskSettings, face_mask, mouth_interior_mask
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
+from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.watermark import MarkSettings, draw_mark
 
 logger = logging.getLogger(__name__)
@@ -65,6 +69,14 @@ class SwapSettings:
     max_faces: int = setting(4, "most faces swapped in one frame (largest first)")
     edge_fade: float = setting(0.12, "fade of the mask towards the model crop's border, as a share of the crop size")
     jpeg_quality: int = setting(85, "JPEG quality of merged frames sent back or written as .jpg")
+    align_interpolation: str = setting("cubic", "resampling kernel cutting the face out (docs/merge-settings.md)",
+                                       choices=tuple(INTERPOLATIONS))
+    paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
+    sharpen: float = setting(0.5, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
+    mouth: bool = setting(False, "keep the original mouth interior (teeth, tongue) where the mouth is open")
+    mask_landmarks: str = setting("current", "landmarks the face mask follows: this frame's detection ('current', jaw and "
+                                  "brows as they are now) or the smoothed ones the face is aligned with",
+                                  choices=("current", "smoothed"))
     mask: MaskSettings = dataclasses.field(default_factory=MaskSettings, metadata={"cli": False, "help": "face mask shape"})
     mark_style: MarkSettings = dataclasses.field(default_factory=MarkSettings, metadata={"cli": False, "help": "mark look"})
 
@@ -132,6 +144,12 @@ class FrameSwapper:
         self.detector = detector
         self.settings = settings or SwapSettings()
         self._check_settings(self.settings.color, self.settings.blend)
+        interpolation_flag(self.settings.align_interpolation)
+        if self.settings.paste_interpolation not in PASTE_INTERPOLATIONS:
+            raise InputError(f"unknown paste interpolation {self.settings.paste_interpolation!r}: "
+                             f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
+        if self.settings.mask_landmarks not in ("current", "smoothed"):
+            raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {self.settings.mask_landmarks!r}")
 
     @staticmethod
     def _check_settings(color: str, blend: str) -> None:
@@ -181,7 +199,7 @@ class FrameSwapper:
             timings["total"] = _milliseconds(started, time.perf_counter())
             return SwapResult(frame=frame, faces=0, timings_ms=timings, cpu_ms=cpu.stages)
 
-        landmarks = [face.landmarks for face in faces]
+        landmarks = detected_landmarks = [face.landmarks for face in faces]
         if smoother is not None:
             landmarks = smoother.smooth_many(landmarks, time.monotonic() if timestamp_s is None else float(timestamp_s))
         layout = self.model.layout
@@ -189,15 +207,17 @@ class FrameSwapper:
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
         matrices, masks, statistics = [], [], []
-        for points in landmarks:
-            crop, matrix = align_face(frame, points, layout)
+        for points, current in zip(landmarks, detected_landmarks):
+            crop, matrix = align_face(frame, points, layout, self.settings.align_interpolation)
             if not np.all(np.isfinite(matrix)):
                 logger.debug("degenerate landmarks; face skipped")
                 continue
             np.multiply(crop, np.float32(1.0 / 255.0), out=batch[len(matrices)])
-            crop_points = transform_points(points, matrix)
+            crop_points = transform_points(current if self.settings.mask_landmarks == "current" else points, matrix)
             mask = face_mask(crop_points, size, self.settings.mask)
             mask *= fade
+            if self.settings.mouth:
+                mask *= 1.0 - mouth_interior_mask(crop_points, size)
             matrices.append(matrix)
             masks.append(mask)
             statistics.append(statistics_mask(crop_points, mask))
@@ -218,8 +238,9 @@ class FrameSwapper:
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
+            corrected = sharpen_for_paste(corrected, matrices[index], self.settings.sharpen)
             cpu.lap("colour")
-            paste_face(output, corrected, masks[index], matrices[index], blend)
+            paste_face(output, corrected, masks[index], matrices[index], blend, self.settings.paste_interpolation)
             cpu.lap("blend")
         if marked:
             draw_mark(output, self.settings.mark_style)

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import (CLASSIC_MODEL_LAYOUT, EXTRACT_LAYOUT, MEAN_FACE, FaceLayout, align_face,
-                                      alignment_matrix, compose, invert_matrix, paste_region, relayout_matrix,
-                                      transform_points, umeyama, unalign_image, unalign_to_region)
+                                      alignment_matrix, compose, interpolation_flag, invert_matrix, paste_region,
+                                      relayout_matrix, transform_points, umeyama, unalign_image, unalign_to_region,
+                                      warp_to_crop)
 from faceswap.images import read_image
 
 
@@ -85,3 +86,37 @@ def test_unalign_to_region_matches_full_frame_unalign(face_detector, still_path)
     outside = full.copy()
     outside[y0:y1, x0:x1] = 0
     assert outside.max() == 0
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "cubic", "lanczos", "area"])
+def test_every_named_kernel_cuts_out_the_same_face(face_detector, still_path, interpolation):
+    """Kernels change sharpness, never where the face is: each crop is close to the bilinear one."""
+    image = read_image(still_path("s9"))
+    face = face_detector.detect(image)[0]
+    reference, matrix = align_face(image, face.landmarks, CLASSIC_MODEL_LAYOUT)
+    crop, same_matrix = align_face(image, face.landmarks, CLASSIC_MODEL_LAYOUT, interpolation)
+    np.testing.assert_array_equal(matrix, same_matrix)
+    assert crop.shape == reference.shape and crop.dtype == np.uint8
+    assert np.abs(crop.astype(int) - reference).mean() < 6.0
+    assert abs(float(crop.mean()) - float(reference.mean())) < 1.0  # no shift of brightness or position
+
+
+def test_area_kernel_averages_what_a_shrinking_warp_would_skip(face_detector, still_path):
+    """Cutting a large face down to 64 px: bilinear samples 2x2 of every ~4x4 frame px (aliasing),
+    the area kernel averages them all — its crop is what a box filter of the frame gives."""
+    image = read_image(still_path("s10"))
+    face = face_detector.detect(image)[0]
+    matrix = alignment_matrix(face.landmarks, CLASSIC_MODEL_LAYOUT)
+    box_filtered = cv2.blur(image, (5, 5))
+    reference = warp_to_crop(box_filtered, matrix, 64, "linear").astype(int)
+    area = warp_to_crop(image, matrix, 64, "area").astype(int)
+    linear = warp_to_crop(image, matrix, 64, "linear").astype(int)
+    assert np.abs(area - reference).mean() < 0.6 * np.abs(linear - reference).mean()
+
+
+def test_unknown_interpolation_is_a_clear_error(still_path):
+    from faceswap.errors import InputError
+
+    with pytest.raises(InputError, match="unknown interpolation 'bicubic'"):
+        interpolation_flag("bicubic")
+    assert interpolation_flag(cv2.INTER_CUBIC) == cv2.INTER_CUBIC == interpolation_flag("cubic")

@@ -1,0 +1,140 @@
+"""The merge settings of issue 8 on real faces, through the real FrameSwapper: resampling that
+keeps detail, sharpening that never pushes detail above the input's, the mouth region that keeps
+the person's own open mouth, and a mask that follows the current frame (docs/merge-settings.md).
+
+Detail is measured as the quality benchmark measures it (faceswap.evaluation.detail) with the
+pass-through model (faceswap.evaluation.passthrough): the ceiling of what the pipeline keeps."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.conversion.video_io import read_frames
+from faceswap.evaluation.detail import inner_face_mask, laplacian_variance
+from faceswap.evaluation.passthrough import PassThroughModel
+from faceswap.errors import InputError
+from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT, alignment_matrix, transform_points
+from faceswap.faces.masks import mouth_opening_ratio
+from faceswap.faces.smoothing import LandmarkSmoother
+from faceswap.images import read_image
+from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
+
+STILLS = ["s0", "s3", "s4", "s9"]
+BILINEAR = dict(align_interpolation="linear", paste_interpolation="linear", sharpen=0.0)
+
+
+@pytest.fixture(scope="module")
+def pass_through():
+    return PassThroughModel(CLASSIC_MODEL_LAYOUT)
+
+
+def _ceiling(model, detector, frame, **settings) -> float:
+    """Detail of the pass-through output over the input's, in the inner face (lossless)."""
+    face = detector.detect(frame)[0]
+    swapper = FrameSwapper(model, detector, SwapSettings(mark=False, force_mark=False, **settings))
+    output = swapper.swap_frame(frame, "a2b").frame
+    inner = inner_face_mask(face.landmarks, frame.shape)
+    return laplacian_variance(output, inner) / laplacian_variance(frame, inner)
+
+
+@pytest.mark.parametrize("still", STILLS)
+def test_default_resampling_and_sharpening_raise_the_ceiling(pass_through, face_detector, still_path, still):
+    frame = read_image(still_path(still))
+    bilinear = _ceiling(pass_through, face_detector, frame, **BILINEAR)
+    resampled = _ceiling(pass_through, face_detector, frame, sharpen=0.0)
+    default = _ceiling(pass_through, face_detector, frame)
+    assert resampled > 1.05 * bilinear, (bilinear, resampled)
+    assert default > 1.3 * bilinear, (bilinear, default)
+
+
+@pytest.mark.parametrize("still", STILLS)
+@pytest.mark.parametrize("face_width", [0, 90])
+def test_the_default_never_has_more_detail_than_the_input(pass_through, face_detector, still_path, still, face_width):
+    """Sharpening restores what resampling softened; it must not invent edges: the pass-through
+    output keeps less detail than the input, for the sample still and for the same still shrunk
+    until the face is about 90 px wide (barely enlarged by the paste)."""
+    frame = read_image(still_path(still))
+    if face_width:
+        box = face_detector.detect(frame)[0].box
+        scale = face_width / float(box[2] - box[0])
+        frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    assert _ceiling(pass_through, face_detector, frame) < 0.95
+
+
+@pytest.fixture(scope="module")
+def open_and_closed(clip_path, face_detector):
+    """d12 frames 99 (mouth closed) to 117 (the mouth opened at 116), each with its face."""
+    frames = []
+    for index, frame in enumerate(read_frames(clip_path("d12"))):
+        if index >= 99:
+            frames.append((frame, face_detector.detect(frame)[0]))
+        if index == 117:
+            break
+    assert mouth_opening_ratio(frames[0][1].landmarks) < 0.04 < 0.3 < mouth_opening_ratio(frames[-1][1].landmarks)
+    return frames
+
+
+def _mouth_centre(landmarks68: np.ndarray) -> tuple[int, int]:
+    x, y = np.round(landmarks68[[62, 66]].mean(axis=0)).astype(int)
+    return int(x), int(y)
+
+
+def test_mouth_region_keeps_the_persons_open_mouth(pass_through, face_detector, open_and_closed, test_model_dir):
+    from faceswap.model.runtime import load_swap_model
+
+    model = load_swap_model(test_model_dir)
+    (closed, _), (opened, open_face) = open_and_closed[0], open_and_closed[-1]
+    with_mouth = FrameSwapper(model, face_detector, SwapSettings(mark=False, mouth=True))
+    without = FrameSwapper(model, face_detector, SwapSettings(mark=False, mouth=False))
+
+    kept = with_mouth.swap_frame(opened, "a2b").frame
+    swapped = without.swap_frame(opened, "a2b").frame
+    x, y = _mouth_centre(open_face.landmarks)
+    mouth = (slice(y - 2, y + 3), slice(x - 4, x + 5))
+    assert np.array_equal(kept[mouth], opened[mouth])
+    assert np.abs(swapped[mouth].astype(int) - opened[mouth]).max() > 10  # the model paints its own mouth there
+    # the rest of the face is still swapped
+    nose = np.round(open_face.landmarks[30]).astype(int)
+    assert np.array_equal(kept[nose[1], nose[0]], swapped[nose[1], nose[0]])
+    # a closed mouth: the setting changes nothing
+    assert np.array_equal(with_mouth.swap_frame(closed, "a2b").frame, without.swap_frame(closed, "a2b").frame)
+
+
+def test_mask_follows_the_current_frame_not_the_smoothed_landmarks(face_detector, open_and_closed, test_model_dir):
+    """d12 moves fast: the smoothed landmarks the face is aligned with lag behind the frame by
+    several px; the mask (here its mouth region) follows the frame's own landmarks."""
+    from faceswap.model.runtime import load_swap_model
+
+    model = load_swap_model(test_model_dir)
+    opened, open_face = open_and_closed[-1]
+    smoother = LandmarkSmoother()
+    smoothed = [smoother.smooth(face.landmarks, step / 25.0) for step, (_, face) in enumerate(open_and_closed)]
+    assert np.linalg.norm(smoothed[-1][66] - open_face.landmarks[66]) > 3.0  # the smoothed lower lip lags
+    results = {}
+    for follow in ("current", "smoothed"):
+        swapper = FrameSwapper(model, face_detector, SwapSettings(mark=False, mouth=True, mask_landmarks=follow))
+        smoother = LandmarkSmoother()
+        for step, (frame, face) in enumerate(open_and_closed):
+            results[follow] = swapper.swap_frame(frame, "a2b", smoother, timestamp_s=step / 25.0).frame
+    x, y = _mouth_centre(open_face.landmarks)
+    mouth = (slice(y - 1, y + 2), slice(x - 3, x + 4))
+    assert np.array_equal(results["current"][mouth], opened[mouth])
+    assert not np.array_equal(results["smoothed"][mouth], opened[mouth])
+
+
+@pytest.mark.parametrize("settings", [dict(align_interpolation="bicubic"), dict(paste_interpolation="area"),
+                                      dict(mask_landmarks="later")])
+def test_bad_merge_settings_are_clear_errors(pass_through, face_detector, settings):
+    with pytest.raises(InputError):
+        FrameSwapper(pass_through, face_detector, SwapSettings(**settings))
+
+
+def test_the_settings_come_from_the_environment_as_convert_and_the_routine_read_them():
+    from faceswap.settings import settings_from
+
+    settings = settings_from(SwapSettings, env_prefix="FACESWAP_SWAP_",
+                             environ={"FACESWAP_SWAP_SHARPEN": "0.25", "FACESWAP_SWAP_MOUTH": "false",
+                                      "FACESWAP_SWAP_PASTE_INTERPOLATION": "lanczos"})
+    assert (settings.sharpen, settings.mouth, settings.paste_interpolation) == (0.25, False, "lanczos")
