@@ -243,7 +243,8 @@ class ModelPrediction:
         timings["decode"] = (decoded - started) * 1000.0
 
         try:
-            overrides = {"color": options.color, "blend": options.blend, "mark": options.mark}
+            overrides = {"color": options.color, "blend": options.blend, "mark": options.mark,
+                         "measure_cpu": cpu is not None}
             if stream_id is None:
                 result = self.swapper.swap_frame(frame, direction, **overrides)
             else:

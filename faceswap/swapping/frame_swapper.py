@@ -15,7 +15,7 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
    ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
 
-plus ``total``. ``SwapResult.cpu_ms`` holds the process CPU time (``time.process_time``: all
+plus ``total``. With ``measure_cpu``, ``SwapResult.cpu_ms`` holds the process CPU time (``time.process_time``: all
 threads, since MediaPipe runs its graphs on threads of its own) per finer stage (``detect``,
 ``align``, ``model``, ``colour``, ``blend``, ``mark``) — exact where the process swaps one frame
 at a time (a prediction worker per core); the stream benchmark adds them up against the
@@ -114,13 +114,17 @@ def _milliseconds(start: float, end: float) -> float:
 
 
 class _CpuStages:
-    """Process CPU ms (``time.process_time``, all threads) added up per stage name, lap by lap."""
+    """Process CPU ms (``time.process_time``, all threads) added up per stage name, lap by lap;
+    disabled, it costs nothing (reading the process CPU clock is a system call summing all threads)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         self.stages: dict[str, float] = {}
-        self._last = time.process_time()
+        self.enabled = enabled
+        self._last = time.process_time() if enabled else 0.0
 
     def lap(self, stage: str) -> None:
+        if not self.enabled:
+            return
         now = time.process_time()
         self.stages[stage] = self.stages.get(stage, 0.0) + (now - self._last) * 1000.0
         self._last = now
@@ -168,20 +172,21 @@ class FrameSwapper:
 
     def swap_frame(self, frame: np.ndarray, direction: str = "a2b", smoother=None, timestamp_s: float | None = None,
                    *, color: str | None = None, blend: str | None = None, mark: bool | None = None,
-                   detector=None) -> SwapResult:
+                   detector=None, measure_cpu: bool = False) -> SwapResult:
         """Swap all faces of ``frame``.
 
         frame: uint8 (H, W, 3) BGR (not modified); direction: ``"a2b"`` or ``"b2a"``;
         smoother: this stream's LandmarkSmoother (video), or None for stills;
         timestamp_s: the frame's time in seconds for the smoother (default: monotonic clock);
         color / blend / mark: per-request overrides of the settings (None = the settings' value);
-        detector: a per-stream detector (e.g. a FaceTracker) instead of the shared one.
+        detector: a per-stream detector (e.g. a FaceTracker) instead of the shared one;
+        measure_cpu: fill ``SwapResult.cpu_ms`` (process CPU ms per stage).
         Returns SwapResult(frame uint8 (H, W, 3) BGR, faces, timings_ms with detect, align,
         model, blend, total). With no face, ``result.frame is frame``.
         Raises InputError for a bad frame, direction or option.
         """
         started = time.perf_counter()
-        cpu = _CpuStages()
+        cpu = _CpuStages(measure_cpu)
         if direction not in DIRECTIONS:
             raise InputError(f"unknown direction {direction!r}: expected 'a2b' or 'b2a'")
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
