@@ -52,6 +52,8 @@ class ConvertSettings:
     crf: int = setting(18, "H.264 quality of the output video (lower = better, 0-51)")
     preset: str = setting("veryfast", "H.264 encoder speed preset (ultrafast ... veryslow)")
     vp9_crf: int = setting(32, "VP9 quality of .webm output videos (lower = better, 0-63)")
+    ten_bit: bool = setting(True, "write 10-bit (and deeper) sources as 10-bit H.264 (High 10: desktop players, not "
+                                  "most web browsers); off: 8 bits")
     small_faces: bool = setting(True, "search frames over ~1000 px in which no face was found again in tiles, for "
                                       "faces down to 48 px (8 tiles at 1080p, 45 at 4K: 0.2-1 s more per such frame "
                                       "on a busy 2-core machine)")
@@ -157,7 +159,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
     # a small face found in tiles is looked for around the same place in the next frame first
     follower = FaceFollower(swapper.detector) if isinstance(swapper.detector, FaceDetector) else None
     started = time.perf_counter()
-    encode = EncodeSettings(crf=settings.crf, preset=settings.preset, vp9_crf=settings.vp9_crf)
+    encode = EncodeSettings(crf=settings.crf, preset=settings.preset, vp9_crf=settings.vp9_crf, ten_bit=settings.ten_bit)
     bar = tqdm(total=info.frame_count or None, unit="frame", desc=f"convert {source.name}", disable=not progress)
     try:
         with VideoConverter(source, output, encode) as video:

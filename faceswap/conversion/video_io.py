@@ -212,6 +212,15 @@ def _display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     return None
 
 
+def main_video_stream(container: av.container.InputContainer):
+    """The video stream a player shows: the first one that is not a cover picture; None if none."""
+    pictures = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+    for stream in container.streams.video:
+        if not stream.disposition & pictures:
+            return stream
+    return None
+
+
 def _square_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
     """Frame size with square pixels, never shrinking either side."""
     if aspect > 1:
@@ -233,9 +242,9 @@ def probe_video(path: str | Path) -> VideoInfo:
     path = Path(path)
     container = _open_input(path)
     try:
-        if not container.streams.video:
+        stream = main_video_stream(container)
+        if stream is None:
             raise InputError(f"{path}: holds no video stream")
-        stream = container.streams.video[0]
         try:
             first = next(container.decode(stream), None)
         except av.FFmpegError:
@@ -250,7 +259,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         context = stream.codec_context
         others = tuple(f"{s.type} ({s.codec_context.name if s.codec_context else 'unknown'})"
                        for s in container.streams if s.type not in ("video", "audio"))
-        others += tuple(f"video ({s.codec_context.name})" for s in container.streams.video[1:])
+        others += tuple(f"video ({s.codec_context.name})" for s in container.streams.video if s is not stream)
         info = VideoInfo(
             path=path, width=0, height=0, fps=float(rate), frame_count=max(int(stream.frames or 0), 0),
             stored_width=first.width, stored_height=first.height, rotation=int(round(first.rotation or 0)),
@@ -330,7 +339,7 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
     decoder = _FrameDecoder(info, deep=False)
     container = _open_input(path)
     try:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
@@ -418,11 +427,13 @@ class _AudioTrack:
 
 @dataclass
 class EncodeSettings:
-    """Encoder quality: H.264 ``crf`` and ``preset``; VP9 ``vp9_crf`` (lower = better)."""
+    """Encoder quality: H.264 ``crf`` and ``preset``; VP9 ``vp9_crf`` (lower = better); ``ten_bit``:
+    deeper sources as 10-bit H.264 (High 10) rather than 8-bit."""
 
     crf: int = 18
     preset: str = "veryfast"
     vp9_crf: int = 32
+    ten_bit: bool = True
 
 
 class VideoConverter:
@@ -461,9 +472,9 @@ class VideoConverter:
     def _setup(self, settings: EncodeSettings) -> None:
         info, target = self.info, self.target
         suffix = self.output.suffix.lower()
-        self._in_video = self._input.streams.video[0]
+        self._in_video = main_video_stream(self._input)
         self._in_video.thread_type = "AUTO"
-        depth = 10 if info.bit_depth > 8 and 10 in target.pixel_formats else 8
+        depth = 10 if info.bit_depth > 8 and 10 in target.pixel_formats and settings.ten_bit else 8
         self._pixel_format = target.pixel_formats[depth]
         self._color_range = _FULL_RANGE if info.full_range else info.color_range
         self._decoder = _FrameDecoder(info, deep=depth > 8)
@@ -516,8 +527,11 @@ class VideoConverter:
         else:
             self.notes.append(f"colour {_describe_colour(info)} kept")
         if info.bit_depth > 8 and depth > 8:
-            self.notes.append(f"{info.bit_depth}-bit video kept as 10-bit ({self._pixel_format}); the swapped "
-                              "faces carry 8-bit detail")
+            self.notes.append(f"{info.bit_depth}-bit video kept as 10-bit ({self._pixel_format}, H.264 High 10: "
+                              "plays in desktop players, not in most web browsers; --no-ten-bit writes 8 bits); "
+                              "the swapped faces carry 8-bit detail")
+        elif info.bit_depth > 8 and 10 in target.pixel_formats:
+            self.notes.append(f"bit depth reduced from {info.bit_depth} to 8 bits, as asked (--no-ten-bit)")
         elif info.bit_depth > 8:
             self.notes.append(f"bit depth reduced from {info.bit_depth} to 8 bits: the {suffix} encoder "
                               f"({target.video_codec}) writes 8-bit video only")

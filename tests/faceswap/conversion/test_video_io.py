@@ -350,7 +350,15 @@ def test_ten_bit_video_stays_ten_bit(make_video, tmp_path):
 
     reduced = _copy_through(path, tmp_path / "out.webm")
     assert probe_video(tmp_path / "out.webm").bit_depth == 8
-    assert any(note.startswith("bit depth reduced from 10 to 8 bits") for note in reduced.notes)
+    assert any(note.startswith("bit depth reduced from 10 to 8 bits: the .webm encoder") for note in reduced.notes)
+
+    from faceswap.conversion.video_io import EncodeSettings
+
+    with VideoConverter(path, tmp_path / "eight.mp4", EncodeSettings(ten_bit=False)) as video:
+        for frame in video.frames():
+            video.write(frame, frame.picture)
+    assert probe_video(tmp_path / "eight.mp4").pixel_format == "yuv420p"
+    assert "bit depth reduced from 10 to 8 bits, as asked (--no-ten-bit)" in video.notes
 
 
 def test_merge_keeps_deep_pixels_that_the_swap_did_not_change():
@@ -388,3 +396,20 @@ def test_two_audio_tracks_both_arrive(silent_clip, tmp_path):
     for index in (0, 1):
         assert _audio_span(tmp_path / "out.webm", index) == pytest.approx(_audio_span(source, index), abs=0.03)
     _decodes_with_ffmpeg(tmp_path / "out.webm")
+
+
+def test_cover_art_is_not_taken_for_the_video(silent_clip, tmp_path):
+    import cv2
+
+    from faceswap.conversion.video_io import ffmpeg_executable
+
+    cv2.imwrite(str(tmp_path / "cover.png"), np.full((32, 32, 3), 200, np.uint8))
+    source = tmp_path / "with_cover.mp4"
+    subprocess.run([ffmpeg_executable(), "-v", "error", "-i", str(tmp_path / "cover.png"), "-i", str(silent_clip),
+                    "-map", "0", "-map", "1", "-c", "copy", "-c:v:0", "png", "-disposition:v:0", "attached_pic",
+                    str(source)], check=True)
+    info = probe_video(source)
+    assert (info.width, info.height) == (probe_video(silent_clip).width, probe_video(silent_clip).height)
+    video = _copy_through(source, tmp_path / "out.mp4")
+    assert len(list(read_frames(tmp_path / "out.mp4"))) == 10
+    assert "video (png) stream dropped (only video and audio are converted)" in video.notes
