@@ -32,7 +32,7 @@ Frames handed out are ``uint8 (H, W, 3)`` **BGR**, upright, square pixels. Error
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
@@ -278,13 +278,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     finally:
         container.close()
     width, height = _square_size(*info.output_size, info.output_aspect)
-    return _replace(info, width=width, height=height)
-
-
-def _replace(info: VideoInfo, **changes) -> VideoInfo:
-    from dataclasses import replace
-
-    return replace(info, **changes)
+    return replace(info, width=width, height=height)
 
 
 @dataclass
