@@ -11,8 +11,11 @@ JPEG-encoded as the browser would send them. Each frame is one ``predict`` call 
   port, called with websocket_server/prediction_client.py (google-api-python-client): round-trip
   time, plus the server-side stage timings.
 
-Prints one JSON object: p50/p95/mean in ms per stage. Goal: in-process total p50 <= 20 ms with the
-default model. Several model directories (configs) and both backends can be compared in one run.
+Prints one JSON object: p50/p95/mean in ms per stage; in-process also the **CPU ms per frame** of
+every stage (FACESWAP_ROUTINE_REPORT_CPU) next to the process CPU measured around the loop, and the
+memory of held stream states (``--hold-streams`` streams, resident MB per stream and in all). The
+process runs with one thread per native library, as a prediction worker does
+(prediction_routine/native_threads.py). Goal: in-process total p50 <= 20 ms with the default model. Several model directories (configs) and both backends can be compared in one run.
 
     .venv/bin/python scripts/benchmarks/routine_benchmark.py models/default --frames 120
     .venv/bin/python scripts/benchmarks/routine_benchmark.py models/default workspace/lite-model \\
@@ -40,6 +43,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from prediction_routine.native_threads import limit_native_threads, limit_opencv_threads  # noqa: E402
+
+limit_native_threads()   # before numpy loads: measure what a prediction worker does
+
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -63,18 +70,52 @@ def summarise(walls: list[float], predictions: list[dict], wall_name: str) -> di
             wall_name: percentiles(walls), "stages_ms": stages}
 
 
-def time_calls(call, jpegs: list[bytes], warmup: int, direction: str, label: str) -> dict:
-    """Call ``call([instance])`` per frame; the first ``warmup`` calls are not counted."""
+def time_calls(call, jpegs: list[bytes], warmup: int, direction: str, label: str, cpu_ms: list | None = None):
+    """Call ``call([instance])`` per frame; the first ``warmup`` calls are not counted. With ``cpu_ms``
+    a list, the process CPU ms of the counted calls is appended to it."""
     walls, predictions = [], []
+    cpu_started = None
     for index, jpeg in enumerate(tqdm(jpegs, desc=label, unit="frame", file=sys.stderr)):
         instance = make_instance(jpeg, direction, stream_id="benchmark")
+        if index == warmup:
+            cpu_started = time.process_time()
         started = time.perf_counter()
         [prediction] = call([instance])
         elapsed = (time.perf_counter() - started) * 1000.0
         if index >= warmup:
             walls.append(elapsed)
             predictions.append(prediction)
+    if cpu_ms is not None and cpu_started is not None:
+        cpu_ms.append((time.process_time() - cpu_started) * 1000.0)
     return walls, predictions
+
+
+def stage_cpu(predictions: list[dict], process_cpu_ms: float) -> dict:
+    """Mean CPU ms per frame of every reported stage (``cpu_*``), their sum and its share of the
+    process CPU per frame measured around the calls (the rest: the benchmark's own loop)."""
+    stages = {name[len("cpu_"):]: round(float(np.mean([p["timings_ms"][name] for p in predictions])), 3)
+              for name in sorted(predictions[0]["timings_ms"]) if name.startswith("cpu_")}
+    per_frame = process_cpu_ms / len(predictions)
+    return {"stages": stages, "sum": round(sum(stages.values()), 2), "measured_process": round(per_frame, 2),
+            "accounted_share": round(sum(stages.values()) / per_frame, 3) if per_frame else None}
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def held_streams_memory(routine, jpegs: list[bytes], streams: int, direction: str) -> dict:
+    """Resident memory of the routine before and after ``streams`` streams each sent a few frames
+    (so each holds its smoother and face tracker)."""
+    before = resident_mb()
+    for frame in range(3):
+        for stream in range(streams):
+            routine.predict([make_instance(jpegs[(frame + 7 * stream) % len(jpegs)], direction,
+                                           stream_id=f"held-{stream}")])
+    after = resident_mb()
+    return {"streams": streams, "rss_mb_before": round(before, 1), "rss_mb_held": round(after, 1),
+            "mb_per_stream_state": round((after - before) / streams, 3)}
 
 
 def free_port() -> int:
@@ -85,7 +126,7 @@ def free_port() -> int:
 
 def start_server(model_dir: str, backend: str, port: int, log_path: Path) -> subprocess.Popen:
     """The documented gunicorn command on ``port``; returns once /health answers 200."""
-    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "4",
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "-k", "sync",
                "--no-control-socket", "prediction_routine.server:create_app()"]
     environment = {**os.environ, "MODEL_DIR": str(model_dir), "FACESWAP_ROUTINE_BACKEND": backend}
     log = open(log_path, "wb")
@@ -124,10 +165,15 @@ def benchmark_config(model_dir: str, backend: str, jpegs: list[bytes], args) -> 
 
     report: dict = {"model_dir": str(model_dir), "backend": backend}
     started = time.perf_counter()
-    routine = ModelPrediction.from_path(str(model_dir), settings=RoutineSettings(backend=backend))
+    routine = ModelPrediction.from_path(str(model_dir), settings=RoutineSettings(backend=backend, report_cpu=True))
     report["model_load_s"] = round(time.perf_counter() - started, 2)
-    walls, predictions = time_calls(routine.predict, jpegs, args.warmup, args.direction, f"in-process {backend}")
+    cpu_ms: list[float] = []
+    walls, predictions = time_calls(routine.predict, jpegs, args.warmup, args.direction, f"in-process {backend}",
+                                    cpu_ms)
     report["in_process"] = summarise(walls, predictions, "predict_call_ms")
+    report["in_process"]["stage_cpu_ms_per_frame"] = stage_cpu(predictions, cpu_ms[0])
+    if args.hold_streams:
+        report["in_process"]["held_streams"] = held_streams_memory(routine, jpegs, args.hold_streams, args.direction)
     report["in_process_meets_target"] = report["in_process"]["predict_call_ms"]["p50"] <= TARGET_P50_MS
     del routine
     if args.server:
@@ -158,9 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jpeg-quality", type=int, default=80, help="quality of the frames sent (default 80)")
     parser.add_argument("--server", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the local prediction server under gunicorn (default on)")
+    parser.add_argument("--hold-streams", type=int, default=16, help="streams held at once for the memory figure "
+                                                                    "(default 16; 0: skip)")
     parser.add_argument("--log-dir", default=str(REPO_ROOT / "workspace" / "benchmarks"),
                         help="where the server's log goes")
     args = parser.parse_args(argv)
+    limit_opencv_threads()
 
     jpegs = clip_jpegs(args.clip, args.frames + args.warmup, args.jpeg_quality)
     results = [benchmark_config(model_dir, backend, jpegs, args)
