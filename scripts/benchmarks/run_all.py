@@ -96,16 +96,29 @@ def markdown(report: dict) -> str:
     stream = report["components"].get("stream", {})
     for run in stream.get("runs", []):
         cpu = ", ".join(f"{name} {value:.0f}%" for name, value in run.get("cpu_percent_of_one_core", {}).items())
-        goal = ">= 30 fps, p95 <= 60" if run["clients"] == 1 else ""
-        lines.append(f"| end-to-end stream, {run['clients']} client(s) | fps per client; round trip p50 / p95 ms; CPU | "
-                     f"{_fmt(run.get('fps_per_client'))}; {_fmt(_get(run, 'latency_ms', 'p50'))} / "
-                     f"{_fmt(_get(run, 'latency_ms', 'p95'))}; {cpu} | {goal} |")
+        per_frame = ", ".join(f"{name} {value:.1f}" for name, value in
+                              (run.get("cpu_ms_per_merged_frame") or {}).items() if value)
+        load = _get(run, "load_average_before_after", 0, 0)
+        workers = f", {run['prediction_workers']} workers x threads" if run.get("prediction_workers") else ""
+        goal = ">= 30 fps, p95 <= 16, <= 17 ms CPU/frame" if run["clients"] == 1 else ""
+        lines.append(f"| end-to-end stream, {run['clients']} client(s){workers} | fps per client; round trip p50 / p95 "
+                     f"ms; CPU; CPU ms per merged frame; load | {_fmt(run.get('fps_per_client'))}; "
+                     f"{_fmt(_get(run, 'latency_ms', 'p50'))} / {_fmt(_get(run, 'latency_ms', 'p95'))}; {cpu}; "
+                     f"{per_frame}; {_fmt(load, 2)} | {goal} |")
     lines += ["", "Per-stage timings of the prediction routine (p50 ms, in-process):", ""]
     stages = _get(routine, "in_process", "stages_ms", default={}) or {}
     if stages:
         lines.append("| " + " | ".join(stages) + " |")
         lines.append("|" + "---|" * len(stages))
         lines.append("| " + " | ".join(_fmt(_get(value, "p50"), 2) for value in stages.values()) + " |")
+    cpu_stages = _get(routine, "in_process", "stage_cpu_ms_per_frame", default={}) or {}
+    if cpu_stages.get("stages"):
+        lines += ["", "CPU ms per frame by stage (in-process; sum against the measured process CPU):", ""]
+        names = list(cpu_stages["stages"]) + ["sum", "measured"]
+        lines.append("| " + " | ".join(names) + " |")
+        lines.append("|" + "---|" * len(names))
+        values = list(cpu_stages["stages"].values()) + [cpu_stages["sum"], cpu_stages["measured_process"]]
+        lines.append("| " + " | ".join(_fmt(value, 2) for value in values) + " |")
     lines += ["", "![round-trip latency distribution](performance-latency.png)", ""]
     return "\n".join(lines)
 
@@ -150,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             "swap": run_benchmark("swap_benchmark.py", args.model_dir, "--frames", frames),
             "routine": run_benchmark("routine_benchmark.py", args.model_dir, "--frames", "30" if args.quick else "100"),
             "stream": run_benchmark("stream_benchmark.py", "--model-dir", args.model_dir, "--clients",
-                                    "1" if args.quick else "1,2,4", "--seconds", "3" if args.quick else "10",
+                                    "1" if args.quick else "1,2,3,4,5", "--seconds", "3" if args.quick else "10",
+                                    "--prediction-workers", "2" if args.quick else "1,2",
+                                    "--hold-streams", "4" if args.quick else "16",
                                     "--samples-output", str(samples_path)),
         }
         samples = json.loads(samples_path.read_text()) if samples_path.exists() else {}
