@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -421,11 +422,15 @@ class QualityBenchmark:
         result["seconds"] = round(time.perf_counter() - started, 1)
         return result
 
-    def evaluate(self, path: str | Path, output_dir: Path | None = None, progress: bool = False) -> dict:
-        """A clip or a still, by its suffix; the contact sheet goes to ``output_dir/<name>.png``."""
+    def evaluate(self, path: str | Path, output_dir: Path | None = None, progress: bool = False,
+                 sheet_tag: str = "") -> dict:
+        """A clip or a still, by its suffix; the contact sheet goes to
+        ``output_dir/<stem>_<suffix>[_<sheet_tag>].png``, e.g. d12_mp4.png."""
         path = Path(path)
+        tag = re.sub(r"[^A-Za-z0-9.=-]+", "-", sheet_tag)
+        sheet_name = f"{path.stem}{path.suffix.replace('.', '_')}{'_' + tag if tag else ''}.png"
+        sheet_path = output_dir / sheet_name if output_dir is not None else None
         suffix = path.suffix.lower()
-        sheet_path = output_dir / f"{path.stem}{path.suffix.replace('.', '_')}.png" if output_dir is not None else None
         if not path.is_file():
             raise InputError(f"{path}: no such clip or picture")
         if suffix in VIDEO_SUFFIXES:
@@ -461,20 +466,55 @@ def _output_folder(output_dir: str | Path | None) -> Path | None:
     return output_dir
 
 
+def swap_variant(base: SwapSettings, text: str) -> tuple[str, SwapSettings]:
+    """``'name:key=value,key=value'`` (or just ``'key=value,...'``, named after itself) -> (name, the
+    base swap settings with those fields replaced). Values are parsed as the command line parses
+    them. FaceswapError (one line) for an unknown field or a bad value."""
+    from faceswap.errors import FaceswapError
+    from faceswap.settings import settings_from
+
+    name, _, assignments = text.rpartition(":") if ":" in text else (text, "", text)
+    fields = {field.name for field in dataclasses.fields(SwapSettings) if field.metadata.get("cli") is not False}
+    values = {}
+    for assignment in filter(None, (part.strip() for part in assignments.split(","))):
+        key, equals, value = assignment.partition("=")
+        key = key.strip().replace("-", "_")
+        if not equals or key not in fields:
+            raise FaceswapError(f"variant {text!r}: {assignment!r} is not KEY=VALUE of a swap setting "
+                                f"({', '.join(sorted(fields))})")
+        values[key] = value.strip()
+    if not values:
+        raise FaceswapError(f"variant {text!r}: no KEY=VALUE given")
+    try:
+        parsed = settings_from(SwapSettings, env_prefix="VARIANT_",
+                               environ={f"VARIANT_{key.upper()}": value for key, value in values.items()})
+    except FaceswapError as error:
+        raise FaceswapError(f"variant {text!r}: bad value ({str(error).split(': ', 1)[-1]})") from None
+    return name, dataclasses.replace(base, **{key: getattr(parsed, key) for key in values})
+
+
+def _swap_settings_dict(settings: SwapSettings) -> dict:
+    return {key: value for key, value in dataclasses.asdict(settings).items() if not isinstance(value, dict)}
+
+
 def evaluate_model(model, media: list[str | Path], target: str | Path, settings: QualitySettings | None = None,
                    swap_settings: SwapSettings | None = None, output_dir: str | Path | None = None,
-                   holdout_b: str | Path | None = None, progress: bool = False) -> dict:
+                   holdout_b: str | Path | None = None, progress: bool = False,
+                   variants: dict[str, SwapSettings] | None = None) -> dict:
     """Run the benchmark of a loaded model (a SwapModel, or anything with ``input_size``, ``layout``,
     ``manifest`` and ``swap``) on clips/stills against a target person.
 
     media: clip and picture paths (folders: the pictures inside); target: a clip (use
     ``settings.target_first_frame`` for its held-out tail), a picture or a folder of pictures;
     output_dir: where quality.json and one contact sheet per clip (<name>_<suffix>.png) are written;
-    holdout_b: a face folder of held-out B faces for the B -> B reconstruction SSIM.
-    Returns the JSON-ready report: model, settings, target, load average at start and end, and one
+    holdout_b: a face folder of held-out B faces for the B -> B reconstruction SSIM;
+    variants: other swap settings to measure side by side in the same run, by name (their contact
+    sheets get the name as a suffix); see ``swap_variant``.
+    Returns the JSON-ready report: model, settings, target, load average at start and end, one
     entry per medium — its measures, or ``{"media", "path", "error"}`` when that medium could not be
-    evaluated (the others still are). Raises InputError (a FaceswapError, one line naming the file)
-    for an unusable target or output folder.
+    evaluated (the others still are) — and with variants ``{"variants": {name: {"swap_settings",
+    "media"}}}``. Raises InputError (a FaceswapError, one line naming the file) for an unusable
+    target or output folder.
     """
     from faceswap.faces.detection import DetectionSettings, FaceDetector  # imports MediaPipe
 
@@ -484,28 +524,35 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
     load_start = load_average()
     output_dir = _output_folder(output_dir)
     recogniser = FaceRecogniser()
-    with FaceDetector(DetectionSettings(max_faces=max(1, swap_settings.max_faces))) as detector:
+    runs = {"": swap_settings, **(variants or {})}
+    measured: dict[str, dict] = {}
+    max_faces = max(1, *(run.max_faces for run in runs.values()))
+    with FaceDetector(DetectionSettings(max_faces=max_faces)) as detector:
         identity = load_target_identity(target, recogniser, detector, settings.target_first_frame,
                                         settings.target_faces)
-        benchmark = QualityBenchmark(model, identity, detector, recogniser, settings, swap_settings)
-        results = []
-        for path in expand_media(list(media)):
-            try:
-                results.append(benchmark.evaluate(path, output_dir, progress))
-            except InputError as error:
-                logger.info("not evaluated: %s", error)
-                results.append({"media": Path(path).name, "path": str(path), "error": str(error)})
+        for name, run_settings in runs.items():
+            benchmark = QualityBenchmark(model, identity, detector, recogniser, settings, run_settings)
+            results = []
+            for path in expand_media(list(media)):
+                try:
+                    results.append(benchmark.evaluate(path, output_dir, progress, sheet_tag=name))
+                except InputError as error:
+                    logger.info("not evaluated: %s", error)
+                    results.append({"media": Path(path).name, "path": str(path), "error": str(error)})
+            measured[name] = {"swap_settings": _swap_settings_dict(benchmark.swapper.settings), "media": results}
     manifest = getattr(model, "manifest", {}) or {}
+    base = measured.pop("")
     report = {
         "model_dir": str(getattr(model, "model_dir", "")),
         "model": {"config": manifest.get("config"), "input_size": model.input_size,
                   "iterations": manifest.get("iterations"), "backend": getattr(model, "backend", None)},
         "settings": dataclasses.asdict(settings),
-        "swap_settings": {key: value for key, value in dataclasses.asdict(benchmark.swapper.settings).items()
-                          if not isinstance(value, dict)},
+        "swap_settings": base["swap_settings"],
         "target": identity.to_dict(),
-        "media": results,
+        "media": base["media"],
     }
+    if measured:
+        report["variants"] = measured
     if holdout_b is not None:
         from faceswap.evaluation.reconstruction import reconstruction_ssim
 
@@ -522,7 +569,7 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
 def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: str | Path,
                        settings: QualitySettings | None = None, swap_settings: SwapSettings | None = None,
                        output_dir: str | Path | None = None, holdout_b: str | Path | None = None,
-                       progress: bool = False) -> dict:
+                       progress: bool = False, variants: dict[str, SwapSettings] | None = None) -> dict:
     """``evaluate_model`` of the exported model directory ``model_dir`` (loaded with
     ``settings.backend``). Raises ModelDirectoryError for a model that does not load and InputError
     for an unusable target (both FaceswapError, one line naming the file)."""
@@ -530,4 +577,4 @@ def evaluate_model_dir(model_dir: str | Path, media: list[str | Path], target: s
 
     settings = settings or QualitySettings()
     model = load_swap_model(model_dir, backend=settings.backend)
-    return evaluate_model(model, media, target, settings, swap_settings, output_dir, holdout_b, progress)
+    return evaluate_model(model, media, target, settings, swap_settings, output_dir, holdout_b, progress, variants)

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from faceswap.errors import InputError
-from faceswap.evaluation.benchmark import evaluate_model, evaluate_model_dir
+from faceswap.errors import FaceswapError, InputError
+from faceswap.evaluation.benchmark import evaluate_model, evaluate_model_dir, swap_variant
 from faceswap.evaluation.passthrough import PassThroughModel
 from faceswap.faces.alignment import FaceLayout
 
@@ -120,3 +120,28 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, st
     taken.write_text("")
     with pytest.raises(InputError, match=r"results: is a file"):
         evaluate_model(PassThroughModel(FaceLayout(64, 0.0)), [still_path("s0")], still_path("s0"), output_dir=taken)
+
+
+def test_variants_are_parsed_like_the_command_line():
+    from faceswap.swapping.frame_swapper import SwapSettings
+
+    base = SwapSettings(color="none")
+    name, settings = swap_variant(base, "feathered:blend=feather,edge-fade=0.2")
+    assert name == "feathered" and settings.blend == "feather" and settings.edge_fade == 0.2
+    assert settings.color == "none"  # the rest stays as the base run's
+    assert swap_variant(base, "max_faces=1") == ("max_faces=1", SwapSettings(color="none", max_faces=1))
+    with pytest.raises(FaceswapError, match="'colour=none' is not KEY=VALUE of a swap setting"):
+        swap_variant(base, "colour=none")
+    with pytest.raises(FaceswapError, match="bad value"):
+        swap_variant(base, "edge_fade=wide")
+
+
+def test_variants_are_measured_side_by_side(still_path, tmp_path):
+    from faceswap.swapping.frame_swapper import SwapSettings
+
+    report = evaluate_model(PassThroughModel(FaceLayout(64, 0.0)), [still_path("s0")], still_path("s1"),
+                            output_dir=tmp_path, variants={"no colour": SwapSettings(color="none")})
+    variant = report["variants"]["no colour"]
+    assert variant["swap_settings"]["color"] == "none" and report["swap_settings"]["color"] != "none"
+    assert variant["media"][0]["media"] == "s0.jpg" and "identity" in variant["media"][0]
+    assert (tmp_path / "s0_jpg.png").is_file() and (tmp_path / "s0_jpg_no-colour.png").is_file()

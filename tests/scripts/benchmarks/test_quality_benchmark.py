@@ -52,3 +52,11 @@ def test_a_bad_clip_is_reported_and_the_others_still_measured(tmp_path, still_pa
     assert "error" in report["media"][0] and report["media"][1]["identity"]["verdict"] in ("target", "source", "neither")
     assert report["load_average"]["cpus"] >= 1
     assert (output / "quality.json").is_file() and (output / "s0_jpg.png").is_file()
+
+
+def test_a_bad_variant_is_one_line(still_path):
+    result = run_benchmark("--model-dir", "models/default", "--target", str(still_path("s0")),
+                           "--variant", "sharp:colour=none", str(still_path("s0")))
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and "variant 'sharp:colour=none'" in lines[0]
