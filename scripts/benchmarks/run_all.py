@@ -123,6 +123,19 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+HAND_WRITTEN_MARKER = "<!-- written by hand from here on: run_all.py keeps it -->"
+
+
+def kept_by_hand(path: Path) -> str:
+    """The hand-written part of an existing performance.md (from HAND_WRITTEN_MARKER on), or ''."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return ""
+    position = text.find(HAND_WRITTEN_MARKER)
+    return "\n" + text[position:] if position >= 0 else ""
+
+
 def plot_latency(samples: dict[str, list[float]], routine: dict, output: Path) -> None:
     import matplotlib
 
@@ -177,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "components": components,
     }
     (output / "performance.json").write_text(json.dumps(report, indent=1) + "\n")
-    (output / "performance.md").write_text(markdown(report))
+    (output / "performance.md").write_text(markdown(report) + kept_by_hand(output / "performance.md"))
     plot_latency(samples, components["routine"], output / "performance-latency.png")
     print(json.dumps(report, indent=1))
     return 0
