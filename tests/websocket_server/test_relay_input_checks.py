@@ -184,9 +184,26 @@ def test_plain_http_to_the_websocket_route_and_unknown_paths(echo_relay):
     assert missing.value.code == 404
 
 
-def test_the_relay_survived_everything_above(echo_relay):
+def test_hostile_input_leaves_the_relay_up_with_no_session_and_no_traceback(echo_relay, d9_frames):
+    """Self-contained (whatever ran before or not): every malformed message, an oversized one and a
+    client vanishing mid-message, then the relay is up, holds no session and logged no traceback."""
+    with RelayConnection(stream_url(echo_relay)) as connection:
+        for case in sorted(MALFORMED):
+            message, binary, _, _ = MALFORMED[case]
+            connection.send_raw(message, binary=binary)
+            assert connection.receive()[0]["status"] == "error", case
+        connection.send_frame(1, b"\xff\xd8\xff\xe0" + bytes(1_600_000))
+        assert connection.receive()[0]["status"] == "error"
+    vanishing = RelayConnection(stream_url(echo_relay))
+    vanishing.socket.send_frame(websocket.ABNF(0, 0, 0, 0, websocket.ABNF.OPCODE_BINARY, 1, b"\x00\x00"))
+    vanishing.socket.sock.close()   # gone without a close frame, half-way through a message
+    deadline = time.monotonic() + 10
+    while True:
+        status, health = get_json(echo_relay.url + "/healthz")
+        if health["connections"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert echo_relay.process.poll() is None
-    status, health = get_json(echo_relay.url + "/healthz")
-    assert status == 200 and health["relay"] == "ok" and health["connections"] == 0
+    assert status == 200 and health["relay"] == "ok" and health["connections"] == 0, health
     log = echo_relay.log_text()
     assert "Traceback" not in log and "ERROR" not in log, log
