@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,7 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
         files = manifest["files"]
         for entry in files:
             str(entry["path"]), int(entry["bytes"]), str(entry["sha256"])
+            _check_relative_path(entry["path"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelDirectoryError(f"{path}: incomplete manifest (missing or bad field {error})") from None
     if size < 8 or int(layout["size"]) != size:
@@ -87,10 +88,34 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check_relative_path(name: Any) -> None:
+    """ValueError unless ``name`` is a relative POSIX path that stays inside its folder (no absolute
+    path, drive, backslash or ``..`` part): a manifest never names files outside its directory."""
+    if not isinstance(name, str) or not name or "\\" in name or ":" in name:
+        raise ValueError(f"'{name}' is not a relative path inside the model directory")
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or not parts or any(part in ("..", "") for part in parts):
+        raise ValueError(f"'{name}' is not a relative path inside the model directory")
+
+
+def confined_path(model_dir: Path, name: str) -> Path:
+    """``model_dir / name`` after checking that it stays inside ``model_dir`` once symbolic links are
+    resolved; ModelDirectoryError otherwise (issue 12: manifest paths are never followed outside)."""
+    try:
+        _check_relative_path(name)
+    except ValueError as error:
+        raise ModelDirectoryError(f"{model_dir / MANIFEST_NAME}: {error}") from None
+    path = model_dir / name
+    if not path.resolve().is_relative_to(model_dir.resolve()):
+        raise ModelDirectoryError(f"{path}: leads outside {model_dir} (symbolic link); refused")
+    return path
+
+
 def check_files(model_dir: Path, manifest: dict[str, Any], checksum_prefixes: tuple[str, ...]) -> None:
-    """Every listed file must exist with its size; files under ``checksum_prefixes`` also with their sha256."""
-    for entry in manifest["files"]:
-        path = model_dir / entry["path"]
+    """Every listed file must exist with its size; files under ``checksum_prefixes`` also with their sha256.
+    Every path must stay inside ``model_dir`` (ModelDirectoryError before anything is read)."""
+    paths = [confined_path(model_dir, entry["path"]) for entry in manifest["files"]]
+    for entry, path in zip(manifest["files"], paths):
         if not path.is_file():
             raise ModelDirectoryError(f"{path}: missing (listed in {model_dir / MANIFEST_NAME})")
         size = path.stat().st_size
@@ -209,7 +234,7 @@ def load_swap_model(model_dir: str | Path, backend: str = "tflite", settings: Ru
     runners: dict[str, Any] = {}
     if backend == "tflite":
         for direction in DIRECTIONS:
-            path = model_dir / directions[direction]["tflite"]
+            path = confined_path(model_dir, directions[direction]["tflite"])
             if not path.is_file():
                 raise ModelDirectoryError(f"{path}: missing (the {direction} TFLite model)")
             runners[direction] = TFLiteSwap(path, size, settings.num_threads)
