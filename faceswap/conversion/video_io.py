@@ -124,6 +124,7 @@ class VideoInfo:
     pixel_format: str = ""
     bit_depth: int = 8
     chroma: str = "4:2:0"
+    alpha: bool = False
     color_primaries: int = 2
     color_trc: int = 2
     colorspace: int = 2
@@ -231,8 +232,10 @@ def _square_size(width: int, height: int, aspect: Fraction) -> tuple[int, int]:
 
 
 def _chroma(video_format) -> str:
-    if len(video_format.components) < 3 or not video_format.components[1].is_chroma:
-        return "none"
+    if video_format.is_rgb:
+        return "RGB"
+    if len(video_format.components) < 3:
+        return "none"  # grey
     horizontal, vertical = video_format.chroma_width(2), video_format.chroma_height(2)
     return {(1, 1): "4:2:0", (1, 2): "4:2:2", (2, 2): "4:4:4"}.get((horizontal, vertical), "other")
 
@@ -266,7 +269,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             display=display_operations(_display_matrix(first)),
             sample_aspect_ratio=aspect, codec=context.name, pixel_format=first.format.name,
             bit_depth=max(component.bits for component in first.format.components),
-            chroma=_chroma(first.format),
+            chroma=_chroma(first.format), alpha=any(component.is_alpha for component in first.format.components),
             color_primaries=int(first.color_primaries or context.color_primaries or 2),
             color_trc=int(first.color_trc or context.color_trc or 2),
             colorspace=int(first.colorspace if first.colorspace is not None else 2),
@@ -531,8 +534,11 @@ class VideoConverter:
                               f"({target.video_codec}) writes 8-bit video only")
         if info.bit_depth > 10 and depth == 10:
             self.notes.append(f"bit depth reduced from {info.bit_depth} to 10 bits (the most H.264 takes here)")
+        if info.alpha:
+            self.notes.append(f"alpha channel ({info.pixel_format}) dropped: the output video is opaque")
         if info.chroma not in ("4:2:0", "none"):
-            self.notes.append(f"chroma {info.chroma} written as 4:2:0 (the layout every player decodes)")
+            layout = "RGB video" if info.chroma == "RGB" else f"chroma {info.chroma}"
+            self.notes.append(f"{layout} written as YUV 4:2:0 (the layout every player decodes)")
 
         self._audio: dict[int, _AudioTrack] = {}
         for number, audio in enumerate(self._input.streams.audio, start=1):

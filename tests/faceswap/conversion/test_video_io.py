@@ -413,3 +413,27 @@ def test_cover_art_is_not_taken_for_the_video(silent_clip, tmp_path):
     video = _copy_through(source, tmp_path / "out.mp4")
     assert len(list(read_frames(tmp_path / "out.mp4"))) == 10
     assert "video (png) stream dropped (only video and audio are converted)" in video.notes
+
+
+def test_odd_sizes_chroma_and_alpha_are_converted_and_said(make_video, tmp_path):
+    frames = [frame[:63, :95] for frame in marker_frames(3)]
+    odd = make_video("odd444.mkv", VideoSpec(frames=frames, times_ms=[0, 33, 66], pixel_format="yuv444p"))
+    video = _copy_through(odd, tmp_path / "out.mp4")
+    written = probe_video(tmp_path / "out.mp4")
+    assert (written.stored_width, written.stored_height, written.chroma) == (96, 64, "4:2:0")
+    assert "odd frame size 95x63 padded to 96x64 (4:2:0 video needs even sizes)" in video.notes
+    assert "chroma 4:4:4 written as YUV 4:2:0 (the layout every player decodes)" in video.notes
+    assert np.abs(next(read_frames(tmp_path / "out.mp4"))[:63, :95].astype(int) - frames[0]).mean() < 8
+
+    rgba = [np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)]) for frame in marker_frames(3)]
+    with av.open(str(tmp_path / "alpha.mov"), "w") as container:
+        stream = container.add_stream("qtrle", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "argb"
+        for index, image in enumerate(rgba):
+            frame = av.VideoFrame.from_ndarray(image, format="bgra").reformat(format="argb")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    video = _copy_through(tmp_path / "alpha.mov", tmp_path / "opaque.mp4")
+    assert "alpha channel (argb) dropped: the output video is opaque" in video.notes
+    assert "RGB video written as YUV 4:2:0 (the layout every player decodes)" in video.notes
