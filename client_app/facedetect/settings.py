@@ -11,6 +11,9 @@ so it reads its environment here instead of importing the ``faceswap`` package:
 ``FACESWAP_WEBSOCKET_URL`` the relay's stream URL the page connects to
                            (default ``ws://127.0.0.1:8001/stream``; ``wss://`` behind HTTPS)
 ``DJANGO_STATIC_ROOT``     where ``collectstatic`` puts the files (default ``client_app/staticfiles``)
+``DJANGO_SECURE_HSTS_SECONDS`` HSTS max-age sent on HTTPS responses with DEBUG off (default one
+                           year; 0 turns it off); a ``ws://`` relay URL is upgraded to
+                           ``wss://`` on HTTPS pages (views.relay_url_for)
 ``FACESWAP_SESSION_SECRET`` signs the relay's session tokens (facedetect/session_token.py); the
                            relay has the same value. Required to serve unless DEBUG is on.
 ``FACESWAP_SESSION_MAX_AGE_S`` how long a token opens streams (default 120; the relay's value)
@@ -165,6 +168,10 @@ STATIC_ROOT = CLIENT.static_root
 # App Engine terminates TLS and forwards the scheme in this header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
+# HSTS: browsers keep to HTTPS for a year once they saw the page over HTTPS. SecurityMiddleware
+# sends it only on HTTPS requests (so local http:// use is unaffected) and only with DEBUG off.
+SECURE_HSTS_SECONDS = 0 if DEBUG else int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # appspot.com subdomains belong to other projects
 X_FRAME_OPTIONS = "DENY"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

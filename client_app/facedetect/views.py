@@ -35,17 +35,38 @@ def _content_security_policy(websocket_url: str) -> str:
     ])
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def relay_url_for(request: HttpRequest, configured: str) -> tuple[str, str | None]:
+    """(the relay URL this page should use, a note for the page or None).
+
+    A page served over HTTPS may only open ``wss://`` connections (browsers block ``ws://`` as
+    mixed content, except to loopback addresses). A ``ws://`` relay URL is therefore upgraded to
+    ``wss://`` (same host, port and path: platforms that terminate TLS, like App Engine, answer
+    both) on HTTPS pages, and the page says so, naming the setting to fix.
+    """
+    parts = urlsplit(configured)
+    if request.is_secure() and parts.scheme == "ws" and parts.hostname not in LOOPBACK_HOSTS:
+        secure = parts._replace(scheme="wss").geturl()
+        return secure, (f"This page is served over HTTPS, so it connects to the relay at {secure}: "
+                        f"FACESWAP_WEBSOCKET_URL says {configured}, which browsers block on HTTPS pages "
+                        "(mixed content). Set it to the wss:// address.")
+    return configured, None
+
+
 @require_GET
 def webcam_page(request: HttpRequest) -> HttpResponse:
     """The webcam page; the relay's WebSocket URL reaches the script as a JSON data block."""
+    websocket_url, relay_note = relay_url_for(request, settings.FACESWAP_WEBSOCKET_URL)
     client_config = {
-        "websocketUrl": settings.FACESWAP_WEBSOCKET_URL,
+        "websocketUrl": websocket_url,
         "frameWidth": 640,
         "frameHeight": 480,
         "sessionTokenUrl": reverse("session-token"),
     }
-    response = render(request, "facedetect/index.html", {"client_config": client_config})
-    response["Content-Security-Policy"] = _content_security_policy(settings.FACESWAP_WEBSOCKET_URL)
+    response = render(request, "facedetect/index.html", {"client_config": client_config, "relay_note": relay_note})
+    response["Content-Security-Policy"] = _content_security_policy(websocket_url)
     response["Permissions-Policy"] = "camera=(self), microphone=()"
     response["Cache-Control"] = "no-store"
     return response
