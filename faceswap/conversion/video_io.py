@@ -20,6 +20,8 @@ What a source declares, and what is done with it (``VideoConverter.notes`` says 
   pixels outside the swapped faces keep their full precision. Deeper sources, and 10-bit into
   .webm (this VP9 encoder is 8-bit only), are reduced and the notes say so. Chroma is always
   written 4:2:0, the layout every player decodes;
+* **interlacing**: interlaced sources are deinterlaced on reading (bwdif, one frame per frame)
+  and written progressive;
 * subtitle, data and attachment streams are not carried over (the notes say so).
 
 Output containers (``OUTPUT_FORMATS``): .mp4/.m4v/.mov/.mkv hold H.264, .webm holds VP9 + Opus.
@@ -125,6 +127,7 @@ class VideoInfo:
     bit_depth: int = 8
     chroma: str = "4:2:0"
     alpha: bool = False
+    interlaced: bool = False
     color_primaries: int = 2
     color_trc: int = 2
     colorspace: int = 2
@@ -269,7 +272,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             display=display_operations(_display_matrix(first)),
             sample_aspect_ratio=aspect, codec=context.name, pixel_format=first.format.name,
             bit_depth=max(component.bits for component in first.format.components),
-            chroma=_chroma(first.format), alpha=any(component.is_alpha for component in first.format.components),
+            chroma=_chroma(first.format), interlaced=bool(first.interlaced_frame), alpha=any(component.is_alpha for component in first.format.components),
             color_primaries=int(first.color_primaries or context.color_primaries or 2),
             color_trc=int(first.color_trc or context.color_trc or 2),
             colorspace=int(first.colorspace if first.colorspace is not None else 2),
@@ -298,8 +301,39 @@ class SourceFrame:
     time_s: float
 
 
+class _Deinterlacer:
+    """FFmpeg's bwdif (motion-adaptive deinterlacer): one progressive frame out per interlaced frame
+    in, same timestamps; frames that are not flagged interlaced pass through untouched."""
+
+    def __init__(self, frame: av.VideoFrame, time_base: Fraction):
+        self._time_base = time_base
+        self._graph = av.filter.Graph()
+        source = self._graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
+                                        time_base=time_base)
+        bwdif = self._graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+        sink = self._graph.add("buffersink")
+        source.link_to(bwdif)
+        bwdif.link_to(sink)
+        self._graph.configure()
+
+    def push(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        """Frames ready after ``frame`` (None: the end, everything left)."""
+        self._graph.push(frame)
+        ready = []
+        while True:
+            try:
+                frame = self._graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return ready
+            if frame.time_base and frame.time_base != self._time_base:  # bwdif counts in half steps (fields)
+                frame.pts = int(round(frame.pts * frame.time_base / self._time_base))
+                frame.time_base = self._time_base
+            ready.append(frame)
+
+
 class _FrameDecoder:
-    """Decoded AVFrames -> SourceFrames with the stream's colour coefficients and rotation."""
+    """Decoded AVFrames -> SourceFrames: deinterlaced, with the stream's colour coefficients,
+    turned and mirrored as displayed. ``decode`` per decoded frame, ``flush`` at the end."""
 
     def __init__(self, info: VideoInfo, deep: bool):
         self.info = info
@@ -307,8 +341,27 @@ class _FrameDecoder:
         self._next_pts = 0
         self._step = max(1, int(round(1 / (info.fps * info.time_base)))) if info.fps else 1
         self._square = (info.width, info.height) != info.output_size
+        self._deinterlacer: _Deinterlacer | None = None
 
-    def convert(self, frame: av.VideoFrame) -> SourceFrame:
+    def decode(self, frame: av.VideoFrame) -> list[SourceFrame]:
+        """The SourceFrames ready after the decoded ``frame`` (a deinterlacer holds one back)."""
+        if frame.pts is None:  # e.g. raw AVI frames carry none
+            frame.pts = self._next_pts
+        self._next_pts = frame.pts + self._step
+        if not self.info.interlaced:
+            return [self._convert(frame)]
+        frame.time_base = self.info.time_base
+        if self._deinterlacer is None:
+            self._deinterlacer = _Deinterlacer(frame, self.info.time_base)
+        return [self._convert(ready) for ready in self._deinterlacer.push(frame)]
+
+    def flush(self) -> list[SourceFrame]:
+        """The frames still held back at the end of the stream."""
+        if self._deinterlacer is None:
+            return []
+        return [self._convert(ready) for ready in self._deinterlacer.push(None)]
+
+    def _convert(self, frame: av.VideoFrame) -> SourceFrame:
         info = self.info
         if (frame.width, frame.height) != (info.stored_width, info.stored_height):
             raise InputError(f"{info.path}: a frame at {float(frame.time or 0):.2f} s is {frame.width}x{frame.height}, "
@@ -324,9 +377,7 @@ class _FrameDecoder:
         picture = to_uint8(stored)
         if self._square:
             picture = cv2.resize(picture, (info.width, info.height), interpolation=cv2.INTER_LINEAR)
-        pts = frame.pts if frame.pts is not None else self._next_pts  # e.g. raw AVI frames carry none
-        self._next_pts = pts + self._step
-        return SourceFrame(picture=picture, stored=stored, pts=int(pts), time_s=float(pts * info.time_base))
+        return SourceFrame(picture=picture, stored=stored, pts=int(frame.pts), time_s=float(frame.pts * info.time_base))
 
 
 def read_frames(path: str | Path) -> Iterator[np.ndarray]:
@@ -340,7 +391,10 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
-                yield decoder.convert(frame).picture
+                for ready in decoder.decode(frame):
+                    yield ready.picture
+            for ready in decoder.flush():
+                yield ready.picture
         except av.FFmpegError as error:
             raise InputError(f"{path}: the video could not be decoded to the end ({error.strerror}).") from None
     finally:
@@ -534,6 +588,9 @@ class VideoConverter:
                               f"({target.video_codec}) writes 8-bit video only")
         if info.bit_depth > 10 and depth == 10:
             self.notes.append(f"bit depth reduced from {info.bit_depth} to 10 bits (the most H.264 takes here)")
+        if info.interlaced:
+            self.notes.append("interlaced video deinterlaced (bwdif, one frame per frame, timestamps kept): faces "
+                              "are found in whole frames and the output is progressive")
         if info.alpha:
             self.notes.append(f"alpha channel ({info.pixel_format}) dropped: the output video is opaque")
         if info.chroma not in ("4:2:0", "none"):
@@ -557,9 +614,10 @@ class VideoConverter:
             for packet in self._input.demux(*streams):
                 if packet.stream.index == self._in_video.index:
                     for frame in packet.decode():
-                        yield self._decoder.convert(frame)
+                        yield from self._decoder.decode(frame)
                 else:
                     self._audio[packet.stream.index].handle(packet, self._output)
+            yield from self._decoder.flush()
         except av.FFmpegError as error:
             raise InputError(f"{self.source}: the video could not be converted to the end ({error.strerror}).") from None
 

@@ -437,3 +437,37 @@ def test_odd_sizes_chroma_and_alpha_are_converted_and_said(make_video, tmp_path)
     video = _copy_through(tmp_path / "alpha.mov", tmp_path / "opaque.mp4")
     assert "alpha channel (argb) dropped: the output video is opaque" in video.notes
     assert "RGB video written as YUV 4:2:0 (the layout every player decodes)" in video.notes
+
+
+def _combing(image: np.ndarray) -> float:
+    """Mean difference of each row from the mean of its neighbours: high for interlaced motion."""
+    rows = image.astype(np.float32)
+    return float(np.abs(rows[1:-1] - (rows[:-2] + rows[2:]) / 2).mean())
+
+
+def test_interlaced_video_is_deinterlaced_with_its_timestamps(tmp_path):
+    path = tmp_path / "camcorder.mp4"
+    with av.open(str(path), "w") as container:   # moving bar, the two fields 4 px apart, top field first
+        stream = container.add_stream("libx264", rate=25)
+        stream.codec_context.width, stream.codec_context.height, stream.codec_context.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.options = {"x264-params": "interlaced=1:tff=1", "preset": "ultrafast", "crf": "10"}
+        for index in range(8):
+            image = np.full((64, 96, 3), 90, np.uint8)
+            image[::2, 16 + index * 4:36 + index * 4] = 250
+            image[1::2, 20 + index * 4:40 + index * 4] = 250
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe_video(path).interlaced
+    with av.open(str(path)) as container:
+        raw = [frame.to_ndarray(format="bgr24") for frame in container.decode(video=0)]
+
+    video = _copy_through(path, tmp_path / "out.mp4")
+
+    frames = list(read_frames(path))
+    assert len(frames) == len(raw) == 8
+    assert np.mean([_combing(f) for f in frames]) < 0.5 * np.mean([_combing(f) for f in raw])
+    assert _frame_times(tmp_path / "out.mp4") == pytest.approx(_frame_times(path), abs=0.001)
+    assert not probe_video(tmp_path / "out.mp4").interlaced
+    assert any(note.startswith("interlaced video deinterlaced (bwdif") for note in video.notes)
