@@ -43,9 +43,11 @@ from flask import Flask, Response, request  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
 
 from faceswap.errors import FaceswapError, InputError  # noqa: E402
+from faceswap.json_limits import MAX_JSON_DEPTH, nesting_depth  # noqa: E402
 from faceswap.settings import setting, settings_from  # noqa: E402
 from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES  # noqa: E402
 from prediction_routine.model_location import model_uri_from_environment  # noqa: E402
+from prediction_routine.request_guard import RequestGuard, UploadLimits  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +247,9 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["faceswap_routine"] = state
     request_cpu = _RequestCpu()
+    # JSON content type, Content-Length, bounded body read time, a cap on concurrent uploads.
+    app.wsgi_app = RequestGuard(app.wsgi_app, settings_from(UploadLimits, env_prefix=SERVER_ENV_PREFIX),
+                                settings.max_body_bytes)
     app.wsgi_app = _MeasureRequestCpu(app.wsgi_app, request_cpu)
 
     def predict(**_resource) -> Response:
@@ -262,6 +267,8 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
         except (ValueError, UnicodeDecodeError):
             return google_error(400, 'the request body is not JSON; expected {"instances": [...]}')
         parsed = time.process_time()
+        if nesting_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            return google_error(400, f"the request body is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
         if not isinstance(body, dict) or "instances" not in body:
             return google_error(400, 'the request body has no "instances" field; expected {"instances": [...]}')
         try:

@@ -1,12 +1,12 @@
 """Stage the relay for App Engine flexible: one folder that runs without the rest of the repository.
 
 App Engine uploads the folder holding app.yaml and runs the entrypoint there. The relay imports
-itself as the ``websocket_server`` package and needs faceswap/errors.py and faceswap/settings.py
+itself as the ``websocket_server`` package and needs faceswap/errors.py, json_limits.py and settings.py
 (pure Python), so the bundle is:
 
     BUNDLE/app.yaml, requirements.txt, main.py, gunicorn.conf.py   (from websocket_server/)
     BUNDLE/websocket_server/*.py                                    (the package itself)
-    BUNDLE/faceswap/__init__.py, errors.py, settings.py             (the pure-Python core it uses)
+    BUNDLE/faceswap/__init__.py, errors.py, json_limits.py, settings.py  (the pure-Python core it uses)
 
 Nothing else (no model code, no TensorFlow). The configuration is written into the bundle's
 app.yaml when it is built (``--env NAME=VALUE``, ``--service-account``), never edited afterwards:
@@ -33,7 +33,7 @@ from faceswap.errors import FaceswapError
 RELAY_FOLDER = Path(__file__).resolve().parent
 REPO_ROOT = RELAY_FOLDER.parent
 ENTRY_FILES = ("app.yaml", "requirements.txt", "main.py", "gunicorn.conf.py")
-CORE_FILES = ("__init__.py", "errors.py", "settings.py")
+CORE_FILES = ("__init__.py", "errors.py", "json_limits.py", "settings.py")
 PLACEHOLDER = re.compile(r"YOUR_[A-Z_]+|REGION_ID")
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faceswap.errors import InputError
+from faceswap.json_limits import MAX_JSON_DEPTH, loads_limited
 from websocket_server.prediction_client import DIRECTIONS
 
 HEADER_LENGTH = struct.Struct(">I")
@@ -69,11 +70,13 @@ def unpack_message(message: bytes, max_header_bytes: int = 8192) -> tuple[dict[s
                          f"{len(message)}-byte message")
     header_bytes = message[HEADER_LENGTH.size:HEADER_LENGTH.size + header_length]
     try:
-        header = json.loads(header_bytes.decode("utf-8"))
+        header = loads_limited(header_bytes.decode("utf-8"), MAX_JSON_DEPTH)
     except UnicodeDecodeError:
         raise FrameError("the header is not UTF-8 text") from None
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise FrameError(f"the header is not valid JSON ({error})") from None
+    except ValueError as error:  # nested deeper than MAX_JSON_DEPTH levels
+        raise FrameError(f"the header is not usable: {error}") from None
     if not isinstance(header, dict):
         raise FrameError(f"the header must be a JSON object, got {type(header).__name__}")
     return header, message[HEADER_LENGTH.size + header_length:]

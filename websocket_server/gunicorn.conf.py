@@ -2,8 +2,10 @@
 
     gunicorn -b 127.0.0.1:8001 -k flask_sockets.worker --no-control-socket main:app
 
-- Every ``flask_sockets.worker`` gets OriginCheckingWebSocketHandler, so WebSocket handshakes
-  from Origins outside RELAY_ALLOWED_ORIGINS are answered 403 instead of being upgraded.
+- Every ``flask_sockets.worker`` gets GuardedWebSocketHandler (connection_guard.py): WebSocket
+  handshakes from Origins outside RELAY_ALLOWED_ORIGINS are answered 403 instead of being
+  upgraded, one address may hold at most RELAY_MAX_CONNECTIONS_PER_ADDRESS connections, and a
+  connection must complete its HTTP request within RELAY_HANDSHAKE_TIMEOUT_S.
 - Open streams never finish by themselves, so a graceful shutdown waits only
   ``graceful_timeout`` seconds before closing them.
 Command-line options still override anything set here.
@@ -20,13 +22,15 @@ graceful_timeout = 5
 
 
 def post_worker_init(worker):
-    """Swap in the Origin-checking handler (before the worker starts serving)."""
+    """Swap in the guarded, Origin-checking handler (before the worker starts serving)."""
     from geventwebsocket.handler import WebSocketHandler
 
-    from websocket_server.handshake import OriginCheckingWebSocketHandler
+    from websocket_server.connection_guard import GuardedWebSocketHandler, guard_from_environment
 
     handler = getattr(worker, "wsgi_handler", None)
     if isinstance(handler, type) and issubclass(handler, WebSocketHandler):
-        worker.wsgi_handler = OriginCheckingWebSocketHandler
-        worker.log.info("relay worker %s: WebSocket handshakes are checked against RELAY_ALLOWED_ORIGINS",
-                        worker.pid)
+        worker.wsgi_handler = GuardedWebSocketHandler
+        settings, _ = guard_from_environment()
+        worker.log.info("relay worker %s: WebSocket handshakes are checked against RELAY_ALLOWED_ORIGINS; at most "
+                        "%d connections per address, %.0f s to complete a request", worker.pid,
+                        settings.max_connections_per_address, settings.handshake_timeout_s)

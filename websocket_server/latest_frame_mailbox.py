@@ -42,6 +42,14 @@ class LatestFrameMailbox(Generic[T]):
                 return item
             self._full.wait()
 
+    def take_nowait(self) -> T | None:
+        """The waiting item, removed, or None when there is none (or the mailbox is closed)."""
+        if self._closed or not self._full.is_set():
+            return None
+        item, self._item = self._item, None
+        self._full.clear()
+        return item
+
     def close(self) -> None:
         """Wake the worker and make every later ``take`` return None; a waiting item is discarded."""
         self._closed = True

@@ -34,6 +34,7 @@ if _IMPORT_ROOT not in sys.path:
 
 from flask import Flask, jsonify, request  # noqa: E402
 
+from websocket_server.fair_scheduler import AddressReadBudget, FairScheduler  # noqa: E402
 from websocket_server.origin_policy import OriginPolicy  # noqa: E402
 from websocket_server.prediction_client import PredictionClientSettings, client_settings  # noqa: E402
 from websocket_server.relay_settings import RelaySettings, relay_settings  # noqa: E402
@@ -69,6 +70,8 @@ def create_app(settings: RelaySettings | None = None,
     origin_policy = OriginPolicy(settings.allowed_origins, settings.allow_missing_origin)
     session_tokens = SessionTokenChecker(token_settings or session_token_settings())
     open_sessions: set[StreamSession] = set()
+    scheduler = FairScheduler(settings.routine_calls, settings.routine_calls_per_address)
+    read_budget = AddressReadBudget(settings.max_messages_per_second_per_address)
 
     @sockets.route("/stream")
     def stream(websocket):
@@ -83,7 +86,8 @@ def create_app(settings: RelaySettings | None = None,
             logger.warning("closed a stream from %s: %s", peer, refusal.reason)
             close_websocket(websocket, refusal.code, refusal.reason)
             return
-        session = StreamSession(websocket, settings, gateway, peer=peer)
+        session = StreamSession(websocket, settings, gateway, peer=peer, scheduler=scheduler,
+                                read_budget=read_budget)
         open_sessions.add(session)
         try:
             session.run()
@@ -92,7 +96,7 @@ def create_app(settings: RelaySettings | None = None,
 
     @app.get("/healthz")
     def healthz():
-        routine = gateway.health()
+        routine = gateway.health(deadline_s=settings.frame_deadline_s)
         return jsonify(status="ok" if routine["available"] else "degraded", relay="ok",
                        prediction_routine=routine, connections=len(open_sessions))
 

@@ -21,6 +21,12 @@ Instances and predictions are the JSON objects of docs/protocols.md; ``make_inst
 Concurrency: the relay runs under gevent (monkey-patched). An ``httplib2.Http`` must not be used
 by two greenlets at once, so every call borrows one from a small pool (creating a new one when
 all are busy) and returns it afterwards; a connection that failed is dropped, never reused.
+
+Keep-alive: servers close idle connections (gunicorn after 2 s), and a request written into a
+connection the server has just closed fails with a reset. So a pooled connection idle for more
+than ``pool_max_idle_s`` is closed instead of reused, and a connection failure on a reused
+connection is retried at once on a fresh one without counting as one of the ``retries``: a
+healthy server is never reported unavailable because of a stale connection.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any
 
 import httplib2
@@ -91,6 +98,8 @@ class PredictionClientSettings:
     backoff_s: float = setting(0.1, "first retry delay, seconds (doubles each retry, with jitter)")
     max_backoff_s: float = setting(2.0, "longest retry delay, seconds")
     pool_size: int = setting(8, "idle HTTP connections kept for reuse")
+    pool_max_idle_s: float = setting(1.5, "a pooled connection idle longer than this is closed, not reused "
+                                          "(below the server's keep-alive timeout; gunicorn's is 2 s)")
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -195,18 +204,32 @@ class PredictionClient:
 
     # -- connection pool: one httplib2.Http per concurrent caller ---------------------------------
 
-    def _borrow_http(self):
-        with self._pool_lock:
-            if self._pool:
-                return self._pool.pop()
+    def _borrow_http(self, fresh: bool = False) -> tuple[Any, bool]:
+        """(an AuthorizedHttp, whether it was reused from the pool); connections idle for longer than
+        ``pool_max_idle_s`` are closed on the way."""
+        stale = []
+        reused = None
+        if not fresh:
+            now = time.monotonic()
+            with self._pool_lock:
+                while self._pool:
+                    http, returned_at = self._pool.pop()
+                    if now - returned_at <= self.settings.pool_max_idle_s:
+                        reused = http
+                        break
+                    stale.append(http)
+        for http in stale:
+            _close_http(http)
+        if reused is not None:
+            return reused, True
         import google_auth_httplib2
         return google_auth_httplib2.AuthorizedHttp(self._credentials,
-                                                   http=httplib2.Http(timeout=self.settings.timeout_s))
+                                                   http=httplib2.Http(timeout=self.settings.timeout_s)), False
 
     def _return_http(self, http) -> None:
         with self._pool_lock:
             if len(self._pool) < self.settings.pool_size:
-                self._pool.append(http)
+                self._pool.append((http, time.monotonic()))
                 return
         _close_http(http)
 
@@ -214,7 +237,7 @@ class PredictionClient:
         """Close the idle pooled connections (the client stays usable)."""
         with self._pool_lock:
             pool, self._pool = self._pool, []
-        for http in pool:
+        for http, _ in pool:
             _close_http(http)
 
     # -- predict ---------------------------------------------------------------------------------
@@ -239,29 +262,40 @@ class PredictionClient:
         settings = self.settings
         last_problem = "no attempt made"
         last_status: int | None = None
-        for attempt in range(settings.retries + 1):
-            if attempt:
+        attempt = 0
+        fresh = False
+        while attempt <= settings.retries:
+            if attempt and not fresh:
                 delay = min(settings.max_backoff_s, settings.backoff_s * 2 ** (attempt - 1))
                 time.sleep(delay * (0.5 + random.random() / 2))
-            http = self._borrow_http()
+            http, reused = self._borrow_http(fresh)
+            fresh = False
             try:
                 answer = self._request(instances).execute(http=http, num_retries=0)
             except HttpError as error:
+                attempt += 1
                 self._return_http(http)
                 last_status = error.resp.status
                 last_problem = f"HTTP {last_status}: {_google_error_message(error)}"
                 if last_status in RETRYABLE_STATUSES:
-                    logger.warning("predict attempt %d: %s", attempt + 1, last_problem)
+                    logger.warning("predict attempt %d: %s", attempt, last_problem)
                     continue
                 if 400 <= last_status < 500:
                     raise PredictionRejected(f"the prediction routine rejected the request ({last_problem})",
                                              last_status) from None
                 raise PredictionUnavailable(f"the prediction routine failed ({last_problem})", last_status) from None
-            except (OSError, socket.timeout, httplib2.HttpLib2Error) as error:
+            except (OSError, socket.timeout, httplib2.HttpLib2Error, HTTPException) as error:
                 _close_http(http)
+                if reused and not isinstance(error, socket.timeout):
+                    # The server closed this kept-alive connection: try again at once on a new one.
+                    logger.info("predict: a kept-alive connection to %s was closed (%s: %s); retrying on a "
+                                "new connection", settings.base_url, type(error).__name__, error)
+                    fresh = True
+                    continue
+                attempt += 1
                 last_status = None
                 last_problem = f"{type(error).__name__}: {error}"
-                logger.warning("predict attempt %d: cannot reach %s: %s", attempt + 1, settings.base_url,
+                logger.warning("predict attempt %d: cannot reach %s: %s", attempt, settings.base_url,
                                last_problem)
                 continue
             except Exception as error:  # googleapiclient raises a few odd types (e.g. on bad JSON)
@@ -269,6 +303,9 @@ class PredictionClient:
                 raise PredictionUnavailable(
                     f"the prediction routine at {settings.base_url} gave an unusable answer: "
                     f"{type(error).__name__}: {error}") from None
+            except BaseException:  # a deadline (gevent.Timeout) or shutdown: never reuse this connection
+                _close_http(http)
+                raise
             self._return_http(http)
             return _predictions_from(answer, len(instances))
         raise PredictionUnavailable(

@@ -38,6 +38,27 @@ class RelaySettings:
         5.0, "/healthz probes the routine at most this often (a successful stream frame counts as a probe)")
     session_close_timeout_s: float = setting(
         2.0, "on disconnect, how long the worker may take to finish before it is stopped")
+    max_connections_per_address: int = setting(
+        32, "open TCP connections one client address may hold in one worker (streams, handshakes, health "
+            "checks); further connections are closed at once")
+    handshake_timeout_s: float = setting(
+        10.0, "time a connection has to send a complete HTTP request (the WebSocket handshake); an idle "
+              "keep-alive HTTP connection is closed after it too")
+    idle_timeout_s: float = setting(
+        60.0, "a stream with no message from the client for this long is closed (code 1001); a client that "
+              "stops reading is dropped after it too")
+    abuse_tolerance_frames: float = setting(
+        0.0, "frames over the frame-rate limit tolerated before the connection is closed with 1008 (the "
+             "allowance refills at half the rate limit); 0: two seconds' worth of frames")
+    max_messages_per_second_per_address: float = setting(
+        120.0, "messages per second read from all streams of one client address together (a burst of one "
+               "second's worth); the rest wait in the client's socket")
+    routine_calls: int = setting(16, "routine calls in flight at once per worker, shared fairly between addresses")
+    routine_calls_per_address: int = setting(
+        4, "routine calls in flight at once for one client address (its other streams wait their turn)")
+    frame_deadline_s: float = setting(
+        2.5, "a frame not answered by the routine within this time (from arrival) comes back degraded; "
+             "below the page's 3 s frame timeout")
 
     def __post_init__(self) -> None:
         if self.max_message_bytes < 1024:
@@ -50,6 +71,16 @@ class RelaySettings:
                 f"RELAY_MAX_FRAMES_PER_SECOND must be positive, got {self.max_frames_per_second}")
         if self.retry_routine_after_s < 0 or self.health_probe_interval_s < 0:
             raise FaceswapError("RELAY_RETRY_ROUTINE_AFTER_S and RELAY_HEALTH_PROBE_INTERVAL_S must not be negative")
+        if self.max_connections_per_address < 1 or self.routine_calls < 1 or self.routine_calls_per_address < 1:
+            raise FaceswapError("RELAY_MAX_CONNECTIONS_PER_ADDRESS, RELAY_ROUTINE_CALLS and "
+                                "RELAY_ROUTINE_CALLS_PER_ADDRESS must be at least 1")
+        if min(self.handshake_timeout_s, self.idle_timeout_s, self.frame_deadline_s) <= 0:
+            raise FaceswapError("RELAY_HANDSHAKE_TIMEOUT_S, RELAY_IDLE_TIMEOUT_S and RELAY_FRAME_DEADLINE_S must be "
+                                "positive")
+        if self.max_messages_per_second_per_address <= 0:
+            raise FaceswapError("RELAY_MAX_MESSAGES_PER_SECOND_PER_ADDRESS must be positive")
+        if self.abuse_tolerance_frames <= 0:
+            self.abuse_tolerance_frames = 2 * self.max_frames_per_second
         self.allowed_origins = [origin.strip() for origin in self.allowed_origins if origin.strip()]
 
 

@@ -13,6 +13,11 @@ a ``FrameOutcome``:
 
 ``health()`` answers /healthz: whether the routine answers, probing it with a tiny grey PNG at
 most every ``health_probe_interval_s`` (a frame answered by a stream counts as a probe).
+
+Deadlines: ``process(..., deadline_s=...)`` gives the routine call (retries included) at most that
+long; a hung routine then costs each frame one deadline, and the frame comes back ``degraded``
+with the reason while the page still waits for it (the page's frame timeout is 3 s; the relay's
+default deadline 2.5 s). A missed deadline counts as a failure for the breaker.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
+import gevent
 from gevent.lock import Semaphore
 
 from websocket_server.frame_protocol import Frame
@@ -94,13 +100,34 @@ class RoutineGateway:
         self.breaker.record_success()
         return prediction
 
-    def process(self, frame: Frame, stream_id: str) -> FrameOutcome:
-        """Send one frame through the routine; always returns an outcome, never raises."""
+    def _predict_within(self, instance: dict, deadline_s: float | None) -> dict:
+        """``_predict_one`` that gives up after ``deadline_s`` seconds (PredictionUnavailable)."""
+        if deadline_s is None:
+            return self._predict_one(instance)
+        if deadline_s <= 0:
+            raise PredictionUnavailable("no time left for the prediction routine within the frame deadline")
+        timeout = gevent.Timeout(deadline_s)
+        timeout.start()
+        try:
+            return self._predict_one(instance)
+        except gevent.Timeout as expired:
+            if expired is not timeout:
+                raise
+            reason = f"the prediction routine did not answer within {deadline_s:.1f} s"
+            self.breaker.record_failure(reason)
+            raise PredictionUnavailable(reason) from None
+        finally:
+            timeout.close()
+
+    def process(self, frame: Frame, stream_id: str, deadline_s: float | None = None) -> FrameOutcome:
+        """Send one frame through the routine within ``deadline_s`` seconds (None: the client's own
+        timeout and retries); always returns an outcome, never raises."""
         if not self.breaker.allows_call():
             return FrameOutcome("degraded", frame.image, reason=self.breaker.reason)
         started = self._clock()
         try:
-            prediction = self._predict_one(make_instance(frame.image, frame.direction, stream_id, frame.options))
+            prediction = self._predict_within(
+                make_instance(frame.image, frame.direction, stream_id, frame.options), deadline_s)
         except PredictionUnavailable as error:  # includes PredictionRejected
             return FrameOutcome("degraded", frame.image, reason=str(error),
                                 timings_ms={"predict_call": (self._clock() - started) * 1000})
@@ -126,8 +153,9 @@ class RoutineGateway:
         faces = faces if isinstance(faces, int) and not isinstance(faces, bool) and faces >= 0 else 0
         return FrameOutcome("ok", image, reason=None if faces else NO_FACE_REASON, faces=faces, timings_ms=timings)
 
-    def health(self) -> dict:
-        """{"available": bool, "reason": str|None, "checked": "stream"|"probe"} for /healthz."""
+    def health(self, deadline_s: float | None = None) -> dict:
+        """{"available": bool, "reason": str|None, "checked": "stream"|"probe"} for /healthz; a probe
+        gives up after ``deadline_s`` seconds."""
         with self._probe_lock:
             now = self._clock()
             recent = now - self.health_probe_interval_s
@@ -138,7 +166,7 @@ class RoutineGateway:
             if not self.breaker.is_open and last_success is not None and last_success >= recent:
                 return {"available": True, "reason": None, "checked": "stream"}
             try:
-                self._predict_one(make_instance(grey_png(), "a2b", "healthz"))
+                self._predict_within(make_instance(grey_png(), "a2b", "healthz"), deadline_s)
             except PredictionUnavailable as error:  # includes PredictionRejected (answers, but refuses)
                 return {"available": False, "reason": str(error), "checked": "probe"}
             return {"available": True, "reason": None, "checked": "probe"}

@@ -31,9 +31,26 @@ logger = logging.getLogger(__name__)
 
 DISCARD_CHUNK_BYTES = 65536
 NORMAL_CLOSURE = 1000
+GOING_AWAY = 1001
 PROTOCOL_ERROR = 1002
 INVALID_PAYLOAD = 1007
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+class IdleTimeout(Exception):
+    """No message arrived within the socket's timeout; the caller closes the connection."""
+
+
+def set_socket_timeout(websocket: WebSocket, seconds: float | None) -> None:
+    """Set the timeout of the socket under ``websocket`` (reads and writes); None: no timeout."""
+    handler = getattr(getattr(websocket, "stream", None), "handler", None)
+    sock = getattr(handler, "socket", None)
+    if sock is not None:
+        try:
+            sock.settimeout(seconds)
+        except OSError:
+            pass
 
 
 class MessageTooLarge(InputError):
@@ -75,7 +92,8 @@ def receive_message(websocket: WebSocket, max_bytes: int) -> bytes | str | None:
 
     Returns None when the connection is closed (by the peer, a close frame or a protocol
     violation; the socket is closed as gevent-websocket would). Raises MessageTooLarge when the
-    message is over ``max_bytes`` (the message has been consumed; keep reading).
+    message is over ``max_bytes`` (the message has been consumed; keep reading), IdleTimeout when
+    the socket's timeout (set_socket_timeout) passed without a complete message.
     """
     if websocket.closed:
         return None
@@ -83,6 +101,8 @@ def receive_message(websocket: WebSocket, max_bytes: int) -> bytes | str | None:
         return _read_message(websocket, max_bytes)
     except MessageTooLarge:
         raise
+    except socket.timeout:
+        raise IdleTimeout() from None
     except UnicodeError:
         close_websocket(websocket, INVALID_PAYLOAD, "text message is not valid UTF-8")
     except ProtocolError as error:

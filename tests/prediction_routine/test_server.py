@@ -205,3 +205,81 @@ def test_killed_server_makes_the_client_raise_quickly(test_model_dir, tmp_path, 
         assert unavailable.value.status_code is None and "after 3 attempts" in str(unavailable.value)
     finally:
         server.stop()
+
+
+# -- hostile requests (issue 12, items 4, 10, 11) -------------------------------------------------
+
+def test_a_body_that_is_not_declared_json_is_refused(prediction_server, d9_jpegs):
+    url = prediction_server.url + "/v1/projects/demo/locations/us-central1/endpoints/faceswap:predict"
+    body = json.dumps({"instances": [instance(d9_jpegs[0])]}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        status, answer = post(url, body, content_type=content_type)
+        assert status == 415 and answer["error"]["status"] == "INVALID_ARGUMENT", (content_type, answer)
+        assert "Content-Type: application/json" in answer["error"]["message"]
+    status, answer = post(url, body, content_type="application/json; charset=utf-8")
+    assert status == 200 and answer["predictions"][0]["faces"] == 1
+
+
+@pytest.mark.parametrize("levels", [40, 955, 5000])
+def test_deeply_nested_json_is_a_client_error(prediction_server, d9_jpegs, levels):
+    url = prediction_server.url + "/v1/projects/demo/locations/us-central1/endpoints/faceswap:predict"
+    nested = "[" * levels + "]" * levels
+    body = ('{"instances": [{"image": {"b64": "AAAA"}, "direction": "a2b", "options": {"color": ' + nested
+            + "}}]}").encode()
+    status, answer = post(url, body)
+    assert status == 400 and answer["error"]["status"] == "INVALID_ARGUMENT", answer
+    assert "nested too deeply" in answer["error"]["message"] or "not JSON" in answer["error"]["message"]
+    assert get(prediction_server.url + "/health")[0] == 200
+
+
+def _slow_sender(port: int, results: list, stop: threading.Event) -> None:
+    """POST a 1000-byte JSON body one byte a second; record the status line the server answers."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 1000\r\n\r\n")
+        sock.settimeout(1.0)
+        started = time.monotonic()
+        while not stop.is_set():
+            try:
+                sock.sendall(b" ")
+                answer = sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                answer = b"(reset)"
+            results.append((answer.split(b"\r\n")[0].decode(), time.monotonic() - started))
+            return
+
+
+def test_slow_request_bodies_are_cut_off_and_health_stays_answerable(prediction_server):
+    stop = threading.Event()
+    results: list = []
+    senders = [threading.Thread(target=_slow_sender, args=(prediction_server.port, results, stop), daemon=True)
+               for _ in range(5)]
+    for sender in senders:
+        sender.start()
+    health_ms = []
+    try:
+        time.sleep(0.5)
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline and len(results) < 5:
+            started = time.monotonic()
+            status, _ = get(prediction_server.url + "/health")
+            health_ms.append((time.monotonic() - started) * 1000)
+            assert status == 200
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=5)
+    print(f"\nslow senders: {sorted(results)}; /health max {max(health_ms):.0f} ms over {len(health_ms)} "
+          f"checks; load {os.getloadavg()[0]:.2f}")
+    assert len(results) == 5, results
+    statuses = sorted(line for line, _ in results)
+    # Two uploads at a time are read (and cut off at the 10 s body deadline); the rest are refused.
+    assert statuses.count("HTTP/1.1 503 Service Unavailable") == 3, statuses
+    assert statuses.count("HTTP/1.1 408 Request Timeout") == 2, statuses
+    assert all(elapsed < 12 for _, elapsed in results), results
+    assert max(health_ms) < 1000, health_ms

@@ -87,7 +87,7 @@ def test_app_yaml_runs_the_documented_command_on_flexible_as_its_own_service_acc
 
 def test_bundle_starts_without_the_repository_and_without_the_model_stack(tmp_path):
     bundle = build_bundle(tmp_path / "relay")
-    assert sorted(path.name for path in (bundle / "faceswap").iterdir()) == ["__init__.py", "errors.py", "settings.py"]
+    assert sorted(path.name for path in (bundle / "faceswap").iterdir()) == ["__init__.py", "errors.py", "json_limits.py", "settings.py"]
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     check = ("import sys, main; heavy = {'tensorflow', 'cv2', 'numpy', 'mediapipe', 'keras'} & set(sys.modules); "
              "assert not heavy, heavy; assert main.__file__.startswith(sys.argv[1]), main.__file__; "
