@@ -11,6 +11,15 @@ Starts the three tiers on loopback, each in its own process group:
 waits until every health route answers, prints the page URL, and stops all of them (SIGTERM to each
 process group, SIGKILL after a grace period) on Ctrl-C or SIGTERM. No process outlives it.
 
+While it runs it supervises the tiers as a platform would: a tier whose process exits (say the
+prediction server, killed or crashed) is started again on its port after a back-off of
+``restart_backoff_s`` doubling up to ``max_restart_backoff_s`` (reset once it has run for a
+minute); meanwhile the relay answers frames ``degraded``. A process manager was considered:
+honcho (in the lock) runs a Procfile but stops every process as soon as one exits and never
+restarts; supervisord restarts with back-off but is a daemon with its own configuration and
+control socket, and the tests and benchmarks use this module as a library (``LocalStack``), so a
+few lines of restart logic here cost less than either.
+
 Command line::
 
     scripts/run_service.sh                       # creates/updates .venv, then runs this script
@@ -81,6 +90,9 @@ class StackSettings:
     log_dir: Path | None = setting(None, "folder for the three tiers' logs (default: a new temporary folder)")
     health_timeout_s: float = setting(240.0, "how long each tier may take to become healthy, seconds")
     stop_timeout_s: float = setting(10.0, "how long a tier may take to stop after SIGTERM before SIGKILL, seconds")
+    restart_backoff_s: float = setting(1.0, "a tier that exits is started again after this long, doubling with "
+                                            "each consecutive restart")
+    max_restart_backoff_s: float = setting(30.0, "longest wait before restarting a tier that keeps exiting")
     prediction_health_path: str = setting("/health", "health route of the prediction server")
     prediction_workers: int = setting(min(os.cpu_count() or 1, 4),
                                       "prediction worker processes, each with its own model and graphs (~180 MB); "
@@ -102,6 +114,9 @@ class Tier:
     health_url: str
     log_path: Path
     log_file: IO[bytes]
+    started_at: float = dataclasses.field(default_factory=time.monotonic)
+    restarts: int = 0                     # consecutive restarts (reset after a minute of running)
+    restart_at: float | None = None       # when the exited process is to be started again
 
 
 def _die_with_parent() -> None:
@@ -268,6 +283,34 @@ class LocalStack:
             if code is not None:
                 raise StackError(f"the {tier.name} exited with code {code}; its log is {tier.log_path}\n"
                                  f"{_log_tail(tier.log_path)}")
+
+    def supervise(self) -> list[str]:
+        """Restart tiers whose process exited, each after its back-off; never blocks.
+
+        Call it regularly (main() does, twice a second). Returns the names of the tiers started
+        again by this call; their health is not waited for (the relay degrades meanwhile).
+        """
+        restarted = []
+        now = time.monotonic()
+        for tier in list(self.tiers):
+            code = tier.process.poll()
+            if code is None:
+                if tier.restarts and now - tier.started_at > 60.0:
+                    tier.restarts = 0
+                continue
+            if tier.restart_at is None:
+                delay = min(self.settings.max_restart_backoff_s, self.settings.restart_backoff_s * 2 ** tier.restarts)
+                tier.restart_at = now + delay
+                logger.warning("the %s exited with code %s; starting it again in %.1f s (log: %s)",
+                               tier.name, code, delay, tier.log_path)
+                _signal_group(tier.process, signal.SIGKILL)   # workers left behind by a dead master
+            elif now >= tier.restart_at:
+                tier.log_file.close()
+                self.tiers.remove(tier)
+                fresh = self._spawn_tier(tier.name)
+                fresh.restarts = tier.restarts + 1
+                restarted.append(tier.name)
+        return restarted
 
     def pids(self) -> list[int]:
         """Process ids of the tiers' group leaders."""
@@ -442,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logs:       {stack.log_dir}")
         print(f"Face-swap service is up: open {stack.page_url}  (Ctrl-C stops it)", flush=True)
         while True:
-            stack.check_alive()
+            for name in stack.supervise():
+                print(f"restarted the {name}", flush=True)
             time.sleep(0.5)
     except (KeyboardInterrupt, StopRequested):
         # A second Ctrl-C must not cut the shutdown short and leave processes behind.

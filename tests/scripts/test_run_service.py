@@ -197,3 +197,68 @@ def test_prediction_workers_are_processes_with_one_frame_at_a_time_by_default():
     assert LocalStack(default)._prediction_worker_options() == ["-k", "sync"]
     threaded = LocalStack(StackSettings(prediction_threads=4))._prediction_worker_options()
     assert threaded == ["-k", "gthread", "--threads", "4"]
+
+
+def _group_leader_running(root_pid: int, words: str) -> int:
+    """The pid of the descendant of ``root_pid`` that leads its own process group and runs ``words``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if words in command and int(fields[1]) == root_pid and int(fields[2]) == int(entry.name):
+            return int(entry.name)
+    raise AssertionError(f"no child of {root_pid} runs {words!r}")
+
+
+def _get_json(url: str) -> tuple[int, dict]:
+    import json
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+    except OSError:
+        return 0, {}
+
+
+def test_a_dead_prediction_server_is_restarted_with_back_off_while_the_relay_degrades(test_model_dir):
+    ports = [free_port(), free_port(), free_port()]
+    script = RunningScript("--prediction-port", str(ports[0]), "--relay-port", str(ports[1]), "--page-port",
+                           str(ports[2]), "--model-dir", str(test_model_dir), "--prediction-workers", "1",
+                           "--restart-backoff-s", "2")
+    try:
+        script.wait_for_line("Face-swap service is up: open ", 300)
+        sessions = sessions_of_descendants(script.process.pid)
+        server = _group_leader_running(script.process.pid, "prediction_routine.server")
+        os.killpg(server, signal.SIGKILL)             # a crash: master and workers at once
+        killed_at = time.monotonic()
+        # The relay stays up and says the routine is unavailable.
+        deadline = killed_at + 30
+        relay_health = {}
+        while time.monotonic() < deadline:
+            status, relay_health = _get_json(f"http://127.0.0.1:{ports[1]}/healthz")
+            if status == 200 and relay_health.get("status") == "degraded":
+                break
+            time.sleep(0.2)
+        assert relay_health.get("status") == "degraded", relay_health
+        script.wait_for_line("restarted the prediction server", 60)
+        assert time.monotonic() - killed_at >= 1.9, "the restart waits for its back-off"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and _get_json(f"http://127.0.0.1:{ports[0]}/health")[0] != 200:
+            time.sleep(0.5)
+        assert _get_json(f"http://127.0.0.1:{ports[0]}/health")[0] == 200, "the prediction server came back"
+        assert _group_leader_running(script.process.pid, "prediction_routine.server") != server
+        sessions |= sessions_of_descendants(script.process.pid)
+        script.process.send_signal(signal.SIGINT)
+        code, output = script.finish()
+    finally:
+        script.kill()
+    assert code == 0 and "Stopped." in output, output
+    assert "exited with code" in output and "starting it again in 2.0 s" in output, output
+    assert live_processes_in_sessions(sessions) == [], "no tier may outlive the script"
