@@ -223,7 +223,8 @@ def test_thirty_flooders_neither_starve_a_well_behaved_client_nor_stall_livez(se
           f"{sorted(livez)[len(livez) // 2]:.1f} ({len(livez)} checks); flooder closes {len(codes)} "
           f"(1008: {codes.count(1008)}), refused {sum(f.refused for f in flooders)}; load {load:.2f}")
     assert flooded["fps"] >= 0.9 * alone["fps"], (alone, flooded)
-    assert flooded["p95_ms"] <= 2 * max(alone["p95_ms"], 60.0), (alone, flooded)
+    # p95 within 2x; the floor keeps a 2-core machine's scheduling noise (tens of ms) from deciding.
+    assert flooded["p95_ms"] <= 2 * max(alone["p95_ms"], 100.0), (alone, flooded)
     # /livez answers at once; on a 2-core machine shared with other work, allow a rare scheduling hiccup.
     assert sorted(livez)[int(0.95 * (len(livez) - 1))] < 100 and max(livez) < 300, sorted(livez)[-5:]
     assert codes.count(1008) >= 0.9 * len(codes), codes   # a flooder closed by the relay is told why
