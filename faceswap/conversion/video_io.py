@@ -578,7 +578,8 @@ class VideoConverter:
         else:
             self.notes.append(f"colour {_describe_colour(info)} kept")
         if info.bit_depth > 8 and depth > 8:
-            self.notes.append(f"{info.bit_depth}-bit video kept as 10-bit ({self._pixel_format}, H.264 High 10: "
+            kept = "kept" if info.bit_depth == 10 else f"reduced from {info.bit_depth} bits (the most H.264 takes here)"
+            self.notes.append(f"10-bit video {kept} as 10-bit ({self._pixel_format}, H.264 High 10: "
                               "plays in desktop players, not in most web browsers; --no-ten-bit writes 8 bits); "
                               "the swapped faces carry 8-bit detail")
         elif info.bit_depth > 8 and 10 in target.pixel_formats:
@@ -586,8 +587,6 @@ class VideoConverter:
         elif info.bit_depth > 8:
             self.notes.append(f"bit depth reduced from {info.bit_depth} to 8 bits: the {suffix} encoder "
                               f"({target.video_codec}) writes 8-bit video only")
-        if info.bit_depth > 10 and depth == 10:
-            self.notes.append(f"bit depth reduced from {info.bit_depth} to 10 bits (the most H.264 takes here)")
         if info.interlaced:
             self.notes.append("interlaced video deinterlaced (bwdif, one frame per frame, timestamps kept): faces "
                               "are found in whole frames and the output is progressive")
@@ -626,8 +625,11 @@ class VideoConverter:
         ``frame``'s timestamp."""
         if swapped.shape != frame.picture.shape or swapped.dtype != np.uint8:
             raise ValueError(f"frame {swapped.shape} {swapped.dtype} does not match the video {frame.picture.shape} uint8")
-        if self._square_output:
-            image = swapped
+        if self._square_output and frame.stored.dtype == np.uint8:
+            image = swapped  # the picture is the stored frame resampled to square pixels
+        elif self._square_output:
+            square = cv2.resize(frame.stored, (self.info.width, self.info.height), interpolation=cv2.INTER_LINEAR)
+            image = merge_swapped(square, frame.picture, swapped)
         else:
             image = merge_swapped(frame.stored, frame.picture, swapped)
         height, width = image.shape[:2]

@@ -471,3 +471,12 @@ def test_interlaced_video_is_deinterlaced_with_its_timestamps(tmp_path):
     assert _frame_times(tmp_path / "out.mp4") == pytest.approx(_frame_times(path), abs=0.001)
     assert not probe_video(tmp_path / "out.mp4").interlaced
     assert any(note.startswith("interlaced video deinterlaced (bwdif") for note in video.notes)
+
+
+def test_ten_bit_anamorphic_video_into_mkv_keeps_its_depth_on_square_pixels(make_video, tmp_path):
+    path = make_video("deep_anamorphic.mp4", VideoSpec(frames=_gradient_frames(3), times_ms=[0, 33, 66],
+                                                       pixel_format="yuv420p10le", sample_aspect_ratio=Fraction(3, 2)))
+    _copy_through(path, tmp_path / "out.mkv")
+    written = probe_video(tmp_path / "out.mkv")
+    assert (written.bit_depth, written.stored_width, written.stored_height) == (10, 384, 64)
+    assert len(np.unique(_deep_frame(tmp_path / "out.mkv")[40, 36:348, 1])) > 190  # finer than 8 bits
