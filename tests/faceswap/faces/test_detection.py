@@ -209,3 +209,15 @@ def test_a_followed_small_face_is_looked_for_in_one_tile_next_frame(shared_data)
         assert len(second) == 1 and detector.tiles_searched == 9  # one tile around the previous face
         assert second[0].box[0] - first[0].box[0] == pytest.approx(30, abs=6)
         assert follower.detect(np.full_like(frame, 128)) == [] and detector.tiles_searched == 18  # lost: all again
+
+
+def test_a_48_px_face_is_found_in_a_4k_frame(face_detector, shared_data):
+    import cv2
+
+    case = read_image(shared_data / "cases" / "small_face_1080p_48px.jpg")
+    frame = cv2.copyMakeBorder(case, 700, 380, 1500, 420, cv2.BORDER_REPLICATE)  # 3840x2160, face near the middle
+    assert frame.shape[:2] == (2160, 3840)
+    faces = face_detector.detect(frame)
+    assert len(faces) == 1
+    centre = (faces[0].box[:2] + faces[0].box[2:]) / 2
+    assert abs(centre[0] - (1500 + 848)) < 24 and abs(centre[1] - (700 + 267)) < 24
