@@ -23,6 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from faceswap.faces.alignment import crop_magnification
+
 # Blur of the unsharp mask, in crop px: the crop's finest scale (a 64 px crop of a 256 px face).
 SHARPEN_SIGMA = 1.0
 # Magnification below which nothing is sharpened, and the span over which the amount ramps up.
@@ -31,9 +33,7 @@ _RAMP_START, _RAMP_SPAN = 1.5, 1.0
 
 def paste_magnification(matrix: np.ndarray) -> float:
     """How many frame px one crop px covers when the crop goes back (image -> crop ``matrix`` (2, 3))."""
-    linear = np.asarray(matrix, dtype=np.float64)[:, :2]
-    determinant = abs(linear[0, 0] * linear[1, 1] - linear[0, 1] * linear[1, 0])
-    return float(1.0 / np.sqrt(determinant)) if determinant > 0 else 1.0
+    return crop_magnification(matrix)
 
 
 def unsharp_mask(face: np.ndarray, amount: float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
