@@ -10,6 +10,7 @@
 * ``passthrough`` — the model that returns its input crop (the resolution ceiling);
 * ``encoding`` — the H.264 round trip outputs go through before they are measured;
 * ``contact_sheet`` — the PNG per clip;
+* ``report`` — the report as a Markdown table (quality.md);
 * ``reconstruction`` — B -> B SSIM on held-out faces.
 
 See docs/quality-benchmark.md.

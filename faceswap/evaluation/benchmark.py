@@ -506,7 +506,8 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
 
     media: clip and picture paths (folders: the pictures inside); target: a clip (use
     ``settings.target_first_frame`` for its held-out tail), a picture or a folder of pictures;
-    output_dir: where quality.json and one contact sheet per clip (<name>_<suffix>.png) are written;
+    output_dir: where quality.json, quality.md (faceswap.evaluation.report) and one contact sheet
+    per clip (<name>_<suffix>.png) are written;
     holdout_b: a face folder of held-out B faces for the B -> B reconstruction SSIM;
     variants: other swap settings to measure side by side in the same run, by name (their contact
     sheets get the name as a suffix); see ``swap_variant``.
@@ -562,7 +563,10 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
     if output_dir is not None:
         import json
 
+        from faceswap.evaluation.report import markdown_table
+
         (output_dir / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+        (output_dir / "quality.md").write_text(markdown_table(report))
     return report
 
 

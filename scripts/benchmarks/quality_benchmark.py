@@ -11,7 +11,7 @@ per-frame measures. --target is a clip (with --target-first-frame for a held-out
 or a folder of pictures of the target person (e.g. an extracted face folder). Measures are defined
 in faceswap/evaluation/benchmark.py; docs/quality-benchmark.md explains them.
 
---output DIR writes DIR/quality.json and one contact sheet PNG per clip. The swap pipeline's
+--output DIR writes DIR/quality.json, DIR/quality.md (a table) and one contact sheet PNG per clip. The swap pipeline's
 options (--color, --blend, ...) are those of `convert`; --variant measures other swap settings
 side by side in the same run (same frames, target and load). A clip that cannot be evaluated gets one
 line on stderr and an "error" entry (the others are still measured; exit code 2); a model
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model-dir", required=True, help="exported model directory (e.g. models/default)")
     parser.add_argument("--target", required=True,
                         help="the target person: a clip, a picture or a folder of pictures (e.g. extracted faces)")
-    parser.add_argument("--output", help="folder for quality.json and the contact sheets")
+    parser.add_argument("--output", help="folder for quality.json, quality.md and the contact sheets")
     parser.add_argument("--holdout-b", help="face folder of held-out B faces: also report B -> B reconstruction SSIM")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                         help="also measure these swap settings side by side (repeatable), e.g. "

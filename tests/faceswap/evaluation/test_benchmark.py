@@ -113,6 +113,7 @@ def test_evaluate_model_dir_reports_a_model_directory_as_json(repo_root, clip_pa
     assert "error" in no_face and "s33.jpg" in no_face["error"]
     assert json.loads((tmp_path / "quality.json").read_text())["media"][0]["media"] == "d18.mp4"
     assert (tmp_path / "d18_mp4.png").is_file()
+    assert "| frames judged target |" in (tmp_path / "quality.md").read_text()
 
 
 def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path, still_path):
