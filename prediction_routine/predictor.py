@@ -12,9 +12,12 @@ prediction_routine/server.py wraps the same object):
   colour transfer, blend, visible "AI-generated" mark) -> JPEG encode (+ XMP digital source type,
   faceswap.provenance.frame_metadata).
 
-Per-stream state (a LandmarkSmoother and a tracking-mode FaceTracker) lives in a bounded LRU
-table with a time-to-live (prediction_routine/stream_states.py): a stream that lands on another
-replica simply starts a new state. Otherwise ``predict`` keeps nothing between requests.
+Per-stream state (a LandmarkSmoother and a FaceTracker on the worker's shared graphs: ~20 KB)
+lives in a bounded LRU table with a time-to-live (prediction_routine/stream_states.py): a stream
+that lands on another replica simply starts a new state. With several worker processes
+(one per core) a stream's frames reach whichever worker is free; each keeps its own small state
+for the stream and follows the face from the last frame it saw (the tracker looks again when it
+lost the face). Otherwise ``predict`` keeps nothing between requests.
 
 A bad instance (not an object, no image, not base64, not an image, over the 1.5 MB limit,
 oversized pixels, missing/unknown direction, bad option) gets its own ``error`` and — when its
