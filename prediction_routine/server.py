@@ -20,7 +20,7 @@ per worker process, before the worker serves: a broken model directory stops gun
 clear line ("App failed to load"), not a traceback. The face detector (MediaPipe, seconds to
 import) then loads in the background; until it is ready /health and predict answer 503.
 
-    MODEL_DIR=models/default .venv/bin/gunicorn -b 127.0.0.1:8002 -w 1 --threads 4 \\
+    MODEL_DIR=models/default .venv/bin/gunicorn -b 127.0.0.1:8002 -w 2 -k sync \\
         --no-control-socket "prediction_routine.server:create_app()"
     # or with the container settings: gunicorn -c prediction_routine/gunicorn_config.py "prediction_routine.server:create_app()"
 """
