@@ -24,6 +24,9 @@ What a source declares, and what is done with it (``VideoConverter.notes`` says 
   and written progressive;
 * subtitle, data and attachment streams are not carried over (the notes say so).
 
+A damaged stretch of a file (packets the decoder refuses) costs those frames, not the conversion:
+they are skipped, counted and named in the notes.
+
 Output containers (``OUTPUT_FORMATS``): .mp4/.m4v/.mov/.mkv hold H.264, .webm holds VP9 + Opus.
 Any other output suffix is refused by ``output_format`` before any work.
 
@@ -380,6 +383,16 @@ class _FrameDecoder:
         return SourceFrame(picture=picture, stored=stored, pts=int(frame.pts), time_s=float(frame.pts * info.time_base))
 
 
+def _decoded(packet: av.Packet, damaged: list[int]) -> list:
+    """The frames of ``packet``; a damaged packet (the decoder refuses it) gives none and is
+    counted in ``damaged[0]``, so one bad stretch of a file costs its frames, not the file."""
+    try:
+        return packet.decode()
+    except av.InvalidDataError:
+        damaged[0] += 1
+        return []
+
+
 def read_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Yield every frame of the video as uint8 (H, W, 3) BGR, upright, square pixels, in order."""
     path = Path(path)
@@ -389,16 +402,20 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
+        damaged = [0]
         try:
-            for frame in container.decode(stream):
-                for ready in decoder.decode(frame):
-                    yield ready.picture
+            for packet in container.demux(stream):
+                for frame in _decoded(packet, damaged):
+                    for ready in decoder.decode(frame):
+                        yield ready.picture
             for ready in decoder.flush():
                 yield ready.picture
         except av.FFmpegError as error:
             raise InputError(f"{path}: the video could not be decoded to the end ({error.strerror}).") from None
     finally:
         container.close()
+    if damaged[0]:
+        logger.warning("%s: %d damaged video packets could not be decoded and were skipped", path, damaged[0])
 
 
 def has_audio_stream(path: str | Path) -> bool:
@@ -425,6 +442,7 @@ class _AudioTrack:
         self.source = source
         name = source.codec_context.name
         self.copy = name in target.audio_copy
+        self.damaged = [0]  # audio packets the decoder refused (skipped)
         if self.copy:
             self.stream = output.add_stream_from_template(source)
             notes.append(f"audio track {number} ({name}) copied unchanged")
@@ -453,7 +471,7 @@ class _AudioTrack:
             packet.stream = self.stream
             output.mux(packet)
             return
-        for frame in packet.decode():
+        for frame in _decoded(packet, self.damaged):
             if self._next_pts is None:
                 start = frame.time if frame.time is not None else 0.0
                 self._next_pts = int(round(start * self._rate))
@@ -505,6 +523,7 @@ class VideoConverter:
         self.notes: list[str] = []
         self.frames_written = 0
         self._intervals: list[int] = []
+        self._damaged = [0]  # video packets the decoder refused (skipped)
         self._last_pts: int | None = None
         self._temporary = temporary_sibling(self.output, "partial")
         self._input = _open_input(self.source)
@@ -612,7 +631,7 @@ class VideoConverter:
         try:
             for packet in self._input.demux(*streams):
                 if packet.stream.index == self._in_video.index:
-                    for frame in packet.decode():
+                    for frame in _decoded(packet, self._damaged):
                         yield from self._decoder.decode(frame)
                 else:
                     self._audio[packet.stream.index].handle(packet, self._output)
@@ -674,6 +693,12 @@ class VideoConverter:
             raise InputError(f"{self.output}: the video could not be written ({error.strerror}).") from None
         finally:
             self._input.close()
+        if self._damaged[0]:
+            self.notes.append(f"{self._damaged[0]} damaged video packets could not be decoded and were skipped "
+                              f"({self.frames_written} frames written)")
+        for number, track in enumerate(self._audio.values(), start=1):
+            if track.damaged[0]:
+                self.notes.append(f"{track.damaged[0]} damaged packets of audio track {number} were skipped")
         if self.variable_frame_rate:
             low, high = (float(value * self.info.time_base) * 1000 for value in (min(self._intervals), max(self._intervals)))
             self.notes.append(f"variable frame rate kept: every frame keeps its input timestamp "

@@ -480,3 +480,19 @@ def test_ten_bit_anamorphic_video_into_mkv_keeps_its_depth_on_square_pixels(make
     written = probe_video(tmp_path / "out.mkv")
     assert (written.bit_depth, written.stored_width, written.stored_height) == (10, 384, 64)
     assert len(np.unique(_deep_frame(tmp_path / "out.mkv")[40, 36:348, 1])) > 190  # finer than 8 bits
+
+
+def test_a_damaged_stretch_costs_its_frames_not_the_file(make_video, tmp_path):
+    path = make_video("damaged.mp4", VideoSpec(frames=marker_frames(30), times_ms=[i * 33 for i in range(30)]))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 300] = np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+    readable = len(list(read_frames(path)))
+    video = _copy_through(path, tmp_path / "out.mp4")
+
+    assert 5 < readable < 30 and video.frames_written == readable
+    assert len(list(read_frames(tmp_path / "out.mp4"))) == readable
+    assert any(note.endswith(f"damaged video packets could not be decoded and were skipped ({readable} frames "
+                             "written)") for note in video.notes)
