@@ -108,16 +108,35 @@ def _keras():
     return keras
 
 
+def shuffle_pixels(inputs, block: int = 2):
+    """(N, H, W, block*block*C) -> (N, block*H, block*W, C), the sub-pixel convolution shuffle (Shi et al.,
+    "Real-time single image and video super-resolution using an efficient sub-pixel convolutional
+    neural network", CVPR 2016) in ``keras.ops``, element for element TensorFlow's ``depth_to_space``:
+    ``out[n, block*h + i, block*w + j, c] = in[n, h, w, (block*i + j)*C + c]``. H, W, C must be static."""
+    from keras import ops
+
+    _, height, width, channels = inputs.shape
+    out_channels = channels // (block * block)
+    x = ops.reshape(inputs, (-1, height, width, block, block * out_channels))  # split i from (j, c)
+    x = ops.transpose(x, (0, 1, 3, 2, 4))  # (N, H, i, W, (j, c))
+    return ops.reshape(x, (-1, height * block, width * block, out_channels))
+
+
 def _pixel_shuffle_layer_class():
     import keras
-    import tensorflow as tf
 
     @keras.saving.register_keras_serializable(package="faceswap")
     class PixelShuffle(keras.layers.Layer):
-        """(N, H, W, 4C) -> (N, 2H, 2W, C), the sub-pixel convolution shuffle (depth_to_space)."""
+        """(N, H, W, 4C) -> (N, 2H, 2W, C), the sub-pixel convolution shuffle (``shuffle_pixels``). On
+        TensorFlow it is the one fused ``depth_to_space`` op (the DEPTH_TO_SPACE that TFLite int8
+        serves); on JAX and PyTorch the same values through ``keras.ops``. No weights."""
 
         def call(self, inputs):
-            return tf.nn.depth_to_space(inputs, 2)
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                return tf.nn.depth_to_space(inputs, 2)
+            return shuffle_pixels(inputs, 2)
 
         def compute_output_shape(self, input_shape):
             n, h, w, c = input_shape

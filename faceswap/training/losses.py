@@ -8,8 +8,9 @@ on the mean absolute error inside the eyes-and-mouth region), so that gaze, blin
 mouth are drawn before the cheeks are; 0 turns it off.
 
 DSSIM = (1 - SSIM) / 2 with a Gaussian window of ``int(size / 11.6)`` px (DeepFaceLab's choice:
-5 px for 64-px faces), sigma 1.5. Images are model tensors: BGR float32 (N, S, S, 3) in [0, 1];
-masks are float32 (N, S, S) or (N, S, S, 1) in [0, 1].
+5 px for 64-px faces), sigma 1.5, computed by training/ssim.py as ``tf.image.ssim`` does but in
+``keras.ops``, so that the loss runs on every Keras backend. Images are model tensors: BGR
+float32 (N, S, S, 3) in [0, 1]; masks are float32 (N, S, S) or (N, S, S, 1) in [0, 1].
 """
 
 from __future__ import annotations
@@ -36,27 +37,29 @@ def ssim_filter_size(image_size: int) -> int:
 
 
 def masked_face_loss(target, prediction, mask, settings: LossSettings | None = None, eyes_mouth=None):
-    """Scalar loss of one batch (a TF float32 tensor); see the module docstring for shapes/ranges.
+    """Scalar float32 loss of one batch, a tensor of the active Keras backend (``keras.ops`` only, so
+    it trains on TensorFlow, JAX and PyTorch); see the module docstring for shapes and ranges.
     ``eyes_mouth``: float32 (N, S, S) region mask, or None (no priority term)."""
-    import tensorflow as tf
+    from keras import ops
+
+    from faceswap.training.ssim import dssim
 
     settings = settings or LossSettings()
-    target = tf.cast(target, tf.float32)
-    prediction = tf.cast(prediction, tf.float32)
-    mask = tf.cast(mask, tf.float32)
-    if mask.shape.rank == 3:
-        mask = mask[..., None]
+    target = ops.cast(target, "float32")
+    prediction = ops.cast(prediction, "float32")
+    mask = ops.cast(mask, "float32")
+    if len(mask.shape) == 3:
+        mask = ops.expand_dims(mask, -1)
     target_masked = target * mask
     prediction_masked = prediction * mask
     size = int(target.shape[1])
-    ssim = tf.image.ssim(target_masked, prediction_masked, max_val=1.0,
-                         filter_size=ssim_filter_size(size), filter_sigma=1.5)
-    dssim = tf.reduce_mean((1.0 - ssim) / 2.0)
-    mse = tf.reduce_mean(tf.square(target_masked - prediction_masked))
-    loss = settings.dssim_weight * dssim + settings.mse_weight * mse
+    structural = ops.mean(dssim(target_masked, prediction_masked, max_val=1.0,
+                                filter_size=ssim_filter_size(size), filter_sigma=1.5))
+    mse = ops.mean(ops.square(target_masked - prediction_masked))
+    loss = settings.dssim_weight * structural + settings.mse_weight * mse
     if eyes_mouth is not None and settings.eyes_mouth_weight:
-        region = tf.cast(eyes_mouth, tf.float32)
-        if region.shape.rank == 3:
-            region = region[..., None]
-        loss = loss + settings.eyes_mouth_weight * tf.reduce_mean(tf.abs(target - prediction) * region)
+        region = ops.cast(eyes_mouth, "float32")
+        if len(region.shape) == 3:
+            region = ops.expand_dims(region, -1)
+        loss = loss + settings.eyes_mouth_weight * ops.mean(ops.abs(target - prediction) * region)
     return loss

@@ -11,8 +11,12 @@ Files in the model directory:
 - ``preview.png``: A | A->A | A->B | B | B->B | B->A for a few fixed faces (every ``preview_interval``).
 - ``loss.csv`` and ``loss.png``: loss per iteration and its plot.
 
-Batches are prepared by a background thread (dataset.BatchPrefetcher) while TensorFlow runs the
-train step, and they depend only on (seed, iteration), so a resumed run continues exactly.
+Batches are prepared by a background thread (dataset.BatchPrefetcher), or with ``workers`` by a
+pool of processes (parallel_batches.ParallelBatches, for GPU machines), while Keras runs the train
+step, and they depend only on (seed, iteration), so a resumed run continues exactly. The train
+step (train_step.py) is ``keras.ops`` only: the same training runs on TensorFlow, JAX or PyTorch
+(KERAS_BACKEND, see backend.py) and the checkpoint of one backend resumes on another. A side may
+be face folders or face packs (face_pack.py). ``minutes`` stops the loop at a wall-clock budget.
 """
 
 from __future__ import annotations
@@ -34,11 +38,15 @@ from faceswap.faces.masks import MaskSettings
 from faceswap.model.architecture import CONFIGS, Autoencoders, build_autoencoders, get_config
 from faceswap.settings import setting
 from faceswap.training.augmentation import AugmentSettings
+from faceswap.training.backend import configure_threads
 from faceswap.training.checkpoint import load_checkpoint, save_checkpoint
-from faceswap.training.dataset import BatchMaker, BatchPrefetcher, load_face_set
+from faceswap.training.dataset import BatchMaker, BatchPrefetcher
+from faceswap.training.face_pack import load_side
 from faceswap.training.loss_log import LossLog
-from faceswap.training.losses import LossSettings, masked_face_loss
+from faceswap.training.losses import LossSettings
+from faceswap.training.parallel_batches import ParallelBatches
 from faceswap.training.preview import preview_grid, write_preview
+from faceswap.training.train_step import make_predict, make_train_step
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +77,11 @@ class TrainSettings:
     prefetch: int = setting(4, "batches augmented ahead in a background thread (0 = in the training loop)")
     oversample: float = setting(1.5, "working resolution of the loaded faces, times the model's")
     preview_faces: int = setting(6, "faces per side in preview.png")
-    threads: int = setting(0, "TensorFlow threads per operation (0 = TensorFlow's choice: all cores)")
+    threads: int = setting(0, "TensorFlow (or PyTorch) threads per operation (0 = the library's choice: all cores)")
+    workers: int = setting(0, "augmentation worker processes (parallel_batches.py; for GPU machines with many "
+                              "cores); 0 = one background thread")
+    minutes: float = setting(0.0, "wall-clock budget of the run in minutes, loading and compiling included: the loop "
+                                  "stops at it and the checkpoint is saved (0 = no limit)")
     precision: str = setting("float32", "compute precision: float32, or mixed_bfloat16 (bfloat16 maths, float32 "
                                         "weights; ~1.5x less CPU per iteration on CPUs with AVX512_BF16, "
                                         "the checkpoint is the same)", choices=("float32", "mixed_bfloat16"))
@@ -87,25 +99,13 @@ class TrainResult:
     seconds: float = 0.0
     training_seconds: float = 0.0
     interrupted: bool = False
+    stopped_by_budget: bool = False
     losses: list[tuple[int, float, float]] = field(default_factory=list)
 
     @property
     def iterations_per_second(self) -> float:
         done = self.iteration - self.start_iteration
         return done / self.seconds if self.seconds > 0 else 0.0
-
-
-def configure_threads(threads: int) -> None:
-    """Set TensorFlow's per-op thread count (only possible before TensorFlow runs anything)."""
-    if threads <= 0:
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        logger.warning("TensorFlow is already running; --threads %d has no effect in this process", threads)
 
 
 def set_precision(precision: str) -> None:
@@ -149,51 +149,6 @@ def make_optimizer(settings: TrainSettings):
 def trainable_variables(networks: Autoencoders) -> list:
     return (list(networks.encoder.trainable_variables) + list(networks.decoder_a.trainable_variables)
             + list(networks.decoder_b.trainable_variables))
-
-
-def make_train_step(networks: Autoencoders, optimizer, batch_size: int, loss_settings: LossSettings):
-    """A compiled step ``(warped_a, target_a, mask_a, eyes_mouth_a, warped_b, target_b, mask_b,
-    eyes_mouth_b) -> (loss_a, loss_b)``.
-
-    Faces: BGR float32 (B, S, S, 3) [0, 1]; masks float32 (B, S, S) [0, 1]; B = ``batch_size``.
-    """
-    import tensorflow as tf
-
-    size = networks.config.input_size
-    face = tf.TensorSpec((batch_size, size, size, 3), tf.float32)
-    mask = tf.TensorSpec((batch_size, size, size), tf.float32)
-    variables = trainable_variables(networks)
-
-    @tf.function(input_signature=[face, face, mask, mask, face, face, mask, mask])
-    def train_step(warped_a, target_a, mask_a, eyes_mouth_a, warped_b, target_b, mask_b, eyes_mouth_b):
-        with tf.GradientTape() as tape:
-            predicted_a = networks.autoencoder_a(warped_a, training=True)
-            predicted_b = networks.autoencoder_b(warped_b, training=True)
-            loss_a = masked_face_loss(target_a, predicted_a, mask_a, loss_settings, eyes_mouth_a)
-            loss_b = masked_face_loss(target_b, predicted_b, mask_b, loss_settings, eyes_mouth_b)
-            total = loss_a + loss_b
-        gradients = tape.gradient(total, variables)
-        optimizer.apply_gradients(zip(gradients, variables))
-        return loss_a, loss_b
-
-    return train_step
-
-
-def make_predict(networks: Autoencoders):
-    """Compiled ``faces (N, S, S, 3) -> (own reconstruction, swap)`` for side A and for side B."""
-    import tensorflow as tf
-
-    size = networks.config.input_size
-    spec = tf.TensorSpec((None, size, size, 3), tf.float32)
-
-    @tf.function(input_signature=[spec, spec])
-    def predict(faces_a, faces_b):
-        latent_a = networks.encoder(faces_a, training=False)
-        latent_b = networks.encoder(faces_b, training=False)
-        return (networks.decoder_a(latent_a, training=False), networks.decoder_b(latent_a, training=False),
-                networks.decoder_b(latent_b, training=False), networks.decoder_a(latent_b, training=False))
-
-    return predict
 
 
 class _StopOnSigint:
@@ -260,12 +215,14 @@ class Trainer:
 
     def run(self) -> TrainResult:
         settings = self.settings
+        run_started = time.perf_counter()
+        deadline = run_started + settings.minutes * 60.0 if settings.minutes > 0 else math.inf
         config = get_config(settings.config)
         checkpoint = load_checkpoint(self.model_dir)
         if checkpoint is not None:
             checkpoint.check_config(config)
-        face_set_a = load_face_set("a", self.side_a, config.layout, settings.oversample, self.progress)
-        face_set_b = load_face_set("b", self.side_b, config.layout, settings.oversample, self.progress)
+        face_set_a = load_side("a", self.side_a, config.layout, settings.oversample, self.progress)
+        face_set_b = load_side("b", self.side_b, config.layout, settings.oversample, self.progress)
 
         configure_threads(settings.threads)
         seed = int(checkpoint.meta.get("seed", settings.seed)) if checkpoint is not None else settings.seed
@@ -301,7 +258,7 @@ class Trainer:
                         self.model_dir, start, settings.iterations)
             return result
 
-        train_step = make_train_step(networks, optimizer, settings.batch_size, self.loss)
+        train_step = make_train_step(networks, optimizer, self.loss)
         predict = make_predict(networks)
         previews = self._preview_faces(face_set_a, face_set_b)
         makers = (BatchMaker(face_set_a, settings.batch_size, seed, self.augment, self.mask, settings.balance),
@@ -326,9 +283,14 @@ class Trainer:
         bar = tqdm(total=settings.iterations, initial=start, unit="it", desc="training", disable=not self.progress,
                    dynamic_ncols=True, smoothing=0.05)
         try:
-            with _StopOnSigint(self.stop_event), BatchPrefetcher(makers, start, settings.iterations,
-                                                                settings.prefetch) as batches:
+            source = (ParallelBatches(makers, start, settings.iterations, settings.workers) if settings.workers > 0
+                      else BatchPrefetcher(makers, start, settings.iterations, settings.prefetch))
+            with _StopOnSigint(self.stop_event), source as batches:
                 while iteration < settings.iterations and not self.stop_event.is_set():
+                    if time.perf_counter() >= deadline:
+                        result.stopped_by_budget = True
+                        logger.info("the %.1f-minute budget is spent at iteration %d", settings.minutes, iteration)
+                        break
                     batch_a, batch_b = batches.next()
                     optimizer.learning_rate.assign(learning_rate_at(iteration, settings))
                     loss_a, loss_b = train_step(batch_a.warped, batch_a.target, batch_a.mask, batch_a.eyes_mouth,

@@ -79,8 +79,8 @@ def training_worker(args) -> dict:
     from faceswap.training.augmentation import AugmentSettings
     from faceswap.training.dataset import BatchMaker, BatchPrefetcher, load_face_set
     from faceswap.training.losses import LossSettings
-    from faceswap.training.trainer import (TrainSettings, make_optimizer, make_train_step,
-                                           trainable_variables)
+    from faceswap.training.train_step import make_train_step
+    from faceswap.training.trainer import TrainSettings, make_optimizer, trainable_variables
 
     config = get_config(args.config)
     folder_a, folder_b = Path(args.faces_a), Path(args.faces_b)
@@ -90,7 +90,7 @@ def training_worker(args) -> dict:
     networks = build_autoencoders(config)
     optimizer = make_optimizer(TrainSettings())
     optimizer.build(trainable_variables(networks))
-    step = make_train_step(networks, optimizer, args.batch_size, LossSettings())
+    step = make_train_step(networks, optimizer, LossSettings())
 
     def run(batch_a, batch_b):
         loss_a, _ = step(batch_a.warped, batch_a.target, batch_a.mask, batch_a.eyes_mouth,

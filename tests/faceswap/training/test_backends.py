@@ -1,0 +1,102 @@
+"""The same training on another Keras backend: JAX (on the CPU here; the GPU machines run it on
+CUDA) trains the real faces with the keras.ops loss and the one-model train step, its loss falls,
+its checkpoint resumes on TensorFlow and a TensorFlow checkpoint resumes on JAX, and both backends
+draw the same faces from the same weights. Each JAX run is its own process (Keras picks its
+backend once per process). PyTorch is not installed here; the train step is the same code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from faceswap.model.architecture import build_autoencoders
+from faceswap.training.checkpoint import load_checkpoint
+from faceswap.training.trainer import TrainSettings, Trainer
+from faceswap.training.train_step import make_predict
+from tests.conftest import REPO_ROOT
+
+pytest.importorskip("jax")
+
+TRAIN_ARGS = ["--config", "tiny", "--batch-size", "8", "--learning-rate", "1e-3", "--save-interval", "10",
+              "--preview-interval", "10", "--preview-faces", "3", "--prefetch", "2"]
+
+
+def _run_on_jax(code_or_args, timeout=600) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO_ROOT)}
+    command = ([sys.executable, "-c", code_or_args] if isinstance(code_or_args, str)
+               else [sys.executable, "-m", "faceswap", "-q", *code_or_args])
+    process = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return process
+
+
+def _train_on_jax(face_folders, model_dir, iterations: int) -> None:
+    side_a, side_b = face_folders
+    _run_on_jax(["train", "--side-a", str(side_a), "--side-b", str(side_b), "--model-dir", str(model_dir),
+                 "--iterations", str(iterations), *TRAIN_ARGS])
+
+
+def _losses(model_dir) -> np.ndarray:
+    rows = (model_dir / "loss.csv").read_text().splitlines()[1:]
+    return np.array([[float(x) for x in row.split(",")[:3]] for row in rows])
+
+
+def _faces(face_folders, count=4) -> np.ndarray:
+    from faceswap.model.architecture import get_config
+    from faceswap.training.dataset import load_face_set
+
+    face_set = load_face_set("a", [face_folders[0]], get_config("tiny").layout, progress=False, max_faces=count)
+    return np.stack([face_set.model_crop(i) for i in range(len(face_set))])
+
+
+def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folders, tmp_path):
+    model_dir = tmp_path / "model"
+    _train_on_jax(face_folders, model_dir, 40)
+    saved = load_checkpoint(model_dir)
+    assert saved.iteration == 40 and any(key.startswith("optimizer/") for key in saved.arrays)
+    losses = _losses(model_dir)
+    assert losses[:, 0].tolist() == list(range(1, 41))
+    total = losses[:, 1] + losses[:, 2]
+    assert total[-8:].mean() < 0.95 * total[:8].mean(), total  # the loss falls on JAX
+
+    # The same weights draw the same faces on JAX and on TensorFlow.
+    faces = _faces(face_folders)
+    np.save(tmp_path / "faces.npy", faces)
+    _run_on_jax(textwrap.dedent(f"""
+        import numpy as np
+        from faceswap.model.architecture import build_autoencoders
+        from faceswap.training.checkpoint import load_checkpoint
+        from faceswap.training.train_step import make_predict
+        networks = build_autoencoders("tiny")
+        load_checkpoint({str(model_dir)!r}).restore_networks(networks)
+        faces = np.load({str(tmp_path / 'faces.npy')!r})
+        np.savez({str(tmp_path / 'jax_out.npz')!r}, *make_predict(networks)(faces, faces))
+        """))
+    networks = build_autoencoders("tiny")
+    saved.restore_networks(networks)
+    tensorflow_out = make_predict(networks)(faces, faces)
+    with np.load(tmp_path / "jax_out.npz") as jax_out:
+        for index, expected in enumerate(tensorflow_out):
+            np.testing.assert_allclose(jax_out[f"arr_{index}"], expected, atol=2e-5)
+
+    # TensorFlow resumes the JAX checkpoint (weights and Adam state) ...
+    side_a, side_b = face_folders
+    settings = TrainSettings(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
+                             preview_faces=3, prefetch=2, iterations=50)
+    result = Trainer([side_a], [side_b], model_dir, settings, progress=False).run()
+    assert (result.start_iteration, result.iteration) == (40, 50)
+    resumed_losses = np.array([a + b for _, a, b in result.losses])
+    assert resumed_losses.mean() < 1.05 * total[-8:].mean()  # it continues, it does not start over
+
+    # ... and JAX resumes TensorFlow's.
+    _train_on_jax(face_folders, model_dir, 60)
+    final = _losses(model_dir)
+    assert final[:, 0].tolist() == list(range(1, 61))
+    assert (final[50:, 1] + final[50:, 2]).mean() < 1.05 * total[-8:].mean()
+    assert load_checkpoint(model_dir).iteration == 60
