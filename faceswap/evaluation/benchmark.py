@@ -149,6 +149,7 @@ class _Measures:
         self.with_face = 0
         self.kept = 0
         self.to_target: list[float] = []
+        self.frame_indices: list[int] = []  # frame number of each entry of the identity lists
         self.to_source: list[float] = []
         self.input_to_target: list[float] = []
         self.judged_target: list[bool] = []
@@ -185,6 +186,11 @@ class _Measures:
             return
         for key, now, before in zip(("input", "output", "ceiling"), (frame, output, ceiling), previous[:3]):
             self.flicker[key].append(float(np.abs(now.astype(np.int16) - before.astype(np.int16))[both].mean()))
+
+    def _farthest_frames(self, count: int = 5) -> list[list]:
+        """[frame, distance to the target] of the ``count`` outputs farthest from the target: where to look."""
+        order = np.argsort(self.to_target)[::-1][:count]
+        return [[self.frame_indices[i], round(float(self.to_target[i]), 4)] for i in order]
 
     def _correlations(self, pairs: dict[str, list[tuple[float, float]]]) -> dict:
         result = {}
@@ -224,6 +230,7 @@ class _Measures:
                 "output_to_source": to_source,
                 "input_to_target": _mean(self.input_to_target),
                 "judged_target_share": float(np.mean(self.judged_target)) if self.judged_target else None,
+                "farthest_frames": self._farthest_frames(),
                 "verdict": verdict,
             },
             "detail": {
@@ -333,7 +340,7 @@ class QualityBenchmark:
     # -- measuring ------------------------------------------------------------------------------------
 
     def _measure(self, measures: _Measures, frame: np.ndarray, faces: list, output: np.ndarray,
-                 ceiling: np.ndarray) -> dict | None:
+                 ceiling: np.ndarray, index: int = 0) -> dict | None:
         """Add one frame's measures; returns the identity figures of the frame (None without a face)."""
         measures.frames += 1
         if not faces:
@@ -352,6 +359,7 @@ class QualityBenchmark:
         to_source = descriptor_distance(output_descriptor, input_descriptor)
         judged = to_target < SAME_PERSON_DISTANCE and to_target < to_source
         measures.to_target.append(to_target)
+        measures.frame_indices.append(index)
         measures.to_source.append(to_source)
         measures.input_to_target.append(descriptor_distance(input_descriptor, self.target.mean))
         measures.judged_target.append(judged)
@@ -387,7 +395,7 @@ class QualityBenchmark:
         step = max(1, -(-max(total, 1) // self.settings.sheet_rows)) if self.settings.sheet_rows > 0 else 0
         sheet = ContactSheet(f"{clip.name} -> target {self.target.label}")
         for index, frame, faces, output, ceiling in self._clip_frames(clip, progress):
-            figures = self._measure(measures, frame, faces, output, ceiling)
+            figures = self._measure(measures, frame, faces, output, ceiling, index)
             if step and index % step == 0 and len(sheet.rows) < self.settings.sheet_rows:
                 sheet.add(frame, output, ceiling, figures["box"] if figures else None, self._sheet_label(index, figures))
         if measures.with_face == 0:

@@ -38,6 +38,10 @@ def test_a_model_that_outputs_its_input_is_judged_the_source(passthrough_d18):
     assert identity["judged_target_share"] == 0.0
     assert identity["output_to_source"] < 0.3 < 0.6 < identity["output_to_target"]
     assert identity["input_to_target"] > 0.6
+    farthest = identity["farthest_frames"]
+    assert len(farthest) == 5 and {frame for frame, _ in farthest} <= set(range(6))
+    assert [distance for _, distance in farthest] == sorted((distance for _, distance in farthest), reverse=True)
+    assert farthest[0][1] >= identity["output_to_target"]
 
 
 def test_the_pass_through_is_its_own_ceiling_and_keeps_pose_and_expression(passthrough_d18):
