@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Mutation testing of the core with mutmut (docs/testing.md), run by hand, not in CI (too slow).
+#
+#   scripts/mutation_test.sh                       # every target below, one after the other
+#   scripts/mutation_test.sh frame_protocol faces  # some targets
+#
+# Each target mutates its modules against a focused, fast test selection, in a scratch copy of the
+# working tree ($FACESWAP_MUTATION_DIR, default /tmp/faceswap-mutation/<target>; mutmut writes its
+# mutants/ there, never into the repository). mutmut runs niced with one child at a time
+# (MUTATION_CHILDREN to change that). Prints one JSON line per target (killed, survived, score, load
+# average) and writes them to $FACESWAP_MUTATION_DIR/scores.jsonl; the survivors are listed by
+# `mutmut results` in the target's folder, and `mutmut show <name>` prints one.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${FACESWAP_VENV:-$repo_root/.venv}"
+work="${FACESWAP_MUTATION_DIR:-/tmp/faceswap-mutation}"
+children="${MUTATION_CHILDREN:-1}"
+shared_data="${FACESWAP_SHARED_DATA:-$(cd "$repo_root/.." && pwd)/shared/data}"
+
+# target -> modules to mutate (globs) | tests that must kill their mutants (no test model build:
+# it takes ~30 s and every mutant would rebuild it).
+declare -A MODULES TESTS
+MODULES[frame_protocol]="websocket_server/frame_protocol.py"
+TESTS[frame_protocol]="tests/websocket_server/test_frame_protocol.py"
+MODULES[instances]="prediction_routine/instances.py"
+TESTS[instances]="tests/prediction_routine/test_instance_fields_contract.py"
+MODULES[faces]="faceswap/faces/smoothing.py faceswap/faces/alignment.py faceswap/faces/masks.py faceswap/faces/landmarks.py"
+TESTS[faces]="tests/faceswap/faces/test_smoothing.py tests/faceswap/faces/test_smoother_reset_contract.py tests/faceswap/faces/test_alignment.py tests/faceswap/faces/test_masks.py"
+MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py"
+TESTS[detection]="tests/faceswap/faces/test_detection.py tests/faceswap/faces/test_landmark_model.py"
+MODULES[swapping]="faceswap/swapping/*.py"
+TESTS[swapping]="tests/faceswap/swapping"
+ORDER=(frame_protocol instances faces swapping detection)
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${ORDER[@]}")
+for target in "${targets[@]}"; do
+    [ -n "${MODULES[$target]:-}" ] || { echo "unknown target '$target' (known: ${ORDER[*]})" >&2; exit 2; }
+done
+
+mkdir -p "$work"
+for target in "${targets[@]}"; do
+    copy="$work/$target"
+    rm -rf "$copy"
+    mkdir -p "$copy"
+    # The working tree as it is (tracked and new files, nothing ignored), without .git.
+    (cd "$repo_root" && git ls-files -co --exclude-standard -z | xargs -0 -r tar -c --ignore-failed-read -f - 2>/dev/null) \
+        | tar -x -C "$copy"
+    {
+        echo "[mutmut]"
+        echo "source_paths ="
+        for package in faceswap prediction_routine websocket_server; do echo "    $package"; done
+        echo "only_mutate ="
+        for module in ${MODULES[$target]}; do echo "    $module"; done
+        echo "also_copy ="
+        echo "    models"
+        echo "    scripts"
+        echo "pytest_add_cli_args_test_selection ="
+        for tests in ${TESTS[$target]}; do echo "    $tests"; done
+        echo "pytest_add_cli_args ="
+        echo "    -p"
+        echo "    no:cacheprovider"
+        echo "    --durations=0"
+    } > "$copy/setup.cfg"
+    started=$(date +%s)
+    (cd "$copy" && FACESWAP_SHARED_DATA="$shared_data" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
+        nice -n 10 "$venv/bin/mutmut" run --max-children "$children" > "$copy/mutmut-run.log" 2>&1) || {
+        echo "mutmut failed for $target; see $copy/mutmut-run.log" >&2; tail -20 "$copy/mutmut-run.log" >&2; continue; }
+    (cd "$copy" && "$venv/bin/mutmut" export-cicd-stats > /dev/null && "$venv/bin/mutmut" results > "$copy/survivors.txt")
+    "$venv/bin/python" - "$target" "$copy/mutants/mutmut-cicd-stats.json" "$(( $(date +%s) - started ))" \
+        "${MODULES[$target]}" <<'EOF' | tee -a "$work/scores.jsonl"
+import json, os, sys
+target, path, seconds, modules = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+stats = json.load(open(path))
+killed = stats.get("killed", 0) + stats.get("caught_by_type_check", 0)
+judged = killed + stats.get("survived", 0) + stats.get("no_tests", 0) + stats.get("timeout", 0) + stats.get("suspicious", 0)
+print(json.dumps({"target": target, "modules": modules, "killed": killed, "survived": stats.get("survived", 0),
+                  "no_tests": stats.get("no_tests", 0), "timeout": stats.get("timeout", 0),
+                  "score_percent": round(100.0 * killed / judged, 1) if judged else None,
+                  "seconds": seconds, "load_average": os.getloadavg()[0]}))
+EOF
+done
