@@ -35,9 +35,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from prediction_routine.native_threads import limit_native_threads, limit_opencv_threads
+from prediction_routine.native_threads import SINGLE_THREAD_ENVIRONMENT, limit_native_threads, limit_opencv_threads
 
-limit_native_threads()  # before numpy/OpenCV/TFLite load: one thread per library in each worker process
+if "gunicorn" in sys.modules:
+    # A server worker (gunicorn imports the app): one thread per native library, set before
+    # numpy/OpenCV/TFLite load. A process that merely imports this module (tests, tools) keeps its own.
+    limit_native_threads()
 
 from flask import Flask, Response, request  # noqa: E402
 from werkzeug.exceptions import HTTPException  # noqa: E402
@@ -227,7 +230,10 @@ def create_app(model_dir: str | None = None, settings: ServerSettings | None = N
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = settings or server_settings()
-    limit_opencv_threads()
+    if "gunicorn" in sys.modules:
+        limit_opencv_threads()
+        logger.info("native thread pools: %s, OpenCV 1", ", ".join(
+            f"{name}={os.environ.get(name)}" for name in SINGLE_THREAD_ENVIRONMENT))
     model_dir = model_dir or settings.model_dir or model_uri_from_environment()
     state = _LoadedRoutine()
     started = time.perf_counter()

@@ -9,11 +9,26 @@ import runpy
 import time
 import urllib.request
 
+import pytest
+
 from tests.conftest import REPO_ROOT, free_port
 from tests.prediction_routine.conftest import instance
 from tests.websocket_server.server_processes import GUNICORN, ServerProcess
 
 CONFIG = REPO_ROOT / "prediction_routine" / "gunicorn_config.py"
+
+
+@pytest.fixture(autouse=True)
+def restored_thread_environment(monkeypatch):
+    """Reading the config sets the workers' thread variables in this process: undo that afterwards."""
+    from prediction_routine.native_threads import SINGLE_THREAD_ENVIRONMENT
+
+    for name in SINGLE_THREAD_ENVIRONMENT:
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:   # recorded as unset, so a value the config sets is removed again
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
 
 
 def test_config_follows_the_vertex_variables(monkeypatch):

@@ -14,6 +14,7 @@ from tests.conftest import REPO_ROOT
 # Runs in a fresh interpreter: what numpy's OpenBLAS and OpenCV use after the server module loaded.
 PROBE = """
 import ctypes, json
+import gunicorn.app.base   # as in a gunicorn worker, which imports the app after gunicorn
 import prediction_routine.server
 import numpy, cv2
 prediction_routine.server.limit_opencv_threads()
@@ -41,6 +42,14 @@ def clean_environment() -> dict[str, str]:
 def test_importing_the_server_gives_openblas_and_opencv_one_thread():
     threads = probe(clean_environment())
     assert threads["libraries"] >= 1 and threads["openblas"] == [1] and threads["opencv"] == 1
+
+
+def test_a_process_that_only_imports_the_server_keeps_its_thread_pools():
+    environment = clean_environment()
+    result = subprocess.run([sys.executable, "-c", "import os, prediction_routine.server; "
+                             "print(os.environ.get('OPENBLAS_NUM_THREADS'))"],
+                            cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "None"
 
 
 def test_an_operator_thread_count_wins():
