@@ -15,7 +15,8 @@ docs/performance.md):
 
 ``limit_native_threads()`` must run before numpy, OpenCV or TFLite are first imported in the
 process (libraries read these variables once, when they load): ``prediction_routine/server.py``
-calls it first thing, and ``gunicorn_config.py`` calls it in the master so workers inherit it.
+calls it first thing when gunicorn imports it (a worker; a test importing the module is left
+alone), and ``gunicorn_config.py`` calls it in the master so workers inherit it.
 Values already in the environment win, so an operator can still override any of them.
 """
 
