@@ -21,7 +21,7 @@ shared_data="${FACESWAP_SHARED_DATA:-$(cd "$repo_root/.." && pwd)/shared/data}"
 # it takes ~30 s and every mutant would rebuild it).
 declare -A MODULES TESTS
 MODULES[frame_protocol]="websocket_server/frame_protocol.py"
-TESTS[frame_protocol]="tests/websocket_server/test_frame_protocol.py"
+TESTS[frame_protocol]="tests/websocket_server/test_frame_protocol.py tests/websocket_server/test_frame_protocol_contract.py"
 MODULES[instances]="prediction_routine/instances.py"
 TESTS[instances]="tests/prediction_routine/test_instance_fields_contract.py"
 MODULES[faces]="faceswap/faces/smoothing.py faceswap/faces/alignment.py faceswap/faces/masks.py faceswap/faces/landmarks.py"
