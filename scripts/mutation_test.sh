@@ -2,7 +2,7 @@
 # Mutation testing of the core with mutmut (docs/testing.md), run by hand, not in CI (too slow).
 #
 #   scripts/mutation_test.sh                       # every target below, one after the other
-#   scripts/mutation_test.sh frame_protocol faces  # some targets
+#   scripts/mutation_test.sh frame_protocol masks  # some targets (names: ORDER below)
 #
 # Each target mutates its modules against a focused, fast test selection, in a scratch copy of the
 # working tree ($FACESWAP_MUTATION_DIR, default /tmp/faceswap-mutation/<target>; mutmut writes its
@@ -17,20 +17,35 @@ work="${FACESWAP_MUTATION_DIR:-/tmp/faceswap-mutation}"
 children="${MUTATION_CHILDREN:-1}"
 shared_data="${FACESWAP_SHARED_DATA:-$(cd "$repo_root/.." && pwd)/shared/data}"
 
-# target -> modules to mutate (globs) | tests that must kill their mutants (no test model build:
-# it takes ~30 s and every mutant would rebuild it).
+# target -> modules to mutate (globs) | the tests that must kill their mutants. One module per
+# target where its tests are slow: mutmut runs every selected test that reaches a mutated function.
 declare -A MODULES TESTS
 MODULES[frame_protocol]="websocket_server/frame_protocol.py"
 TESTS[frame_protocol]="tests/websocket_server/test_frame_protocol.py tests/websocket_server/test_frame_protocol_contract.py"
 MODULES[instances]="prediction_routine/instances.py"
 TESTS[instances]="tests/prediction_routine/test_instance_fields_contract.py"
-MODULES[faces]="faceswap/faces/smoothing.py faceswap/faces/alignment.py faceswap/faces/masks.py faceswap/faces/landmarks.py"
-TESTS[faces]="tests/faceswap/faces/test_smoothing.py tests/faceswap/faces/test_smoother_reset_contract.py tests/faceswap/faces/test_alignment.py tests/faceswap/faces/test_masks.py"
-MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py"
+MODULES[stream_states]="prediction_routine/stream_states.py"
+TESTS[stream_states]="tests/prediction_routine/test_stream_states.py"
+MODULES[smoothing]="faceswap/faces/smoothing.py"
+TESTS[smoothing]="tests/faceswap/faces/test_smoothing.py tests/faceswap/faces/test_smoother_reset_contract.py"
+MODULES[alignment]="faceswap/faces/alignment.py"
+TESTS[alignment]="tests/faceswap/faces/test_alignment.py"
+MODULES[masks]="faceswap/faces/masks.py"
+TESTS[masks]="tests/faceswap/faces/test_masks.py"
+MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py faceswap/faces/landmarks.py"
 TESTS[detection]="tests/faceswap/faces/test_detection.py tests/faceswap/faces/test_landmark_model.py"
-MODULES[swapping]="faceswap/swapping/*.py"
-TESTS[swapping]="tests/faceswap/swapping"
-ORDER=(frame_protocol instances faces swapping detection)
+MODULES[blending]="faceswap/swapping/blending.py"
+TESTS[blending]="tests/faceswap/swapping/test_blending.py"
+MODULES[watermark]="faceswap/swapping/watermark.py"
+TESTS[watermark]="tests/faceswap/swapping/test_watermark.py"
+MODULES[sharpening]="faceswap/swapping/sharpening.py"
+TESTS[sharpening]="tests/faceswap/swapping/test_sharpening.py"
+MODULES[color_transfer]="faceswap/swapping/color_transfer.py"
+TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py"
+MODULES[frame_swapper]="faceswap/swapping/frame_swapper.py"
+TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py"
+ORDER=(frame_protocol instances stream_states smoothing masks alignment blending watermark sharpening frame_swapper
+       color_transfer detection)
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ORDER[@]}")
@@ -39,6 +54,17 @@ for target in "${targets[@]}"; do
 done
 
 mkdir -p "$work"
+# The session's tiny test model (~30-60 s to build) is built once here and shared by every mutant
+# (tests/conftest.py: FACESWAP_TEST_MODEL_DIR); rebuilt when its recipe changes.
+test_model="$work/test-model"
+recipe_hash="$(cat "$repo_root/faceswap/export/test_model.py" | sha256sum | cut -c1-16)"
+if [ ! -f "$test_model/model/manifest.json" ] || [ "$(cat "$test_model/recipe" 2>/dev/null)" != "$recipe_hash" ]; then
+    rm -rf "$test_model"
+    (cd "$repo_root" && TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 "$venv/bin/python" -c \
+        "import sys; from pathlib import Path; from faceswap.export.test_model import build_test_model_dir; \
+build_test_model_dir(Path(sys.argv[1]) / 'model', work_dir=Path(sys.argv[1]) / 'work')" "$test_model" > /dev/null)
+    echo "$recipe_hash" > "$test_model/recipe"
+fi
 for target in "${targets[@]}"; do
     copy="$work/$target"
     rm -rf "$copy"
@@ -63,7 +89,7 @@ for target in "${targets[@]}"; do
         echo "    --durations=0"
     } > "$copy/setup.cfg"
     started=$(date +%s)
-    (cd "$copy" && FACESWAP_SHARED_DATA="$shared_data" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
+    (cd "$copy" && FACESWAP_SHARED_DATA="$shared_data" FACESWAP_TEST_MODEL_DIR="$test_model/model" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
         nice -n 10 "$venv/bin/mutmut" run --max-children "$children" > "$copy/mutmut-run.log" 2>&1) || {
         echo "mutmut failed for $target; see $copy/mutmut-run.log" >&2; tail -20 "$copy/mutmut-run.log" >&2; continue; }
     (cd "$copy" && "$venv/bin/mutmut" export-cicd-stats > /dev/null && "$venv/bin/mutmut" results > "$copy/survivors.txt")

@@ -80,8 +80,12 @@ def test_model_dir(tmp_path_factory, shared_data) -> Path:
     """A REAL small exported model (tiny config, tens of iterations on faces of d9 -> d12), built once
     per session (~30 s): manifest.json, saved_model/, swap_a2b.tflite, swap_b2a.tflite. Treat it as
     read-only; copy it before breaking it. Its face folders and training directory are kept in
-    ``test_model_dir.parent / "work"`` (faces_a, faces_b, model)."""
+    ``test_model_dir.parent / "work"`` (faces_a, faces_b, model). FACESWAP_TEST_MODEL_DIR names one
+    built before (``build_test_model_dir(X / "model", work_dir=X / "work")``) to use instead."""
     from faceswap.export.test_model import build_test_model_dir
 
+    prebuilt = os.environ.get("FACESWAP_TEST_MODEL_DIR")
+    if prebuilt:   # built once by scripts/mutation_test.sh for its thousands of short runs (same layout)
+        return Path(prebuilt)
     root = tmp_path_factory.mktemp("test-model")
     return build_test_model_dir(root / "model", work_dir=root / "work")
