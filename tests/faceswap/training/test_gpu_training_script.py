@@ -1,0 +1,73 @@
+"""The CPU half of GPU training (scripts/gpu_training): a bundle of face packs and settings is
+prepared from real face folders, the wheels it names cover what Keras needs beyond a JAX/PyTorch
+machine, and train_gpu.py trains from the bundle alone on the JAX backend with augmentation in
+worker processes, stops at its wall-clock budget (loading and compiling count: 1 minute here), and writes the checkpoint, the compact
+checkpoint in parts and summary.json."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from faceswap.training.checkpoint import load_checkpoint
+from scripts.gpu_training.prepare_bundle import WHEELS, locked_versions
+from tests.conftest import REPO_ROOT
+
+# What the GPU machines' Python images (PyTorch / JAX) already hold of Keras' requirements.
+GPU_IMAGE_HAS = {"absl-py", "numpy", "rich", "h5py", "ml-dtypes", "packaging"}
+
+
+def test_the_wheels_cover_what_keras_needs_beyond_a_jax_or_pytorch_machine():
+    pins = locked_versions(WHEELS)
+    assert [pin.split("==")[0] for pin in pins] == list(WHEELS)
+    assert pins[0] == f"keras=={importlib.metadata.version('keras')}"
+    needed = {re.split(r"[ ;<>=!~\[]", requirement)[0].lower().replace("_", "-")
+              for requirement in importlib.metadata.requires("keras") if "extra ==" not in requirement}
+    assert needed - GPU_IMAGE_HAS <= set(WHEELS), needed - GPU_IMAGE_HAS - set(WHEELS)
+
+
+def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, tmp_path):
+    pytest.importorskip("jax")
+    bundle, output = tmp_path / "bundle", tmp_path / "out"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    prepared = subprocess.run(
+        [sys.executable, "scripts/gpu_training/prepare_bundle.py", "--side-a", str(face_folders[0]), "--side-b",
+         str(face_folders[1]), "--config", "tiny", "--output", str(bundle), "--no-wheels", "--quality", "90",
+         "--", "--batch-size", "8", "--learning-rate", "1e-3", "--iterations", "100000"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    described = json.loads((bundle / "bundle.json").read_text())
+    assert described["side_a"] == ["faces_a.npz"] and described["faces"]["b"] >= 8
+    assert "--batch-size" in described["train_args"] and described["jpeg_quality"] == 90
+
+    trained = subprocess.run(
+        [sys.executable, "scripts/gpu_training/train_gpu.py", "--bundle", str(bundle), "--output", str(output),
+         "--minutes", "1.0", "--workers", "2", "--save-interval", "1000", "--preview-interval", "1000",
+         "--part-mb", "0.2", "--steady-after", "1", "--quiet"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["backend"] == "jax" and summary["config"] == "tiny" and summary["batch_size"] == 8
+    assert summary["stopped_by_budget"] and summary["workers"] == 2
+    # at least one iteration fits the budget even on a busy machine (JAX compiles the step first)
+    assert summary["iteration"] >= 1 and summary["it_per_s"] > 0, summary
+    assert summary["loss_first"] and all(np.isfinite(summary["loss_last50_mean"]))
+    assert summary["run_seconds"] < 60 + 30  # the budget holds, saving included
+    checkpoint = load_checkpoint(output / "model")
+    assert checkpoint.iteration == summary["iteration"]
+    parts = summary["checkpoint_parts"]
+    assert len(parts) >= 2 and all((output / part).stat().st_size <= 200_000 for part in parts)
+    joined = output / "joined" / "checkpoint.npz"
+    joined.parent.mkdir()
+    joined.write_bytes(b"".join((output / part).read_bytes() for part in parts))
+    compact = load_checkpoint(joined.parent)
+    assert compact.compact and compact.iteration == checkpoint.iteration
+    key = next(k for k in checkpoint.arrays if k.startswith("encoder/"))
+    np.testing.assert_allclose(compact.arrays[key].astype(np.float32), checkpoint.arrays[key], atol=1e-3, rtol=1e-2)
