@@ -474,6 +474,35 @@ def _output_folder(output_dir: str | Path | None) -> Path | None:
     return output_dir
 
 
+_TARGETS: dict[tuple, TargetIdentity] = {}
+_RECOGNISERS: list[FaceRecogniser] = []
+
+
+def _shared_recogniser() -> FaceRecogniser:
+    """One FaceRecogniser per process (loading dlib's two models takes a second)."""
+    if not _RECOGNISERS:
+        _RECOGNISERS.append(FaceRecogniser())
+    return _RECOGNISERS[0]
+
+
+def _cached_target(target: str | Path, recogniser: FaceRecogniser, detector,
+                   settings: QualitySettings) -> TargetIdentity:
+    """load_target_identity, remembered per process for the same target file/folder (and its
+    modification time), first frame and face count: evaluating many models re-uses it."""
+    path = Path(target)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None  # missing: load_target_identity says so
+    key = (str(path.resolve()), stamp, settings.target_first_frame, settings.target_faces)
+    if stamp is None or key not in _TARGETS:
+        identity = load_target_identity(path, recogniser, detector, settings.target_first_frame, settings.target_faces)
+        if stamp is None:
+            return identity
+        _TARGETS[key] = identity
+    return _TARGETS[key]
+
+
 def swap_variant(base: SwapSettings, text: str) -> tuple[str, SwapSettings]:
     """``'name:key=value,key=value'`` (or just ``'key=value,...'``, named after itself) -> (name, the
     base swap settings with those fields replaced). Values are parsed as the command line parses
@@ -519,6 +548,8 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
     holdout_b: a face folder of held-out B faces for the B -> B reconstruction SSIM;
     variants: other swap settings to measure side by side in the same run, by name (their contact
     sheets get the name as a suffix); see ``swap_variant``.
+    The target's descriptors are computed once per process for the same target and settings, so
+    evaluating many models (e.g. training snapshots) in one process pays for them once.
     Returns the JSON-ready report: model, settings, target, load average at start and end, one
     entry per medium — its measures, or ``{"media", "path", "error"}`` when that medium could not be
     evaluated (the others still are) — and with variants ``{"variants": {name: {"swap_settings",
@@ -532,13 +563,12 @@ def evaluate_model(model, media: list[str | Path], target: str | Path, settings:
     started = time.perf_counter()
     load_start = load_average()
     output_dir = _output_folder(output_dir)
-    recogniser = FaceRecogniser()
+    recogniser = _shared_recogniser()
     runs = {"": swap_settings, **(variants or {})}
     measured: dict[str, dict] = {}
     max_faces = max(1, *(run.max_faces for run in runs.values()))
     with FaceDetector(DetectionSettings(max_faces=max_faces)) as detector:
-        identity = load_target_identity(target, recogniser, detector, settings.target_first_frame,
-                                        settings.target_faces)
+        identity = _cached_target(target, recogniser, detector, settings)
         for name, run_settings in runs.items():
             benchmark = QualityBenchmark(model, identity, detector, recogniser, settings, run_settings)
             results = []

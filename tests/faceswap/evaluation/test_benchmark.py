@@ -150,3 +150,15 @@ def test_variants_are_measured_side_by_side(still_path, tmp_path):
     assert variant["swap_settings"]["color"] == "none" and report["swap_settings"]["color"] != "none"
     assert variant["media"][0]["media"] == "s0.jpg" and "identity" in variant["media"][0]
     assert (tmp_path / "s0_jpg.png").is_file() and (tmp_path / "s0_jpg_no-colour.png").is_file()
+
+
+def test_the_target_is_described_once_for_many_models(still_path, monkeypatch):
+    from faceswap.evaluation import benchmark as module
+
+    calls = []
+    real = module.load_target_identity
+    monkeypatch.setattr(module, "load_target_identity", lambda *args: calls.append(args) or real(*args))
+    for size in (64, 96):
+        report = evaluate_model(PassThroughModel(FaceLayout(size, 0.0)), [], still_path("s4"))
+        assert report["target"]["faces"] == 1 and report["model"]["input_size"] == size
+    assert len(calls) == 1
