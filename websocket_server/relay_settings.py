@@ -51,8 +51,8 @@ class RelaySettings:
         0.0, "frames over the frame-rate limit tolerated before the connection is closed with 1008 (the "
              "allowance refills at half the rate limit); 0: two seconds' worth of frames")
     max_messages_per_second_per_address: float = setting(
-        120.0, "messages per second read from all streams of one client address together (a burst of one "
-               "second's worth); the rest wait in the client's socket")
+        60.0, "messages per second read from all streams of one client address together (two webcams at 30 "
+              "frames/s; a burst of one second's worth); the rest wait in the client's socket")
     routine_calls: int = setting(16, "routine calls in flight at once per worker, shared fairly between addresses")
     routine_calls_per_address: int = setting(
         4, "routine calls in flight at once for one client address (its other streams wait their turn)")

@@ -104,6 +104,7 @@ class RoutineGateway:
         """``_predict_one`` that gives up after ``deadline_s`` seconds (PredictionUnavailable)."""
         if deadline_s is None:
             return self._predict_one(instance)
+        self._get_client()  # built once, outside the deadline: setting up the client is not the routine hanging
         if deadline_s <= 0:
             raise PredictionUnavailable("no time left for the prediction routine within the frame deadline")
         timeout = gevent.Timeout(deadline_s)

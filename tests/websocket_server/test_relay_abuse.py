@@ -183,7 +183,7 @@ while time.monotonic() < end:
         ok = False
     latencies.append((time.monotonic() - started) * 1000 if ok else 1e9)
     time.sleep(0.1)
-print(json.dumps(latencies))
+print(json.dumps(latencies[1:]))  # the first one warms up this process's own sockets
 """
 
 
@@ -347,3 +347,4 @@ def test_deeply_nested_options_get_an_error_result_and_the_stream_goes_on(server
         answer, _ = user.receive()
         assert answer["seq"] == 6 and answer["status"] == "ok"
     assert "Traceback" not in relay.log_text()
+

@@ -161,7 +161,7 @@ def test_frame_rate_limit(servers, d9_frames):
         time.sleep(1.0)
         connection.send_frame(100, d9_frames[0])
         header, _ = connection.receive()
-        assert header["seq"] == 100 and header["status"] == "ok"
+        assert header["seq"] == 100 and header["status"] == "ok", header
 
 
 def test_close_handshake_echoes_the_clients_status_code(echo_relay):
