@@ -52,6 +52,11 @@ def test_the_header_length_field_and_limit_at_their_boundaries():
     frame_header = json.dumps({"seq": 1, "direction": "a2b"}).encode()
     assert parse_frame(raw(frame_header), max_header_bytes=len(frame_header)).seq == 1
     assert "exceeds the" in str(error_of(parse_frame, raw(frame_header), max_header_bytes=len(frame_header) - 1))
+    # The default limit is the documented 8192 bytes, for unpack_message and parse_frame alike.
+    exactly = b'{"seq":1,"direction":"a2b","pad":"' + b"x" * (8192 - 36) + b'"}'
+    assert len(exactly) == 8192 and parse_frame(raw(exactly)).seq == 1
+    for call in (unpack_message, parse_frame):
+        assert "exceeds the 8192-byte limit" in str(error_of(call, raw(exactly[:-2] + b'x"}')))
     assert str(error_of(unpack_message, struct.pack(">I", 10) + b"{}")) == \
         "the header length 10 runs past the end of the 6-byte message"
 
