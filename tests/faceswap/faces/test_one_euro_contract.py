@@ -1,0 +1,104 @@
+"""The One-Euro filter computes exactly what Casiez et al. (CHI 2012) define, and the landmark
+smoother's track matching and restarts hold at their boundaries (faceswap/faces/smoothing.py).
+The reference below is the paper's algorithm written out independently."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from faceswap.faces.smoothing import LandmarkSmoother, OneEuroFilter, SmoothingSettings
+
+
+def reference_one_euro(samples, settings: SmoothingSettings, scale: float) -> list[np.ndarray]:
+    """The paper's filter: x^_i = a x_i + (1 - a) x^_{i-1}, a = 1 / (1 + tau / Te), tau = 1 / (2 pi fc),
+    fc = fc_min + beta |dx^_i|, dx^ the low-passed (cut-off d_cutoff) speed (x_i - x^_{i-1}) / Te,
+    here per face size ``scale``; a gap over reset_after or a repeated timestamp starts over."""
+    def smoothing_factor(cutoff, elapsed):
+        return 1.0 / (1.0 + (1.0 / (2.0 * math.pi * cutoff)) / elapsed)
+
+    outputs, previous, speed, last = [], None, None, None
+    for value, time in samples:
+        value = np.asarray(value, dtype=np.float64)
+        if previous is None or time - last > settings.reset_after or time <= last:
+            previous, speed, last = value, np.zeros_like(value), time
+            outputs.append(value.copy())
+            continue
+        elapsed = time - last
+        raw_speed = (value - previous) / elapsed / scale
+        speed_factor = smoothing_factor(settings.derivative_cutoff, elapsed)
+        speed = speed_factor * raw_speed + (1.0 - speed_factor) * speed
+        factor = smoothing_factor(settings.min_cutoff + settings.beta * np.abs(speed), elapsed)
+        previous = factor * value + (1.0 - factor) * previous
+        last = time
+        outputs.append(previous.copy())
+    return outputs
+
+
+@pytest.mark.parametrize("settings,scale", [(SmoothingSettings(), 80.0),
+                                            (SmoothingSettings(min_cutoff=0.4, beta=0.02, derivative_cutoff=3.0), 1.0)])
+def test_the_filter_is_the_papers_one_euro_filter(settings, scale):
+    rng = np.random.default_rng(4)
+    times = np.cumsum(rng.uniform(0.02, 0.09, 40))
+    values = np.cumsum(rng.normal(0, 3.0, (40, 5, 2)), axis=0) + 100.0
+    samples = list(zip(values, times))
+    expected = reference_one_euro(samples, settings, scale)
+    one_euro = OneEuroFilter(settings)
+    for (value, time), wanted in zip(samples, expected):
+        got = one_euro(value, float(time), scale=scale)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, wanted, rtol=0, atol=1e-9)
+    assert np.abs(expected[-1] - values[-1]).max() > 0.1   # it did filter
+
+
+def test_restarts_at_their_boundaries():
+    settings = SmoothingSettings(reset_after=0.5)
+    one_euro = OneEuroFilter(settings)
+    start, moved = np.zeros((2, 2)), np.full((2, 2), 10.0)
+    one_euro(start, 1.0, scale=50.0)
+    assert np.abs(one_euro(moved, 1.5, scale=50.0) - moved).max() > 0.1   # exactly reset_after: still filtering
+    one_euro(start, 2.0 + 1e-9 + 0.5, scale=50.0)                           # just over: a restart ...
+    np.testing.assert_array_equal(one_euro(moved, 2.5 + 1e-9 + 0.5, scale=50.0) != moved, np.ones((2, 2), bool))
+    restarted = OneEuroFilter(settings)
+    restarted(start, 1.0)
+    np.testing.assert_array_equal(restarted(moved, 1.0), moved)              # the same timestamp again: a restart
+    np.testing.assert_array_equal(restarted(start, 0.5), start)              # time going back: a restart
+    np.testing.assert_array_equal(restarted(np.ones(3), 0.6), np.ones(3))     # another shape: a restart
+    integers = OneEuroFilter()(np.arange(4).reshape(2, 2), 0.0)
+    assert integers.dtype == np.float64
+
+
+def square_face(centre, width=120.0, height=80.0) -> np.ndarray:
+    """68 points on a width x height rectangle's outline around ``centre``: size (w + h) / 2."""
+    angles = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    points = np.stack([np.clip(np.cos(angles) * 2, -1, 1) * width / 2, np.clip(np.sin(angles) * 2, -1, 1) * height / 2], 1)
+    return points + np.asarray(centre, dtype=np.float64)
+
+
+def test_a_face_stays_on_its_track_within_half_its_size():
+    face = square_face((300.0, 200.0))
+    size = (np.ptp(face[:, 0]) + np.ptp(face[:, 1])) / 2
+    assert size == pytest.approx(100.0)
+    for shift, same_track in (((27.0, 36.0), True),     # 45 px < 50: the same face moved, smoothed
+                              ((30.0, 40.0), False),    # 50 px = half the size: another face, unfiltered
+                              ((90.0, 120.0), False)):  # 150 px: another face
+        smoother = LandmarkSmoother()
+        smoother.smooth(face, 0.0)
+        moved = face + np.array(shift)
+        result = smoother.smooth(moved, 1 / 30)
+        assert result.dtype == np.float32 and result.shape == (68, 2)
+        if same_track:
+            assert np.abs(result - moved).max() > 0.5, shift
+        else:
+            np.testing.assert_allclose(result, moved, atol=1e-4, err_msg=str(shift))
+
+
+def test_a_face_of_one_point_is_smoothed_on_a_one_pixel_scale():
+    point = np.full((68, 2), 50.0)
+    smoother, reference = LandmarkSmoother(), OneEuroFilter()
+    for step in range(4):
+        moved = point + step * 0.2   # under half a pixel a frame: the same track
+        np.testing.assert_allclose(smoother.smooth(moved, step / 30), reference(moved, step / 30, scale=1.0),
+                                   atol=1e-4)
