@@ -22,7 +22,9 @@ from prediction_routine.native_threads import limit_native_threads  # noqa: E402
 limit_native_threads()   # workers inherit it: one thread per native library per worker process
 
 bind = [f"0.0.0.0:{os.environ.get('AIP_HTTP_PORT', '8080')}"]
-workers = int(os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 1)))
+# The cores this process may run on (a cpuset-limited container sees its share, not the host's).
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+workers = int(os.environ.get("WEB_CONCURRENCY", str(cores)))
 threads = int(os.environ.get("FACESWAP_SERVER_THREADS", "1"))
 worker_class = "sync" if threads == 1 else "gthread"
 timeout = 120            # model loading counts against the first request's boot time

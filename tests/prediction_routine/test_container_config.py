@@ -48,7 +48,7 @@ def test_by_default_one_sync_worker_per_core(monkeypatch):
     for name in ("WEB_CONCURRENCY", "FACESWAP_SERVER_THREADS"):
         monkeypatch.delenv(name, raising=False)
     config = runpy.run_path(str(CONFIG))
-    assert (config["workers"], config["threads"], config["worker_class"]) == (os.cpu_count(), 1, "sync")
+    assert (config["workers"], config["threads"], config["worker_class"]) == (len(os.sched_getaffinity(0)), 1, "sync")
 
 
 def test_container_command_serves_the_aip_storage_uri_with_two_workers(test_model_dir, tmp_path, d9_jpegs):
