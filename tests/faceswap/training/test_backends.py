@@ -100,3 +100,25 @@ def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folde
     assert final[:, 0].tolist() == list(range(1, 61))
     assert (final[50:, 1] + final[50:, 2]).mean() < 1.05 * total[-8:].mean()
     assert load_checkpoint(model_dir).iteration == 60
+
+
+def test_the_recipe_settings_train_through_the_backend_neutral_step(face_folders, tmp_path):
+    """mixed_bfloat16, warm-up + decay, balanced batches and the eyes-and-mouth weight together."""
+    import keras
+
+    from faceswap.training.losses import LossSettings
+
+    side_a, side_b = face_folders
+    settings = TrainSettings(config="tiny", batch_size=4, learning_rate=1e-3, iterations=6, warmup_iterations=3,
+                             decay_floor=0.5, balance=True, precision="mixed_bfloat16", save_interval=6,
+                             preview_interval=6, preview_faces=2, prefetch=0)
+    try:
+        result = Trainer([side_a], [side_b], tmp_path / "model", settings, loss=LossSettings(eyes_mouth_weight=300.0),
+                         progress=False).run()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert result.iteration == 6 and all(np.isfinite([a + b for _, a, b in result.losses]))
+    saved = load_checkpoint(tmp_path / "model")
+    weights = [value for key, value in saved.arrays.items() if key.startswith("encoder/")]
+    assert weights and all(value.dtype == np.float32 for value in weights)  # bfloat16 maths, float32 weights
+    assert (tmp_path / "model" / "preview.png").read_bytes().startswith(b"\x89PNG")
