@@ -31,7 +31,7 @@ TESTS[smoothing]="tests/faceswap/faces/test_smoothing.py tests/faceswap/faces/te
 MODULES[alignment]="faceswap/faces/alignment.py"
 TESTS[alignment]="tests/faceswap/faces/test_alignment.py"
 MODULES[masks]="faceswap/faces/masks.py"
-TESTS[masks]="tests/faceswap/faces/test_masks.py"
+TESTS[masks]="tests/faceswap/faces/test_masks.py tests/faceswap/faces/test_feature_masks_contract.py"
 MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py faceswap/faces/landmarks.py"
 TESTS[detection]="tests/faceswap/faces/test_detection.py tests/faceswap/faces/test_landmark_model.py"
 MODULES[blending]="faceswap/swapping/blending.py"
@@ -44,6 +44,11 @@ MODULES[color_transfer]="faceswap/swapping/color_transfer.py"
 TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py"
 MODULES[frame_swapper]="faceswap/swapping/frame_swapper.py"
 TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py"
+# MediaPipe does not survive being forked after it ran: these targets fork each mutant from a
+# clean fork server instead of from mutmut's own process (slower start, same verdicts).
+declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [blending]=forkserver
+                      [watermark]=forkserver [sharpening]=forkserver [color_transfer]=forkserver
+                      [frame_swapper]=forkserver)
 ORDER=(frame_protocol instances stream_states smoothing masks alignment blending watermark sharpening frame_swapper
        color_transfer detection)
 
@@ -62,7 +67,7 @@ if [ ! -f "$test_model/model/manifest.json" ] || [ "$(cat "$test_model/recipe" 2
     rm -rf "$test_model"
     (cd "$repo_root" && TF_CPP_MIN_LOG_LEVEL=2 nice -n 10 "$venv/bin/python" -c \
         "import sys; from pathlib import Path; from faceswap.export.test_model import build_test_model_dir; \
-build_test_model_dir(Path(sys.argv[1]) / 'model', work_dir=Path(sys.argv[1]) / 'work')" "$test_model" > /dev/null)
+build_test_model_dir(Path(sys.argv[1]) / 'model', work_dir=Path(sys.argv[1]) / 'work')" "$test_model" > "$work/test-model.log" 2>&1)
     echo "$recipe_hash" > "$test_model/recipe"
 fi
 for target in "${targets[@]}"; do
@@ -83,6 +88,7 @@ for target in "${targets[@]}"; do
         echo "    scripts"
         echo "pytest_add_cli_args_test_selection ="
         for tests in ${TESTS[$target]}; do echo "    $tests"; done
+        echo "process_isolation = ${ISOLATION[$target]:-fork}"
         echo "pytest_add_cli_args ="
         echo "    -p"
         echo "    no:cacheprovider"

@@ -1,0 +1,82 @@
+"""The eye/mouth masks (faceswap/faces/masks.py): eyes_mouth_mask (the training loss weight),
+mouth_opening_ratio and mouth_interior_mask (blending keeps a person's open mouth), on a
+synthetic face laid out from the mean face of the alignment template (no detector needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
+from faceswap.faces.masks import eyes_mouth_mask, mouth_interior_mask, mouth_opening_ratio
+
+SIZE = 128
+
+
+def synthetic_face(opening: float = 0.0) -> np.ndarray:
+    """(68, 2) landmarks in a SIZE px crop: brows, eyes, nose and lips from the mean face, a jaw
+    arc, and the inner lips parted so that mouth_opening_ratio is ``opening``."""
+    points = np.zeros((68, 2))
+    points[TEMPLATE_POINTS] = MEAN_FACE * SIZE * 0.6 + SIZE * 0.2
+    angles = np.linspace(np.pi, 0, 17)
+    points[:17] = np.stack([SIZE / 2 + np.cos(angles) * SIZE * 0.4, SIZE * 0.45 + np.sin(angles) * SIZE * 0.45], 1)
+    width = np.linalg.norm(points[54] - points[48])
+    middle = (points[48] + points[54]) / 2
+    for top, bottom, x in ((61, 67, -0.2), (62, 66, 0.0), (63, 65, 0.2)):
+        points[top] = middle + (x * width, -opening * width / 2)
+        points[bottom] = middle + (x * width, opening * width / 2)
+    points[60], points[64] = middle - (0.35 * width, 0), middle + (0.35 * width, 0)
+    return points
+
+
+def test_the_opening_ratio_is_the_mean_inner_lip_gap_over_the_mouth_width():
+    for opening in (0.0, 0.05, 0.3):
+        assert mouth_opening_ratio(synthetic_face(opening)) == pytest.approx(opening, abs=1e-9)
+    face = synthetic_face(0.2)
+    face[[61, 67]] += [[0, -3], [0, 3]]   # one pair further apart: the mean of the three gaps
+    width = np.linalg.norm(face[54] - face[48])
+    assert mouth_opening_ratio(face) == pytest.approx(0.2 + 6 / width / 3, abs=1e-9)
+    flat = synthetic_face(0.2)
+    flat[54] = flat[48]
+    assert mouth_opening_ratio(flat) == 0.0
+
+
+def test_the_mouth_interior_is_weighed_by_how_far_the_mouth_is_open():
+    for closed in (0.0, 0.04):
+        mask = mouth_interior_mask(synthetic_face(closed), SIZE)
+        assert mask.shape == (SIZE, SIZE) and mask.dtype == np.float32 and not mask.any()
+    assert mouth_interior_mask(synthetic_face(0.12), SIZE, feather=0.0).max() == 1.0
+    assert mouth_interior_mask(synthetic_face(0.3), SIZE, feather=0.0).max() == 1.0
+    # Half-way between 4 % and 12 %: smoothstep(0.5) = 0.5; a quarter: smoothstep(0.25) = 0.15625.
+    assert mouth_interior_mask(synthetic_face(0.08), SIZE, feather=0.0).max() == pytest.approx(0.5, abs=1e-4)
+    assert mouth_interior_mask(synthetic_face(0.06), SIZE, feather=0.0).max() == pytest.approx(0.15625, abs=1e-4)
+    wide = mouth_interior_mask(synthetic_face(0.12), SIZE)
+    half = mouth_interior_mask(synthetic_face(0.08), SIZE)
+    assert 0 < half.max() < wide.max() * 0.6
+    face = synthetic_face(0.12)
+    centre = np.round(face[60:68].mean(axis=0)).astype(int)
+    assert wide[centre[1], centre[0]] == wide.max() > 0.5
+    assert wide[int(face[30][1]), int(face[30][0])] < 0.05      # the nose tip is outside
+    assert wide[: SIZE // 3].max() == 0.0                       # nothing near the eyes
+    # Grown and feathered: more area than the bare hull, soft edges.
+    bare = mouth_interior_mask(face, SIZE, grow=0.0, feather=0.0)
+    assert set(np.unique(bare)) <= {0.0, 1.0} and (bare > 0).sum() < (wide > 0.5).sum() < (wide > 0).sum()
+    assert ((wide > 0.05) & (wide < 0.95)).sum() > 20
+    grown = mouth_interior_mask(face, SIZE, grow=0.2, feather=0.0)
+    assert (grown > 0).sum() > (bare > 0).sum()
+
+
+def test_eyes_and_mouth_are_marked_and_the_rest_of_the_face_is_not():
+    face = synthetic_face(0.0)
+    mask = eyes_mouth_mask(face, SIZE)
+    assert mask.shape == (SIZE, SIZE) and mask.dtype == np.float32 and set(np.unique(mask)) == {0.0, 1.0}
+    for part in (slice(36, 42), slice(42, 48), slice(48, 60)):
+        x, y = np.round(face[part].mean(axis=0)).astype(int)
+        assert mask[y, x] == 1.0
+    for point in (30, 8, 19):                       # nose tip, chin, a brow
+        x, y = np.round(face[point]).astype(int)
+        assert mask[y, x] == 0.0, point
+    bare = eyes_mouth_mask(face, SIZE, dilate=0.0)
+    assert (bare <= mask).all() and bare.sum() < mask.sum()
+    grow = int(round(0.04 * SIZE))
+    assert mask.sum() - bare.sum() > grow * 40      # dilated by about 0.04 x size all round
