@@ -30,7 +30,7 @@ def post_worker_init(worker):
     handler = getattr(worker, "wsgi_handler", None)
     if isinstance(handler, type) and issubclass(handler, WebSocketHandler):
         worker.wsgi_handler = GuardedWebSocketHandler
-        settings, _ = guard_from_environment()
+        settings = guard_from_environment()[0]
         worker.log.info("relay worker %s: WebSocket handshakes are checked against RELAY_ALLOWED_ORIGINS; at most "
                         "%d connections per address, %.0f s to complete a request", worker.pid,
                         settings.max_connections_per_address, settings.handshake_timeout_s)

@@ -34,6 +34,7 @@ if _IMPORT_ROOT not in sys.path:
 
 from flask import Flask, jsonify, request  # noqa: E402
 
+from websocket_server.connection_guard import CLIENT_ADDRESS_KEY  # noqa: E402
 from websocket_server.fair_scheduler import AddressReadBudget, FairScheduler  # noqa: E402
 from websocket_server.origin_policy import OriginPolicy  # noqa: E402
 from websocket_server.prediction_client import PredictionClientSettings, client_settings  # noqa: E402
@@ -76,7 +77,8 @@ def create_app(settings: RelaySettings | None = None,
     @sockets.route("/stream")
     def stream(websocket):
         origin = request.environ.get("HTTP_ORIGIN")
-        peer = request.environ.get("REMOTE_ADDR", "?")
+        # The client's address: behind trusted proxies, from X-Forwarded-For (connection_guard.py).
+        peer = request.environ.get(CLIENT_ADDRESS_KEY) or request.environ.get("REMOTE_ADDR", "?")
         if not origin_policy.allows(origin):
             logger.warning("closed a stream from origin %r (%s): origin not allowed", origin, peer)
             close_websocket(websocket, POLICY_VIOLATION, "origin not allowed")

@@ -38,6 +38,10 @@ class RelaySettings:
         5.0, "/healthz probes the routine at most this often (a successful stream frame counts as a probe)")
     session_close_timeout_s: float = setting(
         2.0, "on disconnect, how long the worker may take to finish before it is stopped")
+    trusted_proxies: list[str] = setting(
+        [], "addresses or networks (CIDR) of proxies in front of the relay whose X-Forwarded-For is believed, comma "
+            "separated; the client address is then the rightmost X-Forwarded-For entry that is not one of them "
+            "(App Engine flexible: its nginx and Google's load balancers, see app.yaml)")
     max_connections_per_address: int = setting(
         32, "open TCP connections one client address may hold in one worker (streams, handshakes, health "
             "checks); further connections are closed at once")

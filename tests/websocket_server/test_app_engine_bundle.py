@@ -122,6 +122,7 @@ def test_bundle_carries_the_configured_values_and_leaves_the_source_alone(tmp_pa
         "FACESWAP_PREDICTION_API_ENDPOINT": "https://777.us-central1-42.prediction.vertexai.goog",
         "FACESWAP_PREDICTION_TIMEOUT_S": "5", "FACESWAP_PREDICTION_RETRIES": "0",
         "RELAY_ALLOWED_ORIGINS": "https://demo.uc.r.appspot.com", "RELAY_MAX_FRAMES_PER_SECOND": "60",
+        "RELAY_TRUSTED_PROXIES": "172.16.0.0/12,35.191.0.0/16,130.211.0.0/22",
         "FACESWAP_SESSION_SECRET": "s" * 40}
     assert config["service"] == "relay" and config["entrypoint"].startswith("gunicorn -b :$PORT -w 1")
     assert placeholders_left(bundle / "app.yaml") == []

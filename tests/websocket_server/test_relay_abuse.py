@@ -23,7 +23,7 @@ import pytest
 import websocket
 
 from tests.websocket_server.conftest import RelayConnection, stream_url
-from websocket_server.frame_protocol import pack_message
+from websocket_server.frame_protocol import pack_message, unpack_message
 
 ATTACKER, USER, CHECKER = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 
@@ -380,3 +380,37 @@ def test_deeply_nested_options_get_an_error_result_and_the_stream_goes_on(server
         assert answer["seq"] == 6 and answer["status"] == "ok"
     assert "Traceback" not in relay.log_text()
 
+
+
+def test_behind_trusted_proxies_the_cap_applies_to_the_forwarded_client_address(servers, d9_frames):
+    routine = servers.echo_routine()
+    relay = servers.relay(routine.url, RELAY_TRUSTED_PROXIES="127.0.0.1/32", RELAY_MAX_CONNECTIONS_PER_ADDRESS="3")
+    url = stream_url(relay)
+    held = [websocket.create_connection(url, timeout=10, header=["X-Forwarded-For: 203.0.113.7"]) for _ in range(3)]
+    try:
+        # A fourth from that client is refused, also when it prepends a made-up address of its own.
+        for forwarded in ("203.0.113.7", "198.51.100.99, 203.0.113.7"):
+            with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+                websocket.create_connection(url, timeout=10, header=[f"X-Forwarded-For: {forwarded}"])
+            assert refused.value.status_code == 429
+        # Another client behind the same proxy streams as usual.
+        other = websocket.create_connection(url, timeout=10, header=["X-Forwarded-For: 203.0.113.8"])
+        other.send_binary(pack_message({"seq": 1, "direction": "a2b"}, d9_frames[0]))
+        assert unpack_message(other.recv())[0]["status"] == "ok"
+        other.close()
+    finally:
+        for connection in held:
+            connection.close()
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(servers):
+    routine = servers.echo_routine()
+    relay = servers.relay(routine.url, RELAY_MAX_CONNECTIONS_PER_ADDRESS="3")
+    url = stream_url(relay)
+    held = [websocket.create_connection(url, timeout=10, header=[f"X-Forwarded-For: 203.0.113.{n}"]) for n in range(3)]
+    try:
+        with pytest.raises((websocket.WebSocketException, OSError)):
+            websocket.create_connection(url, timeout=10, header=["X-Forwarded-For: 203.0.113.50"])
+    finally:
+        for connection in held:
+            connection.close()
