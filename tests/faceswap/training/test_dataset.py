@@ -30,7 +30,8 @@ def test_faces_load_as_small_working_crops_aligned_like_the_model_crop(face_fold
         direct = cv2.warpAffine(read_image(face_folders[1] / name), relayout, (64, 64), flags=cv2.INTER_AREA)
         assert np.abs(face_set_b.model_crop(index) - direct.astype(np.float32) / 255).mean() < 0.02
     assert face_set_b.describe() == {"folders": [str(face_folders[1])], "faces": len(face_set_b),
-                                     "sources": {"d12.mp4": len(face_set_b)}}
+                                     "identities": 1, "sources": {"d12.mp4": len(face_set_b)}}
+    assert set(face_set_b.identities) == {"d12"}
 
 
 def test_several_folders_per_side_and_max_faces(face_folders):
