@@ -44,7 +44,9 @@ GOOGLE_STATUS = {408: "DEADLINE_EXCEEDED", 411: "INVALID_ARGUMENT", 413: "INVALI
 class UploadLimits:
     """How request bodies must arrive (part of ServerSettings' environment, FACESWAP_SERVER_*)."""
 
-    body_timeout_s: float = setting(10.0, "a request body must arrive completely within this time (408 otherwise)")
+    body_timeout_s: float = setting(
+        3.0, "a request body must arrive completely within this time (408 otherwise); callers are the relay and "
+             "Vertex AI's front end, whose bodies arrive in milliseconds")
     max_concurrent_uploads: int = setting(
         2, "requests receiving their bodies at once per worker; more get 503 at once (keeps threads for /health)")
 
