@@ -72,7 +72,7 @@ class SwapSettings:
     align_interpolation: str = setting("cubic", "resampling kernel cutting the face out (docs/merge-settings.md)",
                                        choices=tuple(INTERPOLATIONS))
     paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
-    sharpen: float = setting(0.5, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
+    sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     mouth: bool = setting(True, "keep the original mouth interior (teeth, tongue) where the mouth is open")
     mask_landmarks: str = setting("current", "landmarks the face mask follows: this frame's detection ('current', jaw and "
                                   "brows as they are now) or the smoothed ones the face is aligned with",

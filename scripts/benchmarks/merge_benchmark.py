@@ -55,7 +55,7 @@ CONFIGURATIONS = {
     "+ bicubic align and paste": {**OLD_MERGE, "align_interpolation": "cubic", "paste_interpolation": "cubic"},
     "+ lanczos paste": {**OLD_MERGE, "paste_interpolation": "lanczos"},
     "+ area align": {**OLD_MERGE, "align_interpolation": "area"},
-    "+ sharpen 0.5": {**OLD_MERGE, "sharpen": 0.5},
+    "+ sharpen 0.25": {**OLD_MERGE, "sharpen": 0.25},
     "+ mouth region": {**OLD_MERGE, "mouth": True},
     "new defaults": {},
     "new defaults without the mouth region": {"mouth": False},
