@@ -56,17 +56,25 @@ class FairScheduler:
             return
         granted = Event()
         self._waiting.setdefault(address, deque()).append(granted)
-        if granted.wait(timeout):
-            return
-        # Timed out; the slot may have been granted between the timeout and now.
+        try:
+            if granted.wait(timeout) or granted.is_set():
+                return
+        except BaseException:  # the waiting greenlet was killed (its client left): give the turn back
+            self._leave(address, granted)
+            raise
+        self._leave(address, granted)
+        raise SlotWaitTimeout(f"no routine slot within {timeout:.1f} s")
+
+    def _leave(self, address: str, granted: Event) -> None:
+        """Take a waiter out of the queue; a slot already granted to it is released."""
         if granted.is_set():
+            self.release(address)
             return
         queue = self._waiting.get(address)
-        if queue is not None:
+        if queue is not None and granted in queue:
             queue.remove(granted)
             if not queue:
                 del self._waiting[address]
-        raise SlotWaitTimeout(f"no routine slot within {timeout:.1f} s")
 
     def release(self, address: str) -> None:
         self.in_use -= 1

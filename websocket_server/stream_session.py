@@ -177,7 +177,7 @@ class StreamSession:
             pending, outcome = self._process(pending)
             frame = pending.frame
             timings = dict(outcome.timings_ms) if outcome else {}
-            timings["wait"] = (taken_at - pending.received_at) * 1000
+            timings["wait"] = max(0.0, taken_at - pending.received_at) * 1000
             timings["relay"] = (time.monotonic() - pending.received_at) * 1000
             if outcome is None:
                 message = result_message(frame.seq, "degraded", frame.image, reason="internal relay error",

@@ -85,3 +85,46 @@ def test_unmask_matches_the_rfc_6455_definition(length):
     payload = bytes((i * 7) % 256 for i in range(length))
     mask = b"\x12\x34\xab\xcd"
     assert unmask(payload, mask) == bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+
+
+def test_fair_scheduler_serves_addresses_in_turn_and_caps_each():
+    from websocket_server.fair_scheduler import FairScheduler, SlotWaitTimeout
+
+    scheduler = FairScheduler(slots=2, per_address=1)
+    scheduler.acquire("flooder")
+    scheduler.acquire("user")
+    order = []
+
+    def wait_for(address: str, label: str) -> None:
+        scheduler.acquire(address)
+        order.append(label)
+
+    waiters = [gevent.spawn(wait_for, "flooder", f"flooder-{n}") for n in range(3)]
+    waiters.append(gevent.spawn(wait_for, "user", "user-2"))
+    gevent.sleep(0)
+    with pytest.raises(SlotWaitTimeout):
+        scheduler.acquire("third", timeout=0.01)
+    scheduler.release("flooder")        # the flooder's next stream gets its one slot back
+    gevent.sleep(0)
+    scheduler.release("user")           # ... and the user's waiting stream is served next
+    gevent.sleep(0)
+    assert order == ["flooder-0", "user-2"] and scheduler.in_use == 2
+    # A waiter whose client left gives its turn back: no slot leaks.
+    waiters[1].kill()
+    scheduler.release("flooder")
+    gevent.sleep(0)
+    assert order[-1] == "flooder-2" and scheduler.in_use == 2
+    for greenlet in waiters:
+        greenlet.kill()
+
+
+def test_address_read_budget_holds_a_fast_address_back():
+    from websocket_server.fair_scheduler import AddressReadBudget
+
+    clock = ManualClock()
+    budget = AddressReadBudget(rate=10, clock=clock)
+    assert all(budget.wait("a") == 0.0 for _ in range(10))   # one second's burst
+    assert budget.wait("b") == 0.0                             # another address has its own budget
+    real = AddressReadBudget(rate=100, burst=1)
+    assert real.wait("a") == 0.0
+    assert 0.005 < real.wait("a") < 0.05      # the second message waits for its token (10 ms)
