@@ -4,8 +4,9 @@
 (docs/protocols.md), calls the routine through ``PredictionClient`` and turns the prediction into
 a ``FrameOutcome``:
 
-- ``ok``: the merged JPEG, ``faces`` and the routine's ``timings_ms`` (reason "no face in the
-  frame" when it found none);
+- ``ok``: the merged JPEG, ``faces`` and the routine's ``timings_ms``; when it found no face, the
+  reason is the routine's ``no_face`` (why, in words, e.g. "the frame is very dark (mean
+  brightness 12 of 255)"), or "no face in the frame" when the routine gave none;
 - ``error``: the routine refused this frame (e.g. the payload is not an image); empty payload;
 - ``degraded``: the routine is unreachable, failing, or gave an unusable answer; the payload is
   the unchanged input frame and ``reason`` says why. A shared RoutineBreaker skips the routine
@@ -39,6 +40,16 @@ from websocket_server.routine_breaker import RoutineBreaker
 logger = logging.getLogger(__name__)
 
 NO_FACE_REASON = "no face in the frame"
+MAX_NO_FACE_REASON_CHARS = 300  # the routine's sentences are ~60 characters; a longer one is cut
+
+
+def no_face_reason(prediction: dict) -> str:
+    """Why the routine found no face: its ``no_face`` sentence (docs/protocols.md), stripped and cut
+    to MAX_NO_FACE_REASON_CHARS, or NO_FACE_REASON when it sent none (or not a non-empty string)."""
+    reason = prediction.get("no_face")
+    if not isinstance(reason, str) or not reason.strip():
+        return NO_FACE_REASON
+    return reason.strip()[:MAX_NO_FACE_REASON_CHARS]
 
 
 @dataclass
@@ -152,7 +163,8 @@ class RoutineGateway:
                                 reason="the prediction routine answered without a merged image")
         faces = prediction.get("faces", 0)
         faces = faces if isinstance(faces, int) and not isinstance(faces, bool) and faces >= 0 else 0
-        return FrameOutcome("ok", image, reason=None if faces else NO_FACE_REASON, faces=faces, timings_ms=timings)
+        return FrameOutcome("ok", image, reason=None if faces else no_face_reason(prediction), faces=faces,
+                            timings_ms=timings)
 
     def health(self, deadline_s: float | None = None) -> dict:
         """{"available": bool, "reason": str|None, "checked": "stream"|"probe"} for /healthz; a probe

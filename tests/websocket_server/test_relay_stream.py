@@ -8,8 +8,11 @@ import threading
 import cv2
 import numpy as np
 
+from faceswap.faces.detection import no_face_reason
 from faceswap.provenance.frame_metadata import DIGITAL_SOURCE_TYPE, read_digital_source_type
 from tests.websocket_server.conftest import RelayConnection, get_json, stream_url
+from websocket_server.routine_gateway import MAX_NO_FACE_REASON_CHARS, NO_FACE_REASON
+from websocket_server.routine_gateway import no_face_reason as gateway_no_face_reason
 
 ROUTINE_STAGES = {"decode", "detect", "align", "model", "blend", "encode", "total"}
 
@@ -87,11 +90,30 @@ def test_non_image_payload_is_refused_per_frame_by_the_routine(relay_to_real_rou
         assert header["seq"] == 3 and header["status"] == "ok"
 
 
-def test_frame_without_a_face_comes_back_unchanged_with_a_reason(relay_to_real_routine, still_path):
-    image = cv2.imread(str(still_path("s39")))  # a cat: no human face
-    jpeg = cv2.imencode(".jpg", cv2.resize(image, (320, 240)))[1].tobytes()
+def test_frame_without_a_face_comes_back_unchanged_with_the_routines_reason(relay_to_real_routine, still_path):
+    """The page is told why the routine found no face (its ``no_face``), not a fixed sentence."""
+    cat = cv2.resize(cv2.imread(str(still_path("s39"))), (320, 240))  # a cat: no human face
+    cat_jpeg = cv2.imencode(".jpg", cat)[1].tobytes()
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 24, (240, 320, 3), dtype=np.uint8)  # a covered webcam: sensor noise
+    dark_jpeg = cv2.imencode(".jpg", dark)[1].tobytes()
     with RelayConnection(stream_url(relay_to_real_routine)) as connection:
-        connection.send_frame(0, jpeg)
-        header, payload = connection.receive()
-    assert header["status"] == "ok" and header["faces"] == 0 and header["reason"] == "no face in the frame"
-    assert payload == jpeg
+        connection.send_frame(0, cat_jpeg)
+        cat_header, cat_payload = connection.receive()
+        connection.send_frame(1, dark_jpeg)
+        dark_header, dark_payload = connection.receive()
+    assert cat_header["status"] == "ok" and cat_header["faces"] == 0, cat_header
+    assert cat_header["reason"] == no_face_reason(decoded(cat_jpeg)), cat_header
+    assert cat_header["reason"].startswith("no face of at least"), cat_header
+    assert cat_payload == cat_jpeg
+    assert dark_header["status"] == "ok" and dark_header["faces"] == 0, dark_header
+    assert dark_header["reason"].startswith("the frame is very dark (mean brightness "), dark_header
+    assert dark_payload == dark_jpeg
+
+
+def test_no_face_reason_falls_back_when_the_routine_gives_none():
+    assert gateway_no_face_reason({"faces": 0}) == NO_FACE_REASON
+    assert gateway_no_face_reason({"faces": 0, "no_face": None}) == NO_FACE_REASON
+    assert gateway_no_face_reason({"faces": 0, "no_face": "  "}) == NO_FACE_REASON
+    assert gateway_no_face_reason({"faces": 0, "no_face": " too dark "}) == "too dark"
+    assert gateway_no_face_reason({"faces": 0, "no_face": "x" * 5000}) == "x" * MAX_NO_FACE_REASON_CHARS
