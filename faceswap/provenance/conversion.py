@@ -2,8 +2,8 @@
 
 ``attach_credentials(source, report, model_dir, settings)`` signs what the conversion produced:
 
-* video -> video: the output video (MP4/MOV/M4V/AVI; MKV and WebM cannot carry a manifest and get a
-  warning saying so);
+* video -> video: the output video (MP4/MOV/M4V; MKV and WebM cannot carry a manifest and get a
+  warning that names SIGNABLE_VIDEO_SUFFIXES, the containers convert writes and C2PA can sign);
 * folder -> folder: every picture that was swapped. Pictures without a face are byte-for-byte
   copies of their input (faceswap.conversion.convert) and are left alone: nothing was generated
   in them, and the input's own credentials, if any, stay intact.
@@ -25,6 +25,26 @@ from faceswap.settings import settings_from
 logger = logging.getLogger(__name__)
 
 Report = TypeVar("Report")
+
+SIGNABLE_VIDEO_SUFFIXES = (".mp4", ".mov")
+"""Video containers that `convert` writes (faceswap.conversion.video_io.OUTPUT_FORMATS) and C2PA can sign
+(MEDIA_TYPES): what the warning for an unsigned video suggests instead."""
+SIGNABLE_PICTURE_SUFFIXES = (".jpg", ".png")
+"""Picture formats to suggest for a folder whose pictures C2PA cannot sign (e.g. BMP)."""
+
+
+def unsigned_warning(unsupported: list[str]) -> str:
+    """One sentence for outputs (file names, at least one) left unsigned because their format cannot carry
+    Content Credentials, naming formats that convert writes and C2PA can sign."""
+    from faceswap.images import IMAGE_SUFFIXES
+
+    suffix = Path(unsupported[0]).suffix.lower()
+    pictures = suffix in IMAGE_SUFFIXES
+    choices = SIGNABLE_PICTURE_SUFFIXES if pictures else SIGNABLE_VIDEO_SUFFIXES
+    advice = (f"convert the pictures to {' or '.join(choices)} first" if pictures else
+              f"write the output as {' or '.join(choices)} instead, which convert writes and C2PA can sign")
+    return (f"{len(unsupported)} output file(s) cannot carry Content Credentials ({suffix or 'no suffix'}, "
+            f"e.g. {unsupported[0]}) and were left unsigned; {advice}.")
 
 
 def _same_bytes(first: Path, second: Path) -> bool:
@@ -71,7 +91,6 @@ def attach_credentials(source: str | Path, report: Report, model_dir: str | Path
         sign_file(target, credentials, model, ingredient=original if settings.c2pa_ingredient else None)
         signed += 1
     if unsupported:
-        logger.warning("%d output file(s) cannot carry Content Credentials (%s, e.g. %s): write %s instead",
-                       len(unsupported), Path(unsupported[0]).suffix, unsupported[0], ", ".join(sorted(MEDIA_TYPES)))
+        logger.warning("%s", unsigned_warning(unsupported))
     logger.info("Content Credentials: %d file(s) signed in %s", signed, output)
     return report

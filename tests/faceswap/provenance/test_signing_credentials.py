@@ -12,10 +12,13 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from faceswap.conversion.convert import ConversionReport
-from faceswap.provenance.conversion import attach_credentials
+from faceswap.conversion.video_io import OUTPUT_VIDEO_SUFFIXES
+from faceswap.images import IMAGE_SUFFIXES
+from faceswap.provenance.conversion import (SIGNABLE_PICTURE_SUFFIXES, SIGNABLE_VIDEO_SUFFIXES, attach_credentials,
+                                            unsigned_warning)
 from faceswap.provenance.credentials import (CredentialError, CredentialSettings, load_credentials,
                                              make_development_credentials, signing_credentials)
-from faceswap.provenance.manifest import ProvenanceError, sign_bytes
+from faceswap.provenance.manifest import MEDIA_TYPES, ProvenanceError, sign_bytes
 from tests.conftest import REPO_ROOT
 from tests.faceswap.provenance.conftest import DEFAULT_MODEL
 
@@ -67,7 +70,19 @@ def test_outputs_in_formats_without_c2pa_are_left_unsigned_with_a_warning(creden
     report = ConversionReport(output=output)
     assert attach_credentials(tmp_path / "input.webm", report, DEFAULT_MODEL, credential_settings) is report
     assert output.read_bytes() == b"\x1a\x45\xdf\xa3 pretend webm"
-    assert "cannot carry Content Credentials (.webm, e.g. swapped.webm)" in caplog.text
+    assert ("1 output file(s) cannot carry Content Credentials (.webm, e.g. swapped.webm) and were left unsigned; "
+            "write the output as .mp4 or .mov instead, which convert writes and C2PA can sign.") in caplog.text
+
+
+def test_the_unsigned_warning_suggests_formats_that_convert_writes_and_c2pa_signs():
+    assert SIGNABLE_VIDEO_SUFFIXES and ".avi" not in SIGNABLE_VIDEO_SUFFIXES
+    assert set(SIGNABLE_VIDEO_SUFFIXES) <= set(OUTPUT_VIDEO_SUFFIXES) & set(MEDIA_TYPES)
+    assert set(SIGNABLE_PICTURE_SUFFIXES) <= set(IMAGE_SUFFIXES) & set(MEDIA_TYPES)
+    for name in ("out.mkv", "out.webm"):
+        warning = unsigned_warning([name, "other" + name[3:]])
+        assert warning.startswith("2 output file(s) cannot carry") and warning.endswith(".") and warning.count(";") == 1
+        assert ".mp4 or .mov instead" in warning and ".avi" not in warning
+    assert unsigned_warning(["face.bmp"]).endswith("; convert the pictures to .jpg or .png first.")
 
 
 def test_formats_that_cannot_carry_credentials_are_one_clear_error(credential_settings):
