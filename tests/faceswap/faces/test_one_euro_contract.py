@@ -70,11 +70,13 @@ def test_restarts_at_their_boundaries():
     assert integers.dtype == np.float64
 
 
-def square_face(centre, width=120.0, height=80.0) -> np.ndarray:
-    """68 points on a width x height rectangle's outline around ``centre``: size (w + h) / 2."""
-    angles = np.linspace(0, 2 * np.pi, 68, endpoint=False)
-    points = np.stack([np.clip(np.cos(angles) * 2, -1, 1) * width / 2, np.clip(np.sin(angles) * 2, -1, 1) * height / 2], 1)
-    return points + np.asarray(centre, dtype=np.float64)
+def square_face(centre) -> np.ndarray:
+    """68 integer points in +- pairs around an integer ``centre``, 120 x 80 px: the centre and the
+    size ((120 + 80) / 2 = 100) come out exact, so distances can sit exactly on a boundary."""
+    rng = np.random.default_rng(9)
+    half = np.concatenate([[[60, 40], [-60, 40]], rng.integers(-59, 60, (32, 1)).repeat(2, 1) * [1, 0]
+                           + rng.integers(-39, 40, (32, 1)).repeat(2, 1) * [0, 1]])
+    return np.concatenate([half, -half]).astype(np.float64) + np.asarray(centre, dtype=np.float64)
 
 
 def test_a_face_stays_on_its_track_within_half_its_size():
@@ -93,6 +95,30 @@ def test_a_face_stays_on_its_track_within_half_its_size():
             assert np.abs(result - moved).max() > 0.5, shift
         else:
             np.testing.assert_allclose(result, moved, atol=1e-4, err_msg=str(shift))
+
+
+def test_two_faces_each_follow_the_nearest_track_in_any_order():
+    left, right = square_face((200, 300)), square_face((600, 300))
+    smoother = LandmarkSmoother()
+    smoother.smooth_many([left, right], 0.0)
+    nudge = np.array([8.0, 0.0])
+    moved_right, moved_left = smoother.smooth_many([right + nudge, left + nudge], 1 / 30)   # listed the other way
+    for result, raw in ((moved_right, right + nudge), (moved_left, left + nudge)):
+        assert np.abs(result - raw).max() > 0.5   # both still on their tracks: smoothed, not restarted
+
+
+def test_the_smoother_filters_with_its_own_settings():
+    settings = SmoothingSettings(min_cutoff=0.05, beta=0.0, derivative_cutoff=2.0, reset_after=1.0)
+    smoother, reference = LandmarkSmoother(settings), OneEuroFilter(settings)
+    face = square_face((300, 200))
+    for step in range(5):
+        moved = face + step * 3.0
+        np.testing.assert_allclose(smoother.smooth(moved, step / 30), reference(moved, step / 30, scale=100.0),
+                                   atol=1e-4)
+    # Without a scale the filter measures speed in pixels (scale 1).
+    plain, per_pixel = OneEuroFilter(), OneEuroFilter()
+    for step in range(4):
+        np.testing.assert_allclose(plain(face + step, step / 30), per_pixel(face + step, step / 30, scale=1.0))
 
 
 def test_a_face_of_one_point_is_smoothed_on_a_one_pixel_scale():
