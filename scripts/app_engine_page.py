@@ -1,6 +1,9 @@
 """Stage the webcam page (client_app/) for App Engine standard, exactly as it is deployed.
 
     BUNDLE/                 a copy of client_app/ (no staticfiles/, no secret_env.yaml, no caches)
+    BUNDLE/faceswap/        what POST /recordings/sign signs with (client_app/facedetect/recordings.py):
+                            __init__.py, errors.py, settings.py and provenance/ (pure Python; its
+                            c2pa-python and cryptography are pinned in client_app/requirements.txt)
     BUNDLE/app.yaml         client_app/app.yaml with the real FACESWAP_WEBSOCKET_URL and
                             DJANGO_ALLOWED_HOSTS (the source keeps its YOUR_* placeholders)
     BUNDLE/secret_env.yaml  DJANGO_SECRET_KEY and FACESWAP_SESSION_SECRET (owner-only; included by
@@ -31,6 +34,8 @@ from websocket_server.app_engine_bundle import configure_app_yaml  # noqa: E402
 
 PAGE_FOLDER = REPO_ROOT / "client_app"
 NOT_STAGED = ("staticfiles", "secret_env.yaml", "__pycache__", "*.pyc")
+CORE_FILES = ("__init__.py", "errors.py", "settings.py")
+CORE_PACKAGES = ("provenance",)
 COLLECTSTATIC = ("manage.py", "collectstatic", "--noinput")
 
 
@@ -50,6 +55,12 @@ def build_page_bundle(target: Path, environment: Mapping[str, str], secrets: Map
                                 "choose a new folder")
         shutil.rmtree(target)
     shutil.copytree(PAGE_FOLDER, target, ignore=shutil.ignore_patterns(*NOT_STAGED))
+    (target / "faceswap").mkdir()
+    for name in CORE_FILES:
+        shutil.copy2(REPO_ROOT / "faceswap" / name, target / "faceswap" / name)
+    for package in CORE_PACKAGES:
+        shutil.copytree(REPO_ROOT / "faceswap" / package, target / "faceswap" / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     configure_app_yaml(PAGE_FOLDER / "app.yaml", target / "app.yaml", environment)
     write_env_yaml(target / "secret_env.yaml", secrets)
     return target

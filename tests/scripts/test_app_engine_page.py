@@ -2,7 +2,8 @@
 the documented command without any secret, .gcloudignore honoured for the upload list; the staged
 app started with app.yaml's own entrypoint (gunicorn, 127.0.0.1) and its env_variables + secret_env.yaml,
 and every script, style sheet and icon the page links resolved through app.yaml's static handler
-to a file that is uploaded, identical to the source."""
+to a file that is uploaded, identical to the source; POST /recordings/sign signs an MP4 with the
+faceswap core staged in the bundle and the packages pinned in its requirements.txt."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ import pytest
 import yaml
 
 from faceswap.errors import FaceswapError
+from faceswap.provenance.frame_metadata import DIGITAL_SOURCE_TYPE
+from faceswap.provenance.verify import verify_file
 from scripts.app_engine_page import build_page_bundle, collect_static, upload_files
 from tests.conftest import REPO_ROOT, free_port
+from tests.websocket_server.test_app_engine_bundle import normalised, pins, runtime_closure
 from websocket_server.session_token import SessionTokenChecker, session_token_settings
 
 HOST = "demo.uc.r.appspot.com"
@@ -68,9 +72,29 @@ def test_upload_list_holds_the_collected_files_and_honours_gcloudignore(page_bun
     assert not {".gcloudignore", ".gitignore", "secret_env.example.yaml"} & set(uploaded)
     assert not [name for name in uploaded if "__pycache__" in name or name.endswith(".pyc")]
     assert (page_bundle / "secret_env.yaml").stat().st_mode & 0o077 == 0
+    # What POST /recordings/sign signs with: the pure-Python core and its provenance package.
+    assert {"faceswap/__init__.py", "faceswap/errors.py", "faceswap/settings.py", "faceswap/provenance/__init__.py",
+            "faceswap/provenance/manifest.py", "faceswap/provenance/credentials.py",
+            "faceswap/provenance/frame_metadata.py"} <= set(uploaded)
+    assert not {"faceswap/images.py", "faceswap/model/runtime.py"} & set(uploaded)   # no model stack
 
 
-def test_the_page_as_deployed_serves_its_scripts_and_styles(page_bundle, tmp_path):
+def test_page_requirements_are_pinned_to_the_lock_and_hold_what_signing_needs():
+    page = pins(REPO_ROOT / "client_app" / "requirements.txt")
+    lock = pins(REPO_ROOT / "requirements.lock")
+    for name, version in page.items():
+        assert lock.get(name) == version, f"{name}=={version} differs from requirements.lock ({lock.get(name)})"
+    missing = runtime_closure(["Django", "gunicorn", "itsdangerous", "c2pa-python", "cryptography"]) - set(page)
+    assert not missing, f"client_app/requirements.txt lacks {sorted(missing)}"
+    assert {normalised("c2pa-python"), "cryptography"} <= set(page)
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_the_page_as_deployed_serves_its_scripts_and_styles(page_bundle, tmp_path, clip_path):
     config = yaml.safe_load((page_bundle / "app.yaml").read_text())
     port = free_port()
     command = shlex.split(config["entrypoint"].replace(":$PORT", f"127.0.0.1:{port}"))
@@ -78,6 +102,9 @@ def test_the_page_as_deployed_serves_its_scripts_and_styles(page_bundle, tmp_pat
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "FACESWAP_"))}
     environment.update(deployed_environment(page_bundle), PYTHONPATH="")
     assert environment["DJANGO_DEBUG"] == "0"
+    assert environment["FACESWAP_C2PA_DEV_DIR"].startswith("/tmp/")   # App Engine standard: only /tmp is writable
+    dev_dir = tmp_path / "c2pa-development"
+    environment["FACESWAP_C2PA_DEV_DIR"] = str(dev_dir)   # this machine's /tmp is shared: a private one here
     log = open(tmp_path / "page.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", *command, "--no-control-socket"], cwd=page_bundle, env=environment,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -102,6 +129,17 @@ def test_the_page_as_deployed_serves_its_scripts_and_styles(page_bundle, tmp_pat
             token = json.loads(response.read())["token"]
         relay = SessionTokenChecker(session_token_settings(environ={"FACESWAP_SESSION_SECRET": SESSION_SECRET}))
         assert relay.refusal(token) is None
+
+        recording = clip_path("d18").read_bytes()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/recordings/sign", data=recording,
+                                         headers={"Host": HOST, "Content-Type": "video/mp4", "X-Forwarded-Proto": "https",
+                                                  "Origin": f"https://{HOST}", "Sec-Fetch-Site": "same-origin"},
+                                         method="POST")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            signed = response.read()
+        verdict = verify_file(_written(tmp_path / "signed.mp4", signed), (dev_dir / "ca.pem").read_text())
+        assert verdict.status == "valid" and verdict.trusted, verdict   # signed with the pair made in dev_dir
+        assert verdict.digital_source_types == [DIGITAL_SOURCE_TYPE], verdict
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=20)
