@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from faceswap.cli import COMMANDS
 from tests.conftest import REPO_ROOT
 
 
@@ -15,11 +16,24 @@ def run_cli(*arguments, cwd=REPO_ROOT):
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("command", ["extract", "train", "export", "convert", "model-info"])
+def test_the_registry_holds_the_workflow_and_provenance_commands():
+    assert {"extract", "train", "export", "convert", "model-info", "verify", "make-dev-cert"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_has_help(command):
+    """Every command registered in faceswap.cli.COMMANDS: its module imports and --help works."""
     result = run_cli(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: python -m faceswap " + command in result.stdout
+    assert COMMANDS[command][1] in " ".join(result.stdout.split())   # its description, however wrapped
+
+
+def test_top_level_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    for command in COMMANDS:
+        assert f"    {command}" in result.stdout, command
 
 
 def test_extract_writes_faces(tmp_path, still_path):
