@@ -4,6 +4,7 @@ synthetic face laid out from the mean face of the alignment template (no detecto
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -80,3 +81,40 @@ def test_eyes_and_mouth_are_marked_and_the_rest_of_the_face_is_not():
     assert (bare <= mask).all() and bare.sum() < mask.sum()
     grow = int(round(0.04 * SIZE))
     assert mask.sum() - bare.sum() > grow * 40      # dilated by about 0.04 x size all round
+
+
+def within(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Pixels at most ``radius`` px (Euclidean) from the set pixels of a {0, 1} ``mask``."""
+    outside = (mask == 0).astype(np.uint8)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, 5) <= radius
+
+
+def assert_grown_by(grown: np.ndarray, bare: np.ndarray, radius: int) -> None:
+    """``grown`` is ``bare`` dilated by a disc of ``radius`` px: it reaches every pixel within
+    radius - 0.5 and none beyond radius + 1 (OpenCV's digital disc; a square would reach 1.41 x)."""
+    grown = grown > 0
+    assert grown.sum() > (bare > 0).sum() and (grown >= (bare > 0)).all(), "not grown"
+    assert within(bare, radius - 0.5)[~grown].sum() == 0, "not grown far enough"
+    assert grown[~within(bare, radius + 1.0)].sum() == 0, "grown too far (or not round)"
+
+
+def test_the_eyes_and_mouth_are_grown_by_a_disc_of_dilate_times_size():
+    face = synthetic_face(0.0)
+    bare = eyes_mouth_mask(face, SIZE, dilate=0.0)
+    for dilate in (0.04, 0.1, 1.0 / SIZE):          # 5, 13 and 1 px
+        assert_grown_by(eyes_mouth_mask(face, SIZE, dilate=dilate), bare, int(round(dilate * SIZE)))
+
+
+def test_the_mouth_interior_is_grown_by_a_share_of_the_eye_distance_and_feathered_round():
+    face = synthetic_face(0.2)
+    eye_distance = np.linalg.norm(face[36:42].mean(axis=0) - face[42:48].mean(axis=0))
+    bare = mouth_interior_mask(face, SIZE, grow=0.0, feather=0.0)
+    for grow in (0.2, 1.0 / eye_distance):           # about 7 px, and exactly 1 px
+        assert_grown_by(mouth_interior_mask(face, SIZE, grow=grow, feather=0.0), bare, int(round(grow * eye_distance)))
+    # A feather of half a pixel still softens the edge; a wider one is as wide across as down.
+    slight = mouth_interior_mask(face, SIZE, grow=0.0, feather=0.5 / SIZE)
+    assert ((slight > 0.02) & (slight < 0.98)).any()
+    # Feathering is a round Gaussian blur of sigma = feather x size px.
+    soft = mouth_interior_mask(face, SIZE, grow=0.0, feather=4.0 / SIZE)
+    expected = cv2.GaussianBlur((bare * 255).astype(np.uint8), (0, 0), 4.0).astype(np.float32) / 255.0
+    np.testing.assert_allclose(soft, expected, atol=0.01)
