@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
-from faceswap.faces.masks import eyes_mouth_mask, mouth_interior_mask, mouth_opening_ratio
+from faceswap.faces.masks import (MaskSettings, eyes_mouth_mask, face_hull_points, mouth_interior_mask,
+                                  mouth_opening_ratio)
 
 SIZE = 128
 
@@ -118,3 +119,14 @@ def test_the_mouth_interior_is_grown_by_a_share_of_the_eye_distance_and_feathere
     soft = mouth_interior_mask(face, SIZE, grow=0.0, feather=4.0 / SIZE)
     expected = cv2.GaussianBlur((bare * 255).astype(np.uint8), (0, 0), 4.0).astype(np.float32) / 255.0
     np.testing.assert_allclose(soft, expected, atol=0.01)
+
+
+def test_the_hull_reaches_over_the_forehead_by_a_share_of_brow_to_chin():
+    face = synthetic_face(0.0)
+    points = face_hull_points(face)
+    assert points.shape == (78, 2) and points.dtype == np.float32
+    np.testing.assert_allclose(points[:68], face, atol=1e-4)
+    brows, chin = face[17:27], face[8]
+    np.testing.assert_allclose(points[68:], brows + (brows.mean(axis=0) - chin) * 0.35, atol=1e-3)
+    higher = face_hull_points(face, MaskSettings(forehead=0.7))
+    np.testing.assert_allclose(higher[68:], brows + (brows.mean(axis=0) - chin) * 0.7, atol=1e-3)
