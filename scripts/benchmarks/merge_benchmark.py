@@ -14,8 +14,12 @@ on the faces real users send. Prints one JSON object.
   share of skin with a hue flipped > 90 degrees and of skin clipped, in points over the input's own
   (the bounds: 0 and 1 point; faceswap.swapping.color_transfer.hue_flip_share / clipped_share).
 
-Detail (the pass-through ceiling) and expression are measured by quality_benchmark.py with the
-same swap options (see docs/merge-settings.md).
+* ``ceiling``: the pass-through ceiling (faceswap.evaluation: a "model" returning its input crop;
+  variance of the Laplacian in the inner face, output / input, median) of each configuration,
+  lossless, on ``--ceiling-frames`` frames spread over each of ``--ceiling-clips``.
+
+The full measures (identity, expression, encoded detail) are quality_benchmark.py's, which takes
+the same swap options (see docs/merge-settings.md).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ CONFIGURATIONS = {
     "+ lanczos paste": {**OLD_MERGE, "paste_interpolation": "lanczos"},
     "+ area align": {**OLD_MERGE, "align_interpolation": "area"},
     "+ sharpen 0.25": {**OLD_MERGE, "sharpen": 0.25},
+    "new defaults without sharpening": {"sharpen": 0.0},
     "+ mouth region": {**OLD_MERGE, "mouth": True},
     "new defaults": {},
     "new defaults without the mouth region": {"mouth": False},
@@ -101,6 +106,37 @@ def measure_cost(model, detector, frames: list[np.ndarray], rounds: int) -> dict
             for name, values in samples.items()}
 
 
+def _spread_frames(clip: str, count: int) -> list[np.ndarray]:
+    """``count`` frames spread evenly over ../shared/data/clips/<clip>.mp4, BGR uint8 as stored."""
+    from faceswap.conversion.video_io import probe_video, read_frames
+
+    path = SHARED_DATA / "clips" / f"{clip}.mp4"
+    total = probe_video(path).frame_count or count
+    wanted = set(np.linspace(0, max(total - 1, 0), count).astype(int).tolist())
+    return [frame for index, frame in enumerate(read_frames(path)) if index in wanted]
+
+
+def measure_ceiling(detector, clips: list[str], count: int) -> dict:
+    """Median pass-through detail ratio (lossless) per configuration and clip."""
+    from faceswap.evaluation.detail import inner_face_mask, laplacian_variance
+    from faceswap.evaluation.passthrough import PassThroughModel
+
+    model = PassThroughModel(CLASSIC_MODEL_LAYOUT)
+    report: dict[str, dict[str, float]] = {name: {} for name in CONFIGURATIONS}
+    for clip in clips:
+        found = [(frame, detector.detect(frame)) for frame in _spread_frames(clip, count)]
+        found = [(frame, faces[0]) for frame, faces in found if faces]
+        for name, settings in CONFIGURATIONS.items():
+            swapper = FrameSwapper(model, detector, SwapSettings(mark=False, force_mark=False, **settings))
+            ratios = []
+            for frame, face in found:
+                output = swapper.swap_frame(frame, "a2b", detector=_KnownFaces([face])).frame
+                inner = inner_face_mask(face.landmarks, frame.shape)
+                ratios.append(laplacian_variance(output, inner) / laplacian_variance(frame, inner))
+            report[name][clip] = round(float(np.median(ratios)), 3) if ratios else None
+    return report
+
+
 def _aligned(detector, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     image = read_image(path)
     face = detector.detect(image)[0]
@@ -135,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", default="d9", help="clip of ../shared/data/clips for the cost part")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ceiling-clips", default="d12,d18,d9,d3,d0,d11,d13,d20",
+                        help="clips for the lossless pass-through ceiling ('' = skip)")
+    parser.add_argument("--ceiling-frames", type=int, default=12, help="frames spread over each clip")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     load_before = list(os.getloadavg())
@@ -144,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": [round(value, 2) for value in load_before],
         "colour": measure_colour(detector),
         "cost": measure_cost(load_swap_model(args.model_dir), detector, _frames(args.clip, args.frames), args.rounds),
+        "ceiling": measure_ceiling(detector, [clip for clip in args.ceiling_clips.split(",") if clip],
+                                   args.ceiling_frames),
         "clip": args.clip, "frames": args.frames, "rounds": args.rounds, "frame_size": [640, 480],
     }
     report["load_average_end"] = [round(value, 2) for value in os.getloadavg()]
