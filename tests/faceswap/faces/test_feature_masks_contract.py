@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
-from faceswap.faces.masks import (MaskSettings, eyes_mouth_mask, face_hull_points, mouth_interior_mask,
+from faceswap.faces.masks import (MaskSettings, eyes_mouth_mask, face_hull_points, face_mask, mouth_interior_mask,
                                   mouth_opening_ratio)
 
 SIZE = 128
@@ -130,3 +130,16 @@ def test_the_hull_reaches_over_the_forehead_by_a_share_of_brow_to_chin():
     np.testing.assert_allclose(points[68:], brows + (brows.mean(axis=0) - chin) * 0.35, atol=1e-3)
     higher = face_hull_points(face, MaskSettings(forehead=0.7))
     np.testing.assert_allclose(higher[68:], brows + (brows.mean(axis=0) - chin) * 0.7, atol=1e-3)
+
+
+def test_the_face_mask_is_eroded_or_dilated_by_a_disc_and_drawn_anti_aliased():
+    face = synthetic_face(0.0)
+    exact = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=0.0))
+    assert ((exact > 0) & (exact < 1)).any()          # anti-aliased edge, not a staircase
+    hull = (exact > 0.5).astype(np.uint8)
+    for erode in (0.05, 1.0 / SIZE):                  # 6 px and 1 px
+        radius = int(round(erode * SIZE))
+        eroded = (face_mask(face, SIZE, MaskSettings(erode=erode, feather=0.0)) > 0.5).astype(np.uint8)
+        assert_grown_by(1 - eroded, 1 - hull, radius)  # the outside grew into the hull by the disc
+        dilated = (face_mask(face, SIZE, MaskSettings(erode=-erode, feather=0.0)) > 0.5).astype(np.uint8)
+        assert_grown_by(dilated, hull, radius)
