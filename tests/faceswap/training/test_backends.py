@@ -2,7 +2,8 @@
 CUDA) trains the real faces with the keras.ops loss and the one-model train step, its loss falls,
 its checkpoint resumes on TensorFlow and a TensorFlow checkpoint resumes on JAX, and both backends
 draw the same faces from the same weights. Each JAX run is its own process (Keras picks its
-backend once per process). PyTorch is not installed here; the train step is the same code."""
+backend once per process). PyTorch is not in the lock: its test runs where torch is importable
+(here: ``PYTHONPATH=<a folder with the CPU torch wheel installed>``) and is skipped elsewhere."""
 
 from __future__ import annotations
 
@@ -21,14 +22,13 @@ from faceswap.training.trainer import TrainSettings, Trainer
 from faceswap.training.train_step import make_predict
 from tests.conftest import REPO_ROOT
 
-pytest.importorskip("jax")
-
 TRAIN_ARGS = ["--config", "tiny", "--batch-size", "8", "--learning-rate", "1e-3", "--save-interval", "10",
               "--preview-interval", "10", "--preview-faces", "3", "--prefetch", "2"]
 
 
-def _run_on_jax(code_or_args, timeout=600) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO_ROOT)}
+def _run_in_backend(code_or_args, timeout=600, backend="jax") -> subprocess.CompletedProcess:
+    path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    environment = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "PYTHONPATH": path}
     command = ([sys.executable, "-c", code_or_args] if isinstance(code_or_args, str)
                else [sys.executable, "-m", "faceswap", "-q", *code_or_args])
     process = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
@@ -36,10 +36,10 @@ def _run_on_jax(code_or_args, timeout=600) -> subprocess.CompletedProcess:
     return process
 
 
-def _train_on_jax(face_folders, model_dir, iterations: int) -> None:
+def _train_in_backend(face_folders, model_dir, iterations: int, backend="jax") -> None:
     side_a, side_b = face_folders
-    _run_on_jax(["train", "--side-a", str(side_a), "--side-b", str(side_b), "--model-dir", str(model_dir),
-                 "--iterations", str(iterations), *TRAIN_ARGS])
+    _run_in_backend(["train", "--side-a", str(side_a), "--side-b", str(side_b), "--model-dir", str(model_dir),
+                 "--iterations", str(iterations), *TRAIN_ARGS], backend=backend)
 
 
 def _losses(model_dir) -> np.ndarray:
@@ -56,8 +56,9 @@ def _faces(face_folders, count=4) -> np.ndarray:
 
 
 def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folders, tmp_path):
+    pytest.importorskip("jax")
     model_dir = tmp_path / "model"
-    _train_on_jax(face_folders, model_dir, 40)
+    _train_in_backend(face_folders, model_dir, 40)
     saved = load_checkpoint(model_dir)
     assert saved.iteration == 40 and any(key.startswith("optimizer/") for key in saved.arrays)
     losses = _losses(model_dir)
@@ -68,7 +69,7 @@ def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folde
     # The same weights draw the same faces on JAX and on TensorFlow.
     faces = _faces(face_folders)
     np.save(tmp_path / "faces.npy", faces)
-    _run_on_jax(textwrap.dedent(f"""
+    _run_in_backend(textwrap.dedent(f"""
         import numpy as np
         from faceswap.model.architecture import build_autoencoders
         from faceswap.training.checkpoint import load_checkpoint
@@ -95,7 +96,7 @@ def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folde
     assert resumed_losses.mean() < 1.05 * total[-8:].mean()  # it continues, it does not start over
 
     # ... and JAX resumes TensorFlow's.
-    _train_on_jax(face_folders, model_dir, 60)
+    _train_in_backend(face_folders, model_dir, 60)
     final = _losses(model_dir)
     assert final[:, 0].tolist() == list(range(1, 61))
     assert (final[50:, 1] + final[50:, 2]).mean() < 1.05 * total[-8:].mean()
@@ -122,3 +123,18 @@ def test_the_recipe_settings_train_through_the_backend_neutral_step(face_folders
     weights = [value for key, value in saved.arrays.items() if key.startswith("encoder/")]
     assert weights and all(value.dtype == np.float32 for value in weights)  # bfloat16 maths, float32 weights
     assert (tmp_path / "model" / "preview.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_pytorch_trains_and_its_checkpoint_resumes_on_tensorflow(face_folders, tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is not in the lock; install the CPU wheel elsewhere to run this")
+    model_dir = tmp_path / "model"
+    _train_in_backend(face_folders, model_dir, 20, backend="torch")
+    losses = _losses(model_dir)
+    total = losses[:, 1] + losses[:, 2]
+    assert losses[:, 0].tolist() == list(range(1, 21)) and total[-5:].mean() < 0.95 * total[:5].mean(), total
+    side_a, side_b = face_folders
+    settings = TrainSettings(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
+                             preview_faces=3, prefetch=2, iterations=25)
+    result = Trainer([side_a], [side_b], model_dir, settings, progress=False).run()
+    assert result.start_iteration == 20
+    assert np.mean([a + b for _, a, b in result.losses]) < 1.05 * total[-5:].mean()
