@@ -10,8 +10,10 @@ and ``/health`` timed out. ``RequestGuard``, for every POST:
   ``max_body_bytes`` (413);
 - lets at most ``max_concurrent_uploads`` requests receive their bodies at once; one more gets
   503 at once, so threads are always left for ``/health`` and for bodies that arrive quickly;
-- reads the body itself with a deadline of ``body_timeout_s``: 408 and the connection closed
-  when it is missed. gunicorn's body reader loops until it has the bytes asked for, so a socket
+- reads the body itself with a deadline of ``min(body_timeout_s, 0.25 s + length / min_body_rate)``
+  (a 1000-byte body: 0.25 s; 1.5 MB: 3 s): 408 and the connection closed when it is missed. With
+  gunicorn's sync workers (one request per process, the container default) that is what bounds
+  how long a trickling client holds a worker. gunicorn's body reader loops until it has the bytes asked for, so a socket
   timeout alone would not bound a body trickling in a byte at a time; a watchdog thread shuts the
   socket's reading side down when the deadline passes, which ends the read at once.
 
@@ -47,6 +49,10 @@ class UploadLimits:
     body_timeout_s: float = setting(
         3.0, "a request body must arrive completely within this time (408 otherwise); callers are the relay and "
              "Vertex AI's front end, whose bodies arrive in milliseconds")
+    min_body_rate: float = setting(
+        262144.0, "bytes per second a body must arrive at after a 0.25 s grace: a body of N bytes gets "
+                  "min(body_timeout_s, 0.25 + N / min_body_rate) seconds, so a trickling client holds a "
+                  "(sync) worker for a fraction of a second")
     max_concurrent_uploads: int = setting(
         2, "requests receiving their bodies at once per worker; more get 503 at once (keeps threads for /health)")
 
@@ -68,9 +74,9 @@ def is_json_content_type(value: str | None) -> bool:
 
 
 class _Watchdog:
-    """Shuts down the reading side of sockets whose deadline passed (one daemon thread, 4 checks a second)."""
+    """Shuts down the reading side of sockets whose deadline passed (one daemon thread, 10 checks a second)."""
 
-    def __init__(self, period_s: float = 0.25):
+    def __init__(self, period_s: float = 0.1):
         self.period_s = period_s
         self._watched: dict[int, tuple[socket.socket, float]] = {}
         self._expired: set[int] = set()
@@ -145,9 +151,9 @@ class RequestGuard:
             body = self._read_body(environ, length)
         except (BodyTimeout, socket.timeout, TimeoutError):
             logger.warning("request body from %s not received within %.1f s: answered 408",
-                           environ.get("REMOTE_ADDR", "?"), self.limits.body_timeout_s)
-            return _error(start_response, 408, f"the request body did not arrive within "
-                                               f"{self.limits.body_timeout_s:g} s", close=True)
+                           environ.get("REMOTE_ADDR", "?"), self.body_deadline_s(length))
+            return _error(start_response, 408, f"the request body ({length} bytes) did not arrive within "
+                                               f"{self.body_deadline_s(length):.2g} s", close=True)
         except (OSError, ValueError) as error:  # the client went away mid-body
             return _error(start_response, 408, f"the request body could not be read ({error})", close=True)
         finally:
@@ -155,12 +161,16 @@ class RequestGuard:
         environ["wsgi.input"] = io.BytesIO(body)
         return self.app(environ, start_response)
 
+    def body_deadline_s(self, length: int) -> float:
+        """Seconds a body of ``length`` bytes may take to arrive."""
+        return min(self.limits.body_timeout_s, 0.25 + length / max(1.0, self.limits.min_body_rate))
+
     def _read_body(self, environ, length: int) -> bytes:
         """``length`` bytes of ``wsgi.input`` within ``body_timeout_s``; BodyTimeout otherwise,
         ValueError when the client stopped sending early."""
         stream = environ["wsgi.input"]
         sock = environ.get("gunicorn.socket")
-        deadline = time.monotonic() + self.limits.body_timeout_s
+        deadline = time.monotonic() + self.body_deadline_s(length)
         key = id(environ)
         if sock is not None:
             self._watchdog.watch(key, sock, deadline)

@@ -233,24 +233,27 @@ def test_deeply_nested_json_is_a_client_error(prediction_server, d9_jpegs, level
 
 
 def _slow_sender(port: int, results: list, stop: threading.Event) -> None:
-    """POST a 1000-byte JSON body one byte a second; record the status line the server answers."""
+    """Until ``stop``: POST a 1000-byte JSON body one byte a second, record the status line the
+    server answers and how long it took, and start again (an attacker keeps trying)."""
     import socket
 
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n")
-        sock.settimeout(1.0)
-        started = time.monotonic()
-        while not stop.is_set():
-            try:
-                sock.sendall(b" ")
-                answer = sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                answer = b"(reset)"
-            results.append((answer.split(b"\r\n")[0].decode(), time.monotonic() - started))
-            return
+    while not stop.is_set():
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n")
+            sock.settimeout(1.0)
+            started = time.monotonic()
+            while not stop.is_set():
+                try:
+                    sock.sendall(b" ")
+                    answer = sock.recv(4096)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    answer = b"(reset)"
+                results.append((answer.split(b"\r\n")[0].decode(), time.monotonic() - started))
+                break
+        time.sleep(0.05)  # then try again (gently: the test machine is shared)
 
 
 def test_slow_request_bodies_are_cut_off_and_health_stays_answerable(prediction_server):
@@ -262,9 +265,9 @@ def test_slow_request_bodies_are_cut_off_and_health_stays_answerable(prediction_
         sender.start()
     health_ms = []
     try:
-        time.sleep(0.5)
-        deadline = time.monotonic() + 12
-        while time.monotonic() < deadline and len(results) < 5:
+        time.sleep(0.3)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
             started = time.monotonic()
             status, _ = get(prediction_server.url + "/health")
             health_ms.append((time.monotonic() - started) * 1000)
@@ -274,12 +277,14 @@ def test_slow_request_bodies_are_cut_off_and_health_stays_answerable(prediction_
         stop.set()
         for sender in senders:
             sender.join(timeout=5)
-    print(f"\nslow senders: {sorted(results)}; /health max {max(health_ms):.0f} ms over {len(health_ms)} "
-          f"checks; load {os.getloadavg()[0]:.2f}")
-    assert len(results) == 5, results
-    statuses = sorted(line for line, _ in results)
-    # Two uploads at a time are read (and cut off at the 3 s body deadline); the rest are refused.
-    assert statuses.count("HTTP/1.1 503 Service Unavailable") == 3, statuses
-    assert statuses.count("HTTP/1.1 408 Request Timeout") == 2, statuses
-    assert all(elapsed < 6 for _, elapsed in results), results
+    statuses = [line for line, _ in results]
+    print(f"\nslow senders: {len(results)} answers ({statuses.count('HTTP/1.1 408 Request Timeout')} x 408 after "
+          f"max {max([t for line, t in results if '408' in line] or [0]):.2f} s, "
+          f"{statuses.count('HTTP/1.1 503 Service Unavailable')} x 503); /health max {max(health_ms):.0f} ms over "
+          f"{len(health_ms)} checks; load {os.getloadavg()[0]:.2f}")
+    # At most two uploads at a time are read (a 1000-byte body gets 0.25 s, then 408); the rest
+    # are refused at once with 503. Nothing else is ever answered to a trickling body.
+    assert set(statuses) <= {"HTTP/1.1 408 Request Timeout", "HTTP/1.1 503 Service Unavailable"}, statuses
+    assert statuses.count("HTTP/1.1 408 Request Timeout") >= 4, statuses
+    assert all(elapsed < 1.5 for _, elapsed in results), results
     assert max(health_ms) < 1000, health_ms
