@@ -10,7 +10,7 @@ import pytest
 
 from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
 from faceswap.faces.masks import (MaskSettings, eyes_mouth_mask, face_hull_points, face_mask, mouth_interior_mask,
-                                  mouth_opening_ratio)
+                                  mouth_opening_ratio, skin_mask)
 
 SIZE = 128
 
@@ -143,3 +143,24 @@ def test_the_face_mask_is_eroded_or_dilated_by_a_disc_and_drawn_anti_aliased():
         assert_grown_by(1 - eroded, 1 - hull, radius)  # the outside grew into the hull by the disc
         dilated = (face_mask(face, SIZE, MaskSettings(erode=-erode, feather=0.0)) > 0.5).astype(np.uint8)
         assert_grown_by(dilated, hull, radius)
+
+
+def test_skin_is_the_jaw_and_brow_hull_without_the_grown_features():
+    """The documented definition written out: hull of points 0-26, minus the brows (17-21, 22-26),
+    eyes and outer lips, each grown by features_margin x the inter-ocular distance."""
+    face = synthetic_face(0.0)
+    skin = skin_mask(face, SIZE)
+    assert skin.dtype == np.float32 and set(np.unique(skin)) == {0.0, 1.0}
+
+    def hull_mask(points) -> np.ndarray:
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points * 8).astype(np.int32)), 1, cv2.LINE_8, 3)
+        return mask
+
+    features = np.zeros((SIZE, SIZE), np.uint8)
+    for part in (slice(17, 22), slice(22, 27), slice(36, 42), slice(42, 48), slice(48, 60)):
+        features |= hull_mask(face[part])
+    radius = int(round(0.06 * np.linalg.norm(face[36:42].mean(axis=0) - face[42:48].mean(axis=0))))
+    grown = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    expected = hull_mask(face[0:27]) & (grown == 0)
+    np.testing.assert_array_equal(skin, expected.astype(np.float32))
