@@ -95,6 +95,21 @@ def statistics_mask(crop_landmarks68: np.ndarray, face_mask: np.ndarray) -> np.n
     return skin
 
 
+def srgb_to_linear(image: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] -> linear light, float32, same shape (IEC 61966-2-1)."""
+    image = image.astype(np.float32, copy=False)
+    return np.where(image <= 0.04045, image * np.float32(1.0 / 12.92),
+                    np.power((image + np.float32(0.055)) * np.float32(1.0 / 1.055), np.float32(2.4)))
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear light -> sRGB-encoded values, float32, same shape; not clipped (negative stays negative)."""
+    magnitude = np.abs(linear)
+    encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude,
+                       1.055 * np.power(magnitude, np.float32(1.0 / 2.4)) - 0.055)
+    return (np.sign(linear) * encoded).astype(np.float32)
+
+
 def lab_to_bgr_unclipped(lab: np.ndarray) -> np.ndarray:
     """CIE L*a*b* (float32 (..., 3), L* in [0, 100]) -> sRGB BGR float32, **not** clipped to [0, 1].
 
@@ -111,16 +126,12 @@ def lab_to_bgr_unclipped(lab: np.ndarray) -> np.ndarray:
 
     xyz = np.stack([inverse_f(fy + a / 500.0) * _WHITE[0], y, inverse_f(fy - b / 200.0) * _WHITE[2]], axis=-1)
     linear = cv2.transform(xyz.astype(np.float32).reshape(-1, 1, 3), _XYZ_TO_LINEAR_BGR).reshape(lab.shape)
-    magnitude = np.abs(linear)
-    encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude, 1.055 * np.power(magnitude, 1.0 / 2.4) - 0.055)
-    return (np.sign(linear) * encoded).astype(np.float32)
+    return linear_to_srgb(linear)
 
 
 def lightness_to_grey(lightness: np.ndarray) -> np.ndarray:
     """The sRGB value (0-1, unclipped) of the grey with CIE L* ``lightness``; same shape, float32."""
-    linear = np.where(lightness <= 8.0, lightness / 903.3, np.power((lightness + 16.0) / 116.0, 3.0))
-    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.maximum(linear, 0.0), 1.0 / 2.4) - 0.055)
-    return encoded.astype(np.float32)
+    return linear_to_srgb(np.where(lightness <= 8.0, lightness / 903.3, np.power((lightness + 16.0) / 116.0, 3.0)))
 
 
 # Colours are kept this far (in 0-1 units) from 0 and 1, so none rounds onto 0 or 255.
@@ -207,21 +218,6 @@ def hue_flip_share(image: np.ndarray, reference: np.ndarray, mask: np.ndarray, m
     visible = np.hypot(colours[:, 0], colours[:, 1]) >= min_chroma
     opposite = (colours * mean_colour).sum(axis=1) < 0.0  # more than 90 degrees apart
     return float((visible & opposite).mean())
-
-
-def srgb_to_linear(image: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in [0, 1] -> linear light, float32, same shape (IEC 61966-2-1)."""
-    image = image.astype(np.float32, copy=False)
-    return np.where(image <= 0.04045, image * np.float32(1.0 / 12.92),
-                    np.power((image + np.float32(0.055)) * np.float32(1.0 / 1.055), np.float32(2.4)))
-
-
-def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
-    """Linear light -> sRGB-encoded values, float32, same shape; not clipped (negative stays negative)."""
-    magnitude = np.abs(linear)
-    encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude,
-                       1.055 * np.power(magnitude, np.float32(1.0 / 2.4)) - 0.055)
-    return (np.sign(linear) * encoded).astype(np.float32)
 
 
 def illuminant_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
