@@ -1,0 +1,65 @@
+"""Poisson blending (faceswap/swapping/blending.py, mode "poisson"): gradient-domain cloning
+(Perez et al., SIGGRAPH 2003) takes its colours from the frame at the mask's edge, also for a
+face the frame edge cuts; the feathered alpha still leaves everything outside the mask alone.
+Synthetic frame, crop and mask so the expected result is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceswap.swapping.blending import paste_face
+
+SIZE = 64
+
+
+def gradient_frame(height: int = 200, width: int = 240) -> np.ndarray:
+    """A smooth colour ramp: what a flat face cloned into it must turn into."""
+    ys, xs = np.mgrid[:height, :width].astype(np.float32)
+    return np.clip(np.stack([40 + xs * 0.5, 60 + ys * 0.6, 200 - xs * 0.3], axis=2), 0, 255).astype(np.uint8)
+
+
+def disc_mask(radius: float = 22.0) -> np.ndarray:
+    ys, xs = np.mgrid[:SIZE, :SIZE].astype(np.float32) + 0.5
+    distance = np.hypot(xs - SIZE / 2, ys - SIZE / 2)
+    return np.clip((radius - distance) / 4.0, 0.0, 1.0).astype(np.float32)
+
+
+def crop_matrix(x: float, y: float) -> np.ndarray:
+    """image -> crop: the crop's (0, 0) at frame pixel (x, y), scale 1."""
+    return np.array([[1.0, 0.0, -x], [0.0, 1.0, -y]])
+
+
+def blended(mode: str, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
+    frame = gradient_frame()
+    original = frame.copy()
+    flat_face = np.full((SIZE, SIZE, 3), (0.9, 0.1, 0.5), np.float32)   # far from the ramp's colours
+    assert paste_face(frame, flat_face, disc_mask(), crop_matrix(x, y), mode) is not None
+    return frame, original
+
+
+def test_a_flat_face_takes_the_frames_shading_and_the_rest_stays():
+    poisson, original = blended("poisson", 80, 60)
+    feather, _ = blended("feather", 80, 60)
+    centre = (slice(60 + 24, 60 + 40), slice(80 + 24, 80 + 40))
+    difference = np.abs(poisson.astype(np.int16) - original)
+    # Cloning a face without gradients into a linear ramp reproduces the ramp (the harmonic fill).
+    assert difference[centre].mean() < 6, difference[centre].mean()
+    assert np.abs(feather.astype(np.int16) - original)[centre].mean() > 60    # the plain blend pastes the colour
+    outside = np.ones(original.shape[:2], bool)
+    outside[60:60 + SIZE, 80:80 + SIZE] = False
+    assert (poisson[outside] == original[outside]).all()
+
+
+@pytest.mark.parametrize("x,y,rows,columns", [
+    (-20, 70, (96, 108), (0, 14)),            # cut by the left edge
+    (240 - 44, 70, (96, 108), (226, 240)),    # right
+    (100, -20, (0, 14), (126, 138)),          # top
+    (100, 200 - 44, (186, 200), (126, 138)),  # bottom
+])
+def test_a_face_cut_by_the_frame_edge_is_still_cloned(x, y, rows, columns):
+    poisson, original = blended("poisson", x, y)
+    feather, _ = blended("feather", x, y)
+    inside = (slice(*rows), slice(*columns))
+    assert np.abs(poisson.astype(np.int16) - original)[inside].mean() < 10
+    assert np.abs(poisson.astype(np.int16) - feather)[inside].mean() > 40
