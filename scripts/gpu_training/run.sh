@@ -9,6 +9,8 @@ set -euo pipefail
 bundle=${1:?usage: run.sh BUNDLE OUTPUT [options]}
 output=${2:?usage: run.sh BUNDLE OUTPUT [options]}
 shift 2
+bundle=$(cd "$bundle" && pwd)
+mkdir -p "$output" && output=$(cd "$output" && pwd)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 python=${PYTHON:-python3}
 site=${FACESWAP_WHEEL_SITE:-/tmp/faceswap-site}

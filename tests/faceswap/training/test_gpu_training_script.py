@@ -1,6 +1,6 @@
 """The CPU half of GPU training (scripts/gpu_training): a bundle of face packs and settings is
 prepared from real face folders, the wheels it names cover what Keras needs beyond a JAX/PyTorch
-machine, and train_gpu.py trains from the bundle alone on the JAX backend with augmentation in
+machine, and run.sh / train_gpu.py train from the bundle alone on the JAX backend with augmentation in
 worker processes, stops at its wall-clock budget (loading and compiling count: 1 minute here), and writes the checkpoint, the compact
 checkpoint in parts and summary.json."""
 
@@ -47,11 +47,11 @@ def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, 
     assert described["side_a"] == ["faces_a.npz"] and described["faces"]["b"] >= 8
     assert "--batch-size" in described["train_args"] and described["jpeg_quality"] == 90
 
-    trained = subprocess.run(
-        [sys.executable, "scripts/gpu_training/train_gpu.py", "--bundle", str(bundle), "--output", str(output),
+    trained = subprocess.run(  # run.sh as on the GPU machine (no wheels in this bundle: nothing to install)
+        ["bash", str(REPO_ROOT / "scripts/gpu_training/run.sh"), str(bundle), str(output), "--backend", "jax",
          "--minutes", "1.0", "--workers", "2", "--save-interval", "1000", "--preview-interval", "1000",
-         "--part-mb", "0.2", "--steady-after", "1", "--quiet"],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+         "--part-mb", "0.2", "--steady-after", "1"],
+        cwd=tmp_path, env={**environment, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=600)
     assert trained.returncode == 0, trained.stderr[-3000:]
     summary = json.loads((output / "summary.json").read_text())
     assert summary["backend"] == "jax" and summary["config"] == "tiny" and summary["batch_size"] == 8
