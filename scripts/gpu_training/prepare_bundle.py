@@ -14,8 +14,10 @@ Writes into ``--output`` (an ignored path; it travels to the machine beside the 
 - ``wheels/``: the wheels Keras needs beyond what the machine has (keras, namex, optree at the
   versions of requirements.lock), downloaded with pip for CPython ``--python-version`` on
   manylinux x86-64 (run.sh installs them with ``--no-index``);
-- ``checkpoint.npz`` (with ``--resume-from``): the model directory's checkpoint, so the GPU run
-  continues it;
+- ``checkpoint.npz`` (with ``--resume-from``): the model directory's checkpoint as a compact one
+  (float16 weights, no Adam state: a sixth of the size) so the GPU run continues the model, or
+  whole with ``--full-checkpoint`` (where size does not matter, e.g. Cloud Storage); it counts
+  towards ``--max-mb``;
 - ``bundle.json``: the sides, the train options after ``--`` (given to ``train_gpu.py``), sizes.
 
 It prints the size of what travels: the repository's tracked and untracked-but-not-ignored files
@@ -34,7 +36,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
+from faceswap.errors import FaceswapError  # noqa: E402
 from faceswap.model.architecture import CONFIGS, get_config  # noqa: E402
+from faceswap.training.checkpoint import load_checkpoint, save_compact_checkpoint  # noqa: E402
 from faceswap.training.dataset import load_face_set  # noqa: E402
 from faceswap.training.face_pack import write_face_pack  # noqa: E402
 
@@ -77,7 +81,14 @@ def travelling_bytes(bundle: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return prepare(sys.argv[1:] if argv is None else argv)
+    except FaceswapError as error:  # unreadable faces or checkpoint: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def prepare(argv: list[str]) -> int:
     train_args: list[str] = []
     if "--" in argv:
         split = argv.index("--")
@@ -89,15 +100,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oversample", type=float, default=1.5, help="working crop resolution, x the model's")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / ".gpu_bundle")
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality to start from")
-    parser.add_argument("--max-mb", type=float, default=44.0, help="most MB the two face packs may take together")
+    parser.add_argument("--max-mb", type=float, default=48.0,
+                        help="most MB the face packs and the checkpoint may take together")
     parser.add_argument("--python-version", default="3.12", help="Python of the GPU machine (for the wheels)")
     parser.add_argument("--no-wheels", action="store_true", help="skip the wheel download (tests)")
     parser.add_argument("--resume-from", type=Path, help="model directory whose checkpoint.npz the GPU run continues")
+    parser.add_argument("--full-checkpoint", action="store_true",
+                        help="with --resume-from: carry the whole checkpoint (Adam state too), not the compact one")
     args = parser.parse_args(argv)
 
     config = get_config(args.config)
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
+    carried = output / "checkpoint.npz"
+    carried.unlink(missing_ok=True)  # never a stale checkpoint of an earlier bundle
+    if args.resume_from is not None:
+        checkpoint = load_checkpoint(args.resume_from)
+        if checkpoint is None:
+            raise SystemExit(f"{args.resume_from}: no checkpoint.npz to resume")
+        if checkpoint.config.name != args.config:
+            raise SystemExit(f"{checkpoint.path} is a {checkpoint.config.name!r} model, not {args.config!r}")
+        if args.full_checkpoint:
+            shutil.copyfile(checkpoint.path, carried)
+        else:
+            save_compact_checkpoint(checkpoint, carried)
+    checkpoint_mb = carried.stat().st_size / 1e6 if carried.exists() else 0.0
     sides = {"a": load_face_set("a", args.side_a, config.layout, args.oversample),
              "b": load_face_set("b", args.side_b, config.layout, args.oversample)}
     qualities = [q for q in QUALITY_STEPS if q <= args.quality] or [args.quality]
@@ -105,22 +132,20 @@ def main(argv: list[str] | None = None) -> int:
         packs = {side: write_face_pack(face_set, output / f"faces_{side}.npz", quality)
                  for side, face_set in sides.items()}
         pack_mb = sum(path.stat().st_size for path in packs.values()) / 1e6
-        if pack_mb <= args.max_mb:
+        if pack_mb + checkpoint_mb <= args.max_mb:
             break
-        print(f"packs take {pack_mb:.1f} MB at JPEG quality {quality}, more than --max-mb {args.max_mb}",
-              file=sys.stderr)
+        print(f"packs take {pack_mb:.1f} MB at JPEG quality {quality} (+ {checkpoint_mb:.1f} MB checkpoint), "
+              f"more than --max-mb {args.max_mb}", file=sys.stderr)
     else:
         raise SystemExit(f"the faces do not fit in {args.max_mb} MB even at JPEG quality {qualities[-1]}: "
                          "raise --max-mb or pack fewer faces")
     wheels = [] if args.no_wheels else download_wheels(output / "wheels", args.python_version)
-    if args.resume_from is not None:
-        shutil.copyfile(args.resume_from / "checkpoint.npz", output / "checkpoint.npz")
     train_args = ["--config", args.config, "--oversample", str(args.oversample), *train_args]
     bundle = {"config": args.config, "side_a": ["faces_a.npz"], "side_b": ["faces_b.npz"], "train_args": train_args,
               "faces": {side: len(face_set) for side, face_set in sides.items()},
               "working_size": sides["a"].images[0].shape[0], "jpeg_quality": quality,
               "pack_mb": round(pack_mb, 2), "wheels": wheels, "python_version": args.python_version,
-              "resumes": (output / "checkpoint.npz").is_file()}
+              "resumes": carried.is_file(), "checkpoint_mb": round(checkpoint_mb, 2)}
     (output / "bundle.json").write_text(json.dumps(bundle, indent=2) + "\n")
     bundle["travelling_mb"] = round(travelling_bytes(output) / 2 ** 20, 2)
     print(json.dumps(bundle, indent=2))

@@ -71,3 +71,20 @@ def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, 
     assert compact.compact and compact.iteration == checkpoint.iteration
     key = next(k for k in checkpoint.arrays if k.startswith("encoder/"))
     np.testing.assert_allclose(compact.arrays[key].astype(np.float32), checkpoint.arrays[key], atol=1e-3, rtol=1e-2)
+
+    # A second bundle carries the trained model as a compact checkpoint; the next GPU run resumes it.
+    again = subprocess.run(
+        [sys.executable, "scripts/gpu_training/prepare_bundle.py", "--side-a", str(face_folders[0]), "--side-b",
+         str(face_folders[1]), "--config", "tiny", "--output", str(bundle), "--no-wheels",
+         "--resume-from", str(output / "model"), "--", "--batch-size", "8", "--iterations", "100000"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((bundle / "bundle.json").read_text())["resumes"]
+    assert load_checkpoint(bundle).compact
+    resumed = subprocess.run(
+        [sys.executable, "scripts/gpu_training/train_gpu.py", "--bundle", str(bundle), "--output",
+         str(tmp_path / "out2"), "--minutes", "0.75", "--workers", "1", "--quiet"],
+        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    second = json.loads((tmp_path / "out2" / "summary.json").read_text())
+    assert second["start_iteration"] == summary["iteration"] and second["iteration"] >= second["start_iteration"]
