@@ -1,4 +1,4 @@
-"""Quality benchmark: how good a model's swaps are on real clips and stills, printed as JSON.
+r"""Quality benchmark: how good a model's swaps are on real clips and stills, printed as JSON.
 
     .venv/bin/python scripts/benchmarks/quality_benchmark.py --model-dir models/default \
         --target ../shared/data/clips/d6.mp4 --target-first-frame 900 --max-frames 90 \
