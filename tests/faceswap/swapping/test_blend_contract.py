@@ -70,16 +70,16 @@ def test_a_face_cut_by_the_frame_edge_is_still_cloned(x, y, rows, columns):
 def test_the_feather_blend_is_alpha_face_plus_one_minus_alpha_frame_to_the_level():
     frame = np.full((120, 120, 3), 40, np.uint8)
     face = np.empty((SIZE, SIZE, 3), np.float32)
-    face[...] = (0.6, 0.2, 1.0)                    # 153, 51, 255 in 8 bits (0.6 x 255 = 153.0)
+    face[...] = (0.6, 0.0, 1.0)                    # 153, 0, 255 in 8 bits (0.6 x 255 = 153.0)
     mask = np.zeros((SIZE, SIZE), np.float32)
     mask[16:48, 16:48] = 1.0
     mask[16:48, 8:16] = 0.5
     region = paste_face(frame, face, mask, crop_matrix(30, 20))   # "feather" is the default mode
     x0, y0, x1, y1 = region   # the crop's rectangle with a margin for the warp
     assert x0 <= 30 and y0 <= 20 and x1 >= 30 + SIZE and y1 >= 20 + SIZE
-    np.testing.assert_array_equal(frame[20 + 32, 30 + 32], [153, 51, 255])
+    np.testing.assert_array_equal(frame[20 + 32, 30 + 32], [153, 0, 255])
     # Half alpha: half-way between the frame (40) and the face, rounded.
-    np.testing.assert_allclose(frame[20 + 32, 30 + 12].astype(float), [(153 + 40) / 2, (51 + 40) / 2, (255 + 40) / 2],
+    np.testing.assert_allclose(frame[20 + 32, 30 + 12].astype(float), [(153 + 40) / 2, 40 / 2, (255 + 40) / 2],
                                atol=0.51)
     assert (frame[20 + 32, 30 + 2] == 40).all() and (frame[:20] == 40).all()
     assert paste_face(frame, face, mask, crop_matrix(500, 500)) is None      # wholly outside: nothing
