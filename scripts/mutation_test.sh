@@ -43,7 +43,7 @@ TESTS[sharpening]="tests/faceswap/swapping/test_sharpening.py"
 MODULES[color_transfer]="faceswap/swapping/color_transfer.py"
 TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py"
 MODULES[frame_swapper]="faceswap/swapping/frame_swapper.py"
-TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py"
+TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py tests/faceswap/swapping/test_frame_swapper_contract.py"
 # MediaPipe does not survive being forked after it ran: these targets fork each mutant from a
 # clean fork server instead of from mutmut's own process (slower start, same verdicts).
 declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [blending]=forkserver
