@@ -20,3 +20,16 @@ class ModelDirectoryError(FaceswapError):
 
 class CheckpointError(FaceswapError):
     """A training checkpoint cannot be used (corrupt, or made for a different config)."""
+
+
+def exit_status(action) -> int:
+    """Run ``action()`` for a command line: 0 when it returns, 2 after printing a FaceswapError as one
+    ``error: ...`` line on stderr (no traceback). Other exceptions propagate (they are bugs)."""
+    import sys
+
+    try:
+        action()
+    except FaceswapError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from faceswap.errors import FaceswapError
+from faceswap.errors import FaceswapError, exit_status
 from faceswap.settings import add_dataclass_arguments, setting, settings_from
 
 logger = logging.getLogger(__name__)
@@ -347,12 +347,8 @@ def main(argv: list[str] | None = None, http=None) -> int:
     """Command line entry point; ``http`` is for tests. Returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    try:
-        deploy_vertex(settings_from(VertexDeploySettings, args, env_prefix="FACESWAP_DEPLOY_"), http=http)
-    except FaceswapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: deploy_vertex(settings_from(VertexDeploySettings, args,
+                                                            env_prefix="FACESWAP_DEPLOY_"), http=http))
 
 
 if __name__ == "__main__":

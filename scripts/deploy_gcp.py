@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from faceswap.errors import FaceswapError  # noqa: E402
+from faceswap.errors import FaceswapError, exit_status  # noqa: E402
 from faceswap.settings import add_dataclass_arguments, setting, settings_from  # noqa: E402
 from prediction_routine.deploy import VertexDeploySettings, deploy_vertex  # noqa: E402
 from scripts.app_engine_page import COLLECTSTATIC, build_page_bundle, collect_static, upload_files  # noqa: E402
@@ -277,13 +277,11 @@ def main(argv: list[str] | None = None, http=None) -> int:
     """Command line entry point (``http``: for tests). Returns the exit code: 0, or 2 with one error line."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    try:
+    def run() -> None:
         settings = settings_from(GcpDeploySettings, args, env_prefix="FACESWAP_GCP_")
         deploy(settings, Shell(settings.dry_run), http=http)
-    except FaceswapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from typing import Callable
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from faceswap.errors import FaceswapError  # noqa: E402
+from faceswap.errors import exit_status  # noqa: E402
 from faceswap.settings import add_dataclass_arguments, setting, settings_from  # noqa: E402
 from prediction_routine.deploy import DeployError, _build, _Calls  # noqa: E402
 
@@ -143,12 +143,8 @@ def main(argv: list[str] | None = None, http=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_dataclass_arguments(parser, VertexTrainingSettings)
     args = parser.parse_args(argv)
-    try:
-        submit_training_job(settings_from(VertexTrainingSettings, args, env_prefix="FACESWAP_VERTEX_TRAIN_"), http=http)
-    except FaceswapError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: submit_training_job(
+        settings_from(VertexTrainingSettings, args, env_prefix="FACESWAP_VERTEX_TRAIN_"), http=http))
 
 
 if __name__ == "__main__":
