@@ -75,12 +75,37 @@ class ClientStats:
     reasons: set[str] = field(default_factory=set)
 
 
+def connected_socket(url: str, source_address: str) -> socket.socket:
+    """A TCP socket to ``url``'s host and port, bound to ``source_address`` (e.g. 127.0.0.11).
+
+    The relay's per-address limits (issue 12: connections, messages per second, routine calls)
+    treat one address as one user; clients of this benchmark stand for different users, so on
+    loopback each gets its own address of 127.0.0.0/8."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=30,
+                                    source_address=(source_address, 0))
+    return sock
+
+
+def client_address(url: str, index: int) -> str | None:
+    """Client ``index``'s own loopback source address when the relay is on loopback, else None."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return f"127.0.0.{10 + index}" if host.startswith("127.") or host == "localhost" else None
+
+
 class CameraClient:
     """One webcam-like client: a 30 fps camera thread and a receiver thread on one WebSocket."""
 
-    def __init__(self, url: str, frames: list[bytes], camera_fps: float, offset: int, origin: str | None = None):
-        self.socket = websocket.create_connection(url, timeout=30, enable_multithread=True,
-                                                  **connection_options(origin))
+    def __init__(self, url: str, frames: list[bytes], camera_fps: float, offset: int, origin: str | None = None,
+                 source_address: str | None = None):
+        options = connection_options(origin)
+        if source_address:   # each client from its own loopback address, as separate users would be
+            options["socket"] = connected_socket(url, source_address)
+        self.socket = websocket.create_connection(url, timeout=30, enable_multithread=True, **options)
         self.socket.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.frames = frames
         self.camera_interval = 1.0 / camera_fps
@@ -218,7 +243,8 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
                 server_groups: dict[str, int], origin: str | None = None, page_url: str | None = None) -> dict:
     """Stream from ``clients`` concurrent clients; measure the window after ``warmup_s``."""
     load_before = load_average()
-    connections = [CameraClient(session_url(url, page_url), frames, camera_fps, offset=index * 7, origin=origin)
+    connections = [CameraClient(session_url(url, page_url), frames, camera_fps, offset=index * 7, origin=origin,
+                                source_address=client_address(url, index))
                    for index in range(clients)]
     start = time.perf_counter()
     until = start + warmup_s + seconds
