@@ -4,12 +4,17 @@ naming it. The bundled model (whatever its size) stands in for any model."""
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 
 from faceswap.errors import InputError
+from faceswap.faces.detection import Face, FaceDetector
+from faceswap.faces.smoothing import LandmarkSmoother
 from faceswap.images import read_image
 from faceswap.model.runtime import load_swap_model
-from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
+from faceswap.swapping.frame_swapper import STAGES, FrameSwapper, SwapSettings
 from tests.conftest import REPO_ROOT
 
 
@@ -37,3 +42,48 @@ def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):
     with pytest.raises(InputError) as raised:
         FrameSwapper(bundled_model, detector=object(), settings=SwapSettings(**settings))
     assert str(raised.value).startswith(message), str(raised.value)
+
+
+class DegenerateFace:
+    """A detector that reports one face whose 68 landmarks all lie on one point (no alignment)."""
+
+    def detect(self, frame):
+        point = np.full((68, 2), 50.0, np.float32)
+        return [Face(np.array([40, 40, 60, 60], np.float32), 0.9, point, np.zeros((468, 2), np.float32))]
+
+
+def assert_unchanged_result(result, frame) -> None:
+    assert result.frame is frame and result.faces == 0
+    assert set(result.timings_ms) == set(STAGES)
+    assert result.timings_ms["total"] >= result.timings_ms["detect"] >= 0.0
+    assert isinstance(result.cpu_ms, dict)
+
+
+def test_frames_it_cannot_swap_come_back_as_they_are_with_their_timings(bundled_model, still_path):
+    frame = read_image(still_path("s0"))
+    degenerate = FrameSwapper(bundled_model, detector=DegenerateFace()).swap_frame(frame, "a2b")
+    assert_unchanged_result(degenerate, frame)
+    assert degenerate.timings_ms["model"] == degenerate.timings_ms["blend"] == 0.0
+    with FaceDetector() as detector:
+        none_allowed = FrameSwapper(bundled_model, detector, SwapSettings(max_faces=0)).swap_frame(frame, "b2a")
+        assert_unchanged_result(none_allowed, frame)
+        assert none_allowed.timings_ms["align"] == none_allowed.timings_ms["model"] == 0.0
+        with pytest.raises(InputError) as raised:
+            FrameSwapper(bundled_model, detector).swap_frame(frame[..., 0], "a2b")
+        assert str(raised.value) == "the frame must be a uint8 (H, W, 3) BGR image"
+
+
+def test_a_streams_timestamps_not_the_wall_clock_drive_its_smoothing(bundled_model, clip_frames):
+    frames = clip_frames("d9", count=3, step=8)
+    outputs = []
+    with FaceDetector() as detector:
+        swapper = FrameSwapper(bundled_model, detector, SwapSettings(mark=False))
+        for pause in (0.0, 0.3):
+            smoother = LandmarkSmoother()
+            run = []
+            for index, frame in enumerate(frames):
+                run.append(swapper.swap_frame(frame, "a2b", smoother=smoother, timestamp_s=index / 25).frame)
+                time.sleep(pause)
+            outputs.append(run)
+    for first, second in zip(*outputs):
+        np.testing.assert_array_equal(first, second)
