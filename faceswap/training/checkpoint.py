@@ -1,4 +1,4 @@
-"""Training checkpoints: one ``checkpoint.npz`` per model directory, written atomically.
+"""Training checkpoints: ``checkpoint.npz`` per model directory (plus parts), written atomically.
 
 The file holds every weight of the encoder and both decoders, the optimizer's state (Adam
 moments, iteration counter) and a JSON ``meta`` record (model config, iteration, seed, batch
@@ -12,15 +12,43 @@ later run on another machine resumes the model instead of starting over. Resumin
 restores the weights and starts the optimizer's moments afresh (Adam re-estimates them within a
 few hundred iterations); the iteration count and seed carry on.
 
+**Parts.** The repository keeps no file over 20 MB, and `res96`'s compact checkpoint is 24.5 MB,
+so a compact checkpoint is written in parts of at most ``part_bytes`` (15 MB by default) of raw
+array data each — a deflated part is never bigger than its raw data plus a few hundred bytes:
+
+- ``<name>.npz`` (e.g. ``checkpoint.npz``) holds ``meta`` and as many arrays as fit; it is the
+  one path every reader is given. Its meta names the set: ``"parts": {"count": n, "set": id,
+  "chunked": {...}}`` (``format_version`` 2);
+- ``<stem>.part2.npz`` ... ``<stem>.part<n>.npz`` (e.g. ``checkpoint.part2.npz``) hold the other
+  arrays and a ``part`` member (JSON: the same ``set`` id, the part's index, ``n``);
+- an array larger than a part (none in `res96`: its largest is 9.4 MB in float16) is stored
+  flattened in pieces ``<key>@0``, ``<key>@1`` ... and put back together by the reader
+  (``chunked`` gives its shape and piece count).
+
+Arrays go to parts largest first, each into the first part with room (first-fit decreasing), so
+the set is a pure function of the weights' shapes. A checkpoint that fits one part is a single file
+exactly as before (``format_version`` 1, no ``parts``), and every reader still reads those.
+
 Writing goes to a temporary file in the same folder, is flushed to disk, then renamed over the
-old checkpoint: a run killed in the middle of a save leaves the last good checkpoint intact.
+old file: a run killed in the middle of a save leaves the last good checkpoint intact. A set is
+written parts first, ``<name>.npz`` last, then parts of an older, larger set are removed. A reader
+reads ``<name>.npz`` and then the parts it names and checks that each carries the same set id;
+one caught between two saves sees another id (or a part missing), reads again after a moment
+and raises CheckpointError if the set still does not hold together, so nobody ever gets the
+weights of two different saves. ``copy_checkpoint`` copies a set (parts renamed to the
+destination's name) the same way; ``checkpoint_files`` lists the files of one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
+import shutil
+import time
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -33,11 +61,48 @@ from faceswap.model.architecture import Autoencoders, ModelConfig
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.npz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1          # written for a checkpoint in one file (readable by every version)
+PARTS_FORMAT_VERSION = 2    # written for a checkpoint in parts
+READABLE_VERSIONS = (FORMAT_VERSION, PARTS_FORMAT_VERSION)
+PART_BYTES = 15_000_000     # most raw array bytes per compact part (the repository's file limit is 20 MB)
+READ_ATTEMPTS = 4           # reads of a set caught between two saves before giving up
+_PART_SUFFIX = re.compile(r"\.part(\d+)\.npz$")
 
 
 def checkpoint_path(model_dir: str | Path) -> Path:
     return Path(model_dir) / CHECKPOINT_NAME
+
+
+def part_path(path: str | Path, index: int) -> Path:
+    """The file of part ``index`` (2, 3, ...) of the checkpoint ``path``: ``<stem>.part<index>.npz``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.part{index}.npz")
+
+
+def is_part_path(path: str | Path) -> bool:
+    """True for a part file (``*.part<N>.npz``), which is no checkpoint on its own."""
+    return bool(_PART_SUFFIX.search(Path(path).name))
+
+
+def _existing_parts(path: Path) -> dict[int, Path]:
+    """Part files of ``path`` on disk now, by index."""
+    found = {}
+    for candidate in path.parent.glob(f"{_glob_escape(path.stem)}.part*.npz"):
+        match = _PART_SUFFIX.search(candidate.name)
+        if match and candidate.name == part_path(path, int(match.group(1))).name:
+            found[int(match.group(1))] = candidate
+    return found
+
+
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _remove_parts_beyond(path: Path, count: int) -> None:
+    """Delete part files of ``path`` whose index is above ``count`` (left by an older, larger set)."""
+    for index, stale in _existing_parts(path).items():
+        if index > count:
+            stale.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -74,36 +139,92 @@ def _optimizer_state_variables(optimizer) -> list:
     return [v for v in optimizer.variables if not v.path.endswith("learning_rate")]
 
 
+def network_arrays(networks: Autoencoders) -> dict[str, np.ndarray]:
+    """Every weight of the encoder and both decoders as ``{"<network>/<variable path>": array}``
+    (float32, the variables' shapes): the keys a checkpoint stores them under."""
+    return {f"{name}/{variable.path}": np.asarray(variable.numpy())
+            for name, network in networks.networks().items() for variable in network.weights}
+
+
+def _json_array(record: dict) -> np.ndarray:
+    return np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
+
+
+def _json_record(array: np.ndarray) -> dict:
+    record = json.loads(array.tobytes().decode("utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    return record
+
+
 def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, meta: dict[str, Any]) -> Path:
-    """Write ``checkpoint.npz`` atomically; ``meta`` must be JSON-able. Returns the path."""
+    """Write ``checkpoint.npz`` atomically (one file); ``meta`` must be JSON-able. Returns the path.
+    Part files left in the directory by a compact checkpoint it was resumed from are removed."""
     path = checkpoint_path(model_dir)
-    arrays: dict[str, np.ndarray] = {}
-    for name, network in networks.networks().items():
-        for variable in network.weights:
-            arrays[f"{name}/{variable.path}"] = np.asarray(variable.numpy())
+    arrays = network_arrays(networks)
     for index, variable in enumerate(_optimizer_state_variables(optimizer)):
         arrays[f"optimizer/{index:05d}"] = np.asarray(variable.numpy())
     meta = {**meta, "format_version": FORMAT_VERSION, "config": networks.config.to_dict()}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays["meta"] = _json_array(meta)
     atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
+    _remove_parts_beyond(path, 1)
     logger.debug("saved %s at iteration %s", path, meta.get("iteration"))
     return path
 
 
-def save_compact_checkpoint(checkpoint: "Checkpoint", path: str | Path) -> Path:
-    """Write ``checkpoint``'s weights as float16 without optimizer state to ``path`` (atomic).
+def _pack(arrays: dict[str, np.ndarray], part_bytes: int) -> tuple[list[dict[str, np.ndarray]], dict]:
+    """Group ``arrays`` into parts of at most ``part_bytes`` raw bytes (first-fit decreasing); an
+    array bigger than a part is cut into flattened pieces ``<key>@<i>``. Returns (parts, chunked)."""
+    items: list[tuple[str, np.ndarray]] = []
+    chunked: dict[str, dict] = {}
+    for key, value in arrays.items():
+        if value.nbytes > part_bytes:
+            count = math.ceil(value.nbytes / part_bytes)
+            chunked[key] = {"shape": list(value.shape), "count": count}
+            items.extend((f"{key}@{i}", piece) for i, piece in enumerate(np.array_split(value.reshape(-1), count)))
+        else:
+            items.append((key, value))
+    parts: list[dict[str, np.ndarray]] = []
+    room: list[int] = []
+    for key, value in sorted(items, key=lambda item: (-item[1].nbytes, item[0])):
+        index = next((i for i, free in enumerate(room) if value.nbytes <= free), None)
+        if index is None:
+            parts.append({})
+            room.append(part_bytes)
+            index = len(parts) - 1
+        parts[index][key] = value
+        room[index] -= value.nbytes
+    return parts or [{}], chunked
 
-    The file is a checkpoint like any other (copy it to ``<model dir>/checkpoint.npz`` to resume);
-    its meta has ``"compact": true``. Raises CheckpointError if the checkpoint holds no weights."""
+
+def save_compact_checkpoint(checkpoint: "Checkpoint", path: str | Path, part_bytes: int = PART_BYTES) -> Path:
+    """Write ``checkpoint``'s weights as float16 without optimizer state to ``path`` (atomic), in
+    parts of at most ``part_bytes`` raw bytes each (module docstring); returns ``path``.
+
+    The set is a checkpoint like any other: ``copy_checkpoint(path, <model dir>/checkpoint.npz)`` to
+    resume; its meta has ``"compact": true``. Raises CheckpointError if the checkpoint holds no
+    weights, ValueError for a ``part_bytes`` under 1."""
+    if part_bytes < 1:
+        raise ValueError(f"part_bytes must be at least 1, not {part_bytes}")
     path = Path(path)
     weights = {key: value.astype(np.float16) if value.dtype == np.float32 else value
                for key, value in checkpoint.arrays.items() if not key.startswith("optimizer/")}
     if not weights:
         raise CheckpointError(f"{checkpoint.path}: holds no weights to compact")
-    meta = {**checkpoint.meta, "compact": True}
-    weights["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    meta = {**checkpoint.meta, "compact": True, "format_version": FORMAT_VERSION}
+    meta.pop("parts", None)
+    parts, chunked = _pack(weights, part_bytes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, lambda handle: np.savez_compressed(handle, **weights))
+    if len(parts) > 1 or chunked:
+        set_id = uuid.uuid4().hex
+        meta.update(format_version=PARTS_FORMAT_VERSION, parts={"count": len(parts), "set": set_id, "chunked": chunked})
+        for index, arrays in enumerate(parts[1:], start=2):
+            record = _json_array({"set": set_id, "index": index, "count": len(parts)})
+            atomic_write_bytes(part_path(path, index),
+                               lambda handle, arrays=arrays, record=record: np.savez_compressed(handle, **arrays,
+                                                                                                part=record))
+    atomic_write_bytes(path, lambda handle: np.savez_compressed(handle, **parts[0], meta=_json_array(meta)))
+    _remove_parts_beyond(path, len(parts))
     return path
 
 
@@ -172,20 +293,122 @@ class Checkpoint:
             variable.assign(value)
 
 
+_READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError)
+
+
+class _TornSet(Exception):
+    """The parts on disk do not belong to the ``checkpoint.npz`` just read (a save in between, or one missing)."""
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The meta record of the checkpoint file ``path`` (reads only that member; for a set, the first
+    file's). CheckpointError if the file is missing or unreadable."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return _json_record(data["meta"])
+    except _READ_ERRORS as error:
+        raise CheckpointError(f"{path}: corrupt checkpoint, cannot be read ({error})") from None
+
+
+def _read_parts(path: Path, parts: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Add the arrays of parts 2..count of the set ``parts`` (meta["parts"]) to ``arrays``."""
+    for index in range(2, int(parts["count"]) + 1):
+        part = part_path(path, index)
+        try:
+            loaded = _read_npz(part)
+            record = _json_record(loaded.pop("part"))
+        except FileNotFoundError:
+            raise _TornSet(f"{part.name} is missing") from None
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"{part}: corrupt checkpoint part, cannot be read ({error})") from None
+        if record.get("set") != parts["set"] or record.get("index") != index:
+            raise _TornSet(f"{part.name} belongs to another save of the checkpoint")
+        arrays.update(loaded)
+    for key, shape_count in parts.get("chunked", {}).items():
+        pieces = [arrays.pop(f"{key}@{i}", None) for i in range(int(shape_count["count"]))]
+        if any(piece is None for piece in pieces):
+            raise CheckpointError(f"{path}: corrupt checkpoint (pieces of {key} are missing)")
+        arrays[key] = np.concatenate(pieces).reshape(shape_count["shape"])
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """The checkpoint whose (first) file is ``path``, with all its parts (module docstring).
+
+    Returns a Checkpoint whose arrays keep their stored dtypes (float16 in a compact one).
+    Raises CheckpointError, naming the file, when ``path`` is missing or unreadable, when a part is
+    missing or unreadable ("copy every part"), when the parts belong to different saves even after
+    ``READ_ATTEMPTS`` reads, or when the format is not one this version reads."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            arrays = _read_npz(path)
+            meta = _json_record(arrays.pop("meta"))
+        except _READ_ERRORS as error:
+            raise CheckpointError(f"{path}: corrupt checkpoint, cannot be read ({error})") from None
+        if meta.get("format_version") not in READABLE_VERSIONS:
+            raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not one of "
+                                  f"{READABLE_VERSIONS}; it was written by another version of faceswap")
+        parts = meta.get("parts")
+        if not parts:
+            break
+        try:
+            _read_parts(path, parts, arrays)
+            break
+        except _TornSet as torn:
+            if attempt == READ_ATTEMPTS - 1:
+                names = ", ".join(part_path(path, i).name for i in range(2, int(parts["count"]) + 1))
+                raise CheckpointError(f"{path}: checkpoint in {parts['count']} parts, but {torn}; a checkpoint "
+                                      f"is {path.name} with all of its parts ({names}): copy them together "
+                                      "(copy_checkpoint)") from None
+            time.sleep(0.1 * 2 ** attempt)  # a save may be replacing the set right now
+    return Checkpoint(path, meta, arrays)
+
+
 def load_checkpoint(model_dir: str | Path) -> Checkpoint | None:
-    """The checkpoint in ``model_dir``, None if there is none; CheckpointError if it is unreadable."""
+    """The checkpoint in ``model_dir`` (``checkpoint.npz`` and its parts), None if there is none;
+    CheckpointError if it is unreadable or incomplete (see ``read_checkpoint``)."""
     path = checkpoint_path(model_dir)
     if not path.exists():
         return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not a JSON object")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path}: corrupt checkpoint, cannot be read ({error})") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')!r} is not "
-                              f"{FORMAT_VERSION}; it was written by another version of faceswap")
-    return Checkpoint(path, meta, arrays)
+    return read_checkpoint(path)
+
+
+def checkpoint_files(path: str | Path) -> list[Path]:
+    """The files of the checkpoint ``path``: itself, then its parts in order (as its meta names them).
+    CheckpointError if ``path`` is unreadable."""
+    path = Path(path)
+    parts = read_meta(path).get("parts") or {}
+    return [path, *(part_path(path, index) for index in range(2, int(parts.get("count", 1)) + 1))]
+
+
+def copy_checkpoint(source: str | Path, destination: str | Path) -> Path:
+    """Copy the checkpoint ``source`` (with its parts) to ``destination`` (e.g. ``<model dir>/checkpoint.npz``;
+    parts are renamed to go with it), atomically as a save is: parts first, the first file last, then
+    stale parts of ``destination`` removed. The copy is checked by reading it back. Returns
+    ``destination``; CheckpointError if the source is missing, unreadable or incomplete."""
+    source, destination = Path(source), Path(destination)
+    files = checkpoint_files(source)
+    for index, part in enumerate(files[1:], start=2):
+        if not part.is_file():
+            read_checkpoint(source)  # raises the clear "part missing" error
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(part_path(destination, index),
+                           lambda handle, part=part: _copy_into(part, handle))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(destination, lambda handle: _copy_into(source, handle))
+    _remove_parts_beyond(destination, len(files))
+    read_checkpoint(destination)
+    return destination
+
+
+def _copy_into(path: Path, handle) -> None:
+    with open(path, "rb") as source:
+        shutil.copyfileobj(source, handle)
