@@ -2,7 +2,8 @@
 # Make (or keep training) the bundled default model, exactly as docs/default-model.md describes.
 # Work files go to workspace/default (or $FACESWAP_DEFAULT_WORK). Training resumes from
 # $work/model/checkpoint.npz, or, on a fresh machine, from the compact checkpoint committed in
-# models/default-training/ (float16 weights; the optimizer state starts afresh).
+# models/default-training/ (checkpoint.npz and its parts checkpoint.partN.npz: float16 weights; the
+# optimizer state starts afresh). The train options are scripts/default_model/train_options.txt.
 # Usage: scripts/make_default_model.sh [ITERATIONS [EXTRA TRAIN OPTIONS...]]
 #   then export with the command printed at the end.
 set -euo pipefail
@@ -33,11 +34,15 @@ if [ ! -f "$work/faces_b/faces.json" ]; then
 fi
 if [ ! -f "$work/model/checkpoint.npz" ] && [ -f models/default-training/checkpoint.npz ]; then
   mkdir -p "$work/model"
-  cp models/default-training/checkpoint.npz "$work/model/checkpoint.npz"
+  # the first file and its parts, if any (the names stay checkpoint.npz, checkpoint.part2.npz ...)
+  shopt -s nullglob
+  parts=(models/default-training/checkpoint.part*.npz)
+  shopt -u nullglob
+  cp models/default-training/checkpoint.npz "${parts[@]}" "$work/model/"
 fi
+# shellcheck disable=SC2207  # the recipe's words, one option or value each, no globs
+recipe=($(grep -v '^#' scripts/default_model/train_options.txt))
 $python -m faceswap train --side-a "$work/faces_a_clips" "$work/faces_a_people" --side-b "$work/faces_b" \
-    --model-dir "$work/model" --config res96 --iterations "$iterations" --batch-size 16 \
-    --learning-rate 1e-4 --warmup-iterations 300 --decay-floor 0.2 --balance --color-augmentation \
-    --precision mixed_bfloat16 --save-interval 200 --preview-interval 200 "$@"
+    --model-dir "$work/model" --iterations "$iterations" "${recipe[@]}" "$@"
 echo "export with: $python -m faceswap export --model-dir $work/model --output models/default" \
      "--compact-checkpoint models/default-training/checkpoint.npz"

@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="export directory to write (an older export there is replaced)")
     parser.add_argument("--compact-checkpoint", metavar="FILE",
                         help="also write the training checkpoint as float16 weights without optimizer state to "
-                             "FILE (small enough for a repository; copy it to <model dir>/checkpoint.npz to resume)")
+                             "FILE and, past 15 MB, FILE's parts <stem>.partN.npz beside it (each small enough for "
+                             "a repository; copy all of them to <model dir>/ under the names checkpoint*.npz to "
+                             "resume)")
     add_dataclass_arguments(parser, ExportSettings)
 
 
@@ -33,13 +35,13 @@ def run(args: argparse.Namespace) -> int:
              f"b2a {parity['b2a']['mean_abs_diff']:.4f} on {parity['faces']} faces") if parity else ""
     if args.compact_checkpoint:
         from faceswap.errors import CheckpointError
-        from faceswap.training.checkpoint import load_checkpoint, save_compact_checkpoint
+        from faceswap.training.checkpoint import checkpoint_files, load_checkpoint, save_compact_checkpoint
 
         checkpoint = load_checkpoint(args.model_dir)
         if checkpoint is None:
             raise CheckpointError(f"{args.model_dir}: no checkpoint.npz to compact")
         path = save_compact_checkpoint(checkpoint, args.compact_checkpoint)
-        print(f"compact checkpoint (float16 weights, no optimizer state): {path} "
-              f"{path.stat().st_size / 1e6:.1f} MB")
+        files = ", ".join(f"{file} {file.stat().st_size / 1e6:.1f} MB" for file in checkpoint_files(path))
+        print(f"compact checkpoint (float16 weights, no optimizer state): {files}")
     print(f"exported {manifest['config']} model (iteration {manifest['iterations']}) to {args.output}: {sizes}{check}")
     return 0

@@ -4,8 +4,8 @@
         --output docs/images/default-model-quality-vs-iterations.png \
         ../shared/data/clips/d12.mp4 ../shared/data/clips/d18.mp4
 
-Each snapshot (``iteration-<N>.npz``, written by snapshot_checkpoints.py) is loaded into the Keras
-networks (no export needed) and evaluated with faceswap.evaluation's benchmark on the held-out
+Each snapshot (``iteration-<N>.npz`` with its parts, written by snapshot_checkpoints.py) is loaded
+into the Keras networks (no export needed) and evaluated with faceswap.evaluation's benchmark on the held-out
 clips against the target's held-out tail. Writes one JSON per snapshot next to it (reused on the
 next run), a JSON summary and a plot of identity, judged-target share and detail vs iterations,
 so the stopping point is a measurement.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from faceswap.evaluation.benchmark import QualitySettings, evaluate_model  # noqa: E402
 from faceswap.model.architecture import build_autoencoders  # noqa: E402
-from faceswap.training.checkpoint import Checkpoint, load_checkpoint  # noqa: E402
+from faceswap.training.checkpoint import Checkpoint, is_part_path, read_checkpoint  # noqa: E402
 
 
 class KerasSnapshotModel:
@@ -49,16 +49,28 @@ class KerasSnapshotModel:
         return np.clip(np.asarray(self._models[direction](faces, training=False), dtype=np.float32), 0.0, 1.0)
 
 
-def load_snapshot(path: Path) -> Checkpoint:
-    folder = path.parent / f".{path.stem}"
-    folder.mkdir(exist_ok=True)
-    link = folder / "checkpoint.npz"
-    if not link.exists():
-        link.symlink_to(path.resolve())
-    return load_checkpoint(folder)
+def snapshot_paths(folder: Path) -> list[Path]:
+    """The snapshots ``iteration-<N>.npz`` in ``folder`` by iteration (their part files left out)."""
+    return sorted(path for path in folder.glob("iteration-*.npz") if not is_part_path(path))
+
+
+def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options shared with ablations.py: target, its held-out first frame, frames per clip."""
+    parser.add_argument("--target", default="../shared/data/clips/d6.mp4")
+    parser.add_argument("--target-first-frame", type=int, default=900)
+    parser.add_argument("--max-frames", type=int, default=30)
+
+
+def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argparse.Namespace) -> dict:
+    """faceswap.evaluation's benchmark report of a checkpoint's Keras weights on ``media`` against
+    ``args.target`` (options of ``add_benchmark_arguments``; no contact sheets)."""
+    settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
+    return evaluate_model(KerasSnapshotModel(checkpoint), media, args.target, settings)
 
 
 def summarise(report: dict) -> dict:
+    """Per medium: distance to the target, judged-target share, detail share of the ceiling, mouth and
+    eye correlations, flicker ratio (None where not measured)."""
     rows = {}
     for medium in report["media"]:
         if "error" in medium:
@@ -67,7 +79,9 @@ def summarise(report: dict) -> dict:
         rows[medium["media"]] = {"output_to_target": identity.get("output_to_target"),
                                  "judged_target": identity.get("judged_target_share"),
                                  "detail_share_of_ceiling": detail.get("share_of_ceiling"),
-                                 "mouth_correlation": medium.get("expression", {}).get("mouth_correlation")}
+                                 "mouth_correlation": medium.get("expression", {}).get("mouth_correlation"),
+                                 "eye_correlation": medium.get("expression", {}).get("eye_correlation"),
+                                 "flicker_ratio": medium.get("flicker_ratio")}
     return rows
 
 
@@ -75,24 +89,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("snapshots", type=Path, help="folder of iteration-<N>.npz snapshots")
     parser.add_argument("media", nargs="+", help="held-out clips/stills")
-    parser.add_argument("--target", default="../shared/data/clips/d6.mp4")
-    parser.add_argument("--target-first-frame", type=int, default=900)
-    parser.add_argument("--max-frames", type=int, default=30)
+    add_benchmark_arguments(parser)
     parser.add_argument("--multiples-of", type=int, default=1, help="evaluate only snapshots whose iteration "
                                                                       "is a multiple of this")
     parser.add_argument("--output", type=Path, required=True, help="plot (.png); the summary goes beside it (.json)")
     args = parser.parse_args()
-    settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
     summary = {}
-    for path in sorted(args.snapshots.glob("iteration-*.npz")):
+    for path in snapshot_paths(args.snapshots):
         if int(path.stem.split("-")[1]) % args.multiples_of:
             continue
         cached = path.with_suffix(".quality.json")
         if cached.exists():
             report = json.loads(cached.read_text())
         else:
-            model = KerasSnapshotModel(load_snapshot(path))
-            report = evaluate_model(model, args.media, args.target, settings)
+            report = benchmark_checkpoint(read_checkpoint(path), args.media, args)
             cached.write_text(json.dumps(report, indent=1))
         iteration = int(path.stem.split("-")[1])
         summary[iteration] = {"media": summarise(report), "load_average": report.get("load_average")}

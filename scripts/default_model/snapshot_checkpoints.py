@@ -3,33 +3,31 @@
     python scripts/default_model/snapshot_checkpoints.py workspace/default/model --every 400
 
 Polls ``<model dir>/checkpoint.npz`` (written atomically by the trainer every ``--save-interval``)
-and writes ``<model dir>/snapshots/iteration-<N>.npz`` (float16 weights, no optimizer state)
+and writes ``<model dir>/snapshots/iteration-<N>.npz`` (float16 weights, no optimizer state; with
+its parts ``iteration-<N>.part2.npz`` ... for a model past 15 MB, see faceswap/training/checkpoint.py)
 whenever the checkpoint's iteration is a multiple of ``--every``. Runs until interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from faceswap.errors import CheckpointError  # noqa: E402
-from faceswap.training.checkpoint import checkpoint_path, load_checkpoint, save_compact_checkpoint  # noqa: E402
+from faceswap.training.checkpoint import (checkpoint_path, load_checkpoint, read_meta,  # noqa: E402
+                                          save_compact_checkpoint)
 
 
 def checkpoint_iteration(path: Path) -> int | None:
     """The iteration recorded in a checkpoint's meta (reads only that member), None if unreadable."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return int(json.loads(data["meta"].tobytes().decode("utf-8")).get("iteration", 0))
-    except Exception:  # a checkpoint being replaced right now: try again on the next poll
+        return int(read_meta(path).get("iteration", 0))
+    except (CheckpointError, TypeError, ValueError):  # a checkpoint being replaced right now: try again next poll
         return None
 
 
