@@ -89,3 +89,39 @@ def test_the_feather_blend_is_alpha_face_plus_one_minus_alpha_frame_to_the_level
     with pytest.raises(ValueError) as raised:
         paste_face(frame, face, mask[:32], crop_matrix(30, 20))
     assert str(raised.value) == "face crop (64, 64, 3) and mask (32, 64) differ in size"
+
+
+def test_the_mask_is_rounded_to_the_nearest_8_bit_alpha():
+    """White face over a black frame: each pixel becomes the mask value x 255, rounded."""
+    frame = np.zeros((100, 100, 3), np.uint8)
+    face = np.ones((SIZE, SIZE, 3), np.float32)
+    ramp = np.linspace(0.0, 1.0, 48, dtype=np.float32)
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[8:56, 8:56] = ramp[np.newaxis, :]
+    paste_face(frame, face, mask, crop_matrix(10, 10))
+    expected = np.floor(ramp * 255.0 + 0.5)
+    np.testing.assert_array_equal(frame[10 + 30, 10 + 8:10 + 56, 1], expected)
+
+
+@pytest.mark.parametrize("x,y", [(-200, 20), (300, 20), (20, -200), (20, 300)])
+def test_a_face_beside_the_frame_touches_nothing(x, y):
+    """Level with the frame but wholly left / right / above / below it: nothing to paste."""
+    frame = gradient_frame()
+    original = frame.copy()
+    face = np.full((SIZE, SIZE, 3), 0.5, np.float32)
+    for mode in ("feather", "poisson"):
+        assert paste_face(frame, face, disc_mask(), crop_matrix(x, y), mode) is None
+    assert np.array_equal(frame, original)
+
+
+@pytest.mark.parametrize("width,height", [(2, 20), (20, 2)])
+def test_poisson_leaves_a_mask_under_3_px_across_as_the_frame_was(width, height):
+    """seamlessClone cannot clone a sliver under 3 px across: poisson mode leaves the frame as it
+    was there (rather than failing or pasting the face's colours unblended)."""
+    frame = gradient_frame()
+    original = frame.copy()
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    mask[20:20 + height, 20:20 + width] = 1.0
+    flat_face = np.full((SIZE, SIZE, 3), (0.9, 0.1, 0.5), np.float32)
+    assert paste_face(frame, flat_face, mask, crop_matrix(80, 60), "poisson") is not None
+    assert np.array_equal(frame, original)

@@ -75,3 +75,82 @@ def test_face_cut_by_the_frame_edge(aligned_still, mode):
     changed = np.abs(frame[y0:y1, x0:x1].astype(np.int16) - before[y0:y1, x0:x1]).max(axis=2)
     assert changed[alpha == 0].max() == 0
     assert changed[alpha > 0.9].mean() > 8
+
+
+def own_pixels(frame: np.ndarray, x: int, y: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's own pixels at (x, y) as a crop (float32 in [0, 1]) and its scale-1 image -> crop matrix."""
+    crop = frame[y:y + size, x:x + size].astype(np.float32) / 255.0
+    return crop, np.array([[1.0, 0.0, -x], [0.0, 1.0, -y]])
+
+
+@pytest.mark.parametrize("edge", ["none", "left", "right", "top", "bottom"])
+def test_poisson_pasting_a_faces_own_pixels_back_keeps_the_frame(aligned_still, edge):
+    """Cloning a face's own gradients onto itself changes nothing, also where the frame edge cuts
+    the face: the clone lands on the very pixels it came from, not a pixel beside them."""
+    still = aligned_still("s0")
+    centre_x, centre_y = transform_points([[32.0, 32.0]], invert_matrix(still.matrix))[0].astype(int)
+    x, y = centre_x - 32, centre_y - 32
+    crop, _ = own_pixels(still.frame, x, y)
+    # Cut the frame 20 px into the crop on one side; the crop keeps the pixels beyond the cut.
+    rows, columns = slice(None), slice(None)
+    if edge == "left":
+        columns = slice(x + 20, None)
+    elif edge == "right":
+        columns = slice(None, x + 44)
+    elif edge == "top":
+        rows = slice(y + 20, None)
+    elif edge == "bottom":
+        rows = slice(None, y + 44)
+    frame = np.ascontiguousarray(still.frame[rows, columns])
+    left, top = (columns.start or 0), (rows.start or 0)
+    matrix = np.array([[1.0, 0.0, -(x - left)], [0.0, 1.0, -(y - top)]])
+    before = frame.copy()
+
+    region = paste_face(frame, crop, np.ones((64, 64), np.float32), matrix, "poisson")
+
+    x0, y0, x1, y1 = region
+    difference = np.abs(frame[y0:y1, x0:x1].astype(np.int16) - before[y0:y1, x0:x1])
+    assert difference.mean() < 1.0 and difference.max() <= 3, (difference.mean(), difference.max())
+
+
+def test_a_face_or_mask_beyond_zero_to_one_saturates_instead_of_wrapping(aligned_still):
+    """A colour-corrected face can overshoot [0, 1] a little; what is pasted is clipped to 0 / 255
+    (never wrapped round the 8-bit range), and so is a mask outside [0, 1]."""
+    face = aligned_still("s1").crop.astype(np.float32) / 255.0 * 1.6 - 0.3   # about -0.3 .. 1.3
+    frame = np.full((120, 120, 3), 128, np.uint8)
+    mask = np.zeros((64, 64), np.float32)
+    mask[8:40, 8:56] = 1.4            # above 1: the face, fully
+    mask[44:60, 8:56] = -0.5          # below 0: the frame, untouched
+    matrix = np.array([[1.0, 0.0, -30.0], [0.0, 1.0, -20.0]])
+
+    paste_face(frame, face, mask, matrix)
+
+    pasted = frame[20 + 8:20 + 40, 30 + 8:30 + 56].astype(np.int16)
+    source = face[8:40, 8:56]
+    assert (source > 1.0).sum() > 50 and (source < 0.0).sum() > 50
+    assert (pasted[source >= 1.0] == 255).all()
+    assert (pasted[source <= 0.0] == 0).all()
+    inside = (source > 0.01) & (source < 0.99)
+    np.testing.assert_allclose(pasted[inside], np.floor(source[inside] * 255.0 + 0.5), atol=1)
+    assert (frame[20 + 44:20 + 60, 30 + 8:30 + 56] == 128).all()
+
+
+def test_the_chosen_interpolation_is_the_one_pasted_with(aligned_still):
+    """A face enlarged 3x is pasted with the kernel asked for: the bicubic paste matches a bicubic
+    enlargement of the crop, the bilinear one a bilinear enlargement, each closer than the other."""
+    import cv2
+
+    still = aligned_still("s1")
+    face = still.crop.astype(np.float32) / 255.0
+    # frame px 30 + d <-> crop px d / 3 - 1 / 3: the pixel-centre mapping of cv2.resize by 3
+    matrix = np.array([[1 / 3, 0.0, -31 / 3], [0.0, 1 / 3, -31 / 3]])
+    inner = slice(36, 30 + 192 - 6)
+    errors = {}
+    for interpolation in ("linear", "cubic"):
+        frame = np.zeros((260, 260, 3), np.uint8)
+        paste_face(frame, face, np.ones((64, 64), np.float32), matrix, interpolation=interpolation)
+        for kernel, flag in (("linear", cv2.INTER_LINEAR), ("cubic", cv2.INTER_CUBIC)):
+            enlarged = cv2.resize(still.crop, (192, 192), interpolation=flag)[6:-6, 6:-6]
+            errors[interpolation, kernel] = np.abs(frame[inner, inner].astype(np.float32) - enlarged).mean()
+    assert errors["cubic", "cubic"] < 0.8 * errors["cubic", "linear"], errors
+    assert errors["linear", "linear"] < 0.8 * errors["linear", "cubic"], errors
