@@ -15,7 +15,8 @@ Writes into ``--output`` (an ignored path; it travels to the machine beside the 
   versions of requirements.lock), downloaded with pip for CPython ``--python-version`` on
   manylinux x86-64 (run.sh installs them with ``--no-index``);
 - ``checkpoint.npz`` (with ``--resume-from``): the model directory's checkpoint as a compact one
-  (float16 weights, no Adam state: a sixth of the size) so the GPU run continues the model, or
+  (float16 weights, no Adam state: a sixth of the size; past 15 MB with its parts
+  ``checkpoint.part2.npz`` ..., faceswap/training/checkpoint.py) so the GPU run continues the model, or
   whole with ``--full-checkpoint`` (where size does not matter, e.g. Cloud Storage); it counts
   towards ``--max-mb``;
 - ``bundle.json``: the sides, the train options after ``--`` (given to ``train_gpu.py``), sizes.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from faceswap.errors import FaceswapError  # noqa: E402
 from faceswap.model.architecture import CONFIGS, get_config  # noqa: E402
-from faceswap.training.checkpoint import load_checkpoint, save_compact_checkpoint  # noqa: E402
+from faceswap.training.checkpoint import (checkpoint_files, copy_checkpoint, load_checkpoint,  # noqa: E402
+                                          save_compact_checkpoint)
 from faceswap.training.dataset import load_face_set  # noqa: E402
 from faceswap.training.face_pack import write_face_pack  # noqa: E402
 
@@ -113,7 +114,8 @@ def prepare(argv: list[str]) -> int:
     output = args.output
     output.mkdir(parents=True, exist_ok=True)
     carried = output / "checkpoint.npz"
-    carried.unlink(missing_ok=True)  # never a stale checkpoint of an earlier bundle
+    for stale in (carried, *output.glob("checkpoint.part*.npz")):  # never a stale checkpoint of an earlier bundle
+        stale.unlink(missing_ok=True)
     if args.resume_from is not None:
         checkpoint = load_checkpoint(args.resume_from)
         if checkpoint is None:
@@ -121,10 +123,10 @@ def prepare(argv: list[str]) -> int:
         if checkpoint.config.name != args.config:
             raise SystemExit(f"{checkpoint.path} is a {checkpoint.config.name!r} model, not {args.config!r}")
         if args.full_checkpoint:
-            shutil.copyfile(checkpoint.path, carried)
+            copy_checkpoint(checkpoint.path, carried)
         else:
             save_compact_checkpoint(checkpoint, carried)
-    checkpoint_mb = carried.stat().st_size / 1e6 if carried.exists() else 0.0
+    checkpoint_mb = sum(path.stat().st_size for path in checkpoint_files(carried)) / 1e6 if carried.exists() else 0.0
     sides = {"a": load_face_set("a", args.side_a, config.layout, args.oversample),
              "b": load_face_set("b", args.side_b, config.layout, args.oversample)}
     qualities = [q for q in QUALITY_STEPS if q <= args.quality] or [args.quality]

@@ -54,7 +54,7 @@ class VertexTrainingSettings:
     image_uri: str = setting("", "training image in Artifact Registry (required), built from "
                                  "scripts/gpu_training/Dockerfile for linux/amd64")
     bundle_uri: str = setting("", "gs:// folder holding the bundle of prepare_bundle.py (faces_a.npz, faces_b.npz, "
-                                  "bundle.json, optionally checkpoint.npz to resume) (required)")
+                                  "bundle.json, optionally checkpoint*.npz to resume) (required)")
     output_uri: str = setting("", "gs:// folder for model/ and summary.json (required; the job's base output directory)")
     machine_type: str = setting("g2-standard-16", "machine type of the worker (16 vCPUs feed the augmentation)")
     accelerator_type: str = setting("NVIDIA_L4", "GPU type (Vertex AI AcceleratorType, e.g. NVIDIA_L4, "

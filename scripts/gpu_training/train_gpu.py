@@ -13,8 +13,9 @@ Writes to ``--output``: ``model/`` (checkpoint.npz, loss.csv, loss.png, preview.
 directory that resumes anywhere, TensorFlow included) and ``summary.json`` (backend, devices,
 iterations, it/s overall and after the first ``--steady-after`` iterations (compilation), losses,
 load average). ``--part-mb 15`` also writes the checkpoint as float16 weights (compact
-checkpoint) split into parts of at most 15 MB, for transfers that limit file sizes: join them
-with ``cat checkpoint_compact.npz.part* > checkpoint.npz``. Any train option (``--batch-size``,
+checkpoint) in parts of at most 15 MB, for transfers that limit file sizes, into ``compact/``
+(``checkpoint.npz``, ``checkpoint.part2.npz`` ...: faceswap/training/checkpoint.py): a model
+directory that resumes as it is (copy all of its files). Any train option (``--batch-size``,
 ``--iterations``, ``--learning-rate`` ...) given here overrides the bundle's.
 """
 
@@ -24,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"), choices=BACKENDS,
                         help="Keras backend (default: $KERAS_BACKEND, else jax)")
     parser.add_argument("--part-mb", type=float, default=0.0,
-                        help="also write the compact checkpoint in parts of at most this many MB (0: no)")
+                        help="also write the compact checkpoint into OUTPUT/compact/ in parts of at most this many "
+                             "MB (0: no)")
     parser.add_argument("--steady-after", type=int, default=20,
                         help="iterations left out of the steady-state it/s (compilation, warm-up)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -82,21 +83,6 @@ def steady_rate(loss_csv: Path, skip: int) -> tuple[float, int]:
     return (count / seconds if seconds > 0 else math.nan), count
 
 
-def write_parts(source: Path, directory: Path, part_mb: float) -> list[str]:
-    """Split ``source`` into ``<name>.partNN`` files of at most ``part_mb`` MB in ``directory``."""
-    size = int(part_mb * 1e6)
-    names = []
-    with open(source, "rb") as handle:
-        for index in range(10_000):
-            chunk = handle.read(size)
-            if not chunk:
-                break
-            name = f"{source.name}.part{index:02d}"
-            (directory / name).write_bytes(chunk)
-            names.append(name)
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
@@ -116,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         settings.workers = max(1, (os.cpu_count() or 2) - 1)
     args.output.mkdir(parents=True, exist_ok=True)
     model_dir = Path(args.model_dir)
+    from faceswap.training.checkpoint import checkpoint_files, copy_checkpoint, load_checkpoint, save_compact_checkpoint
+
     resume = args.bundle / "checkpoint.npz"
     if resume.is_file() and not (model_dir / "checkpoint.npz").exists():
-        model_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(resume, model_dir / "checkpoint.npz")
+        copy_checkpoint(resume, model_dir / "checkpoint.npz")  # with its parts
     trainer = Trainer(args.side_a, args.side_b, model_dir, settings,
                       augment=settings_from(AugmentSettings, args, env_prefix=train_command.ENV_PREFIX),
                       loss=settings_from(LossSettings, args, env_prefix=train_command.ENV_PREFIX),
@@ -141,13 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         "loss_every_n": [[i, round(a, 5), round(b, 5)] for i, a, b in losses[::max(1, len(losses) // 100)]],
         "cpu_count": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    from faceswap.training.checkpoint import load_checkpoint, save_compact_checkpoint
-
     checkpoint = load_checkpoint(model_dir)
     if args.part_mb > 0 and checkpoint is not None:
-        compact = save_compact_checkpoint(checkpoint, args.output / "checkpoint_compact.npz")
-        summary["checkpoint_parts"] = write_parts(compact, args.output, args.part_mb)
-        compact.unlink()
+        compact = save_compact_checkpoint(checkpoint, args.output / "compact" / "checkpoint.npz",
+                                          part_bytes=int(args.part_mb * 1e6))
+        summary["checkpoint_parts"] = [str(path.relative_to(args.output)) for path in checkpoint_files(compact)]
     (args.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "loss_every_n"}, indent=2))
     return 0
