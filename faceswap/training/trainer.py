@@ -69,6 +69,8 @@ class TrainSettings:
     warmup_iterations: int = setting(0, "raise the learning rate linearly from 0 over this many iterations")
     decay_floor: float = setting(1.0, "cosine decay of the learning rate from the warm-up to the last iteration, "
                                       "down to this share of the peak (1 = no decay)")
+    decay_end: int = setting(0, "iteration at which the decay reaches the floor (0 = --iterations); lets a phase "
+                                "that stops early (a pretraining phase) follow the schedule of the whole run")
     balance: bool = setting(False, "draw batches balanced over identities and head yaw (training/sampling.py) "
                                    "instead of shuffled epochs")
     beta_1: float = setting(0.5, "Adam beta 1")
@@ -125,15 +127,15 @@ def seed_weight_initialisation(seed: int) -> None:
 
 def learning_rate_at(iteration: int, settings: TrainSettings) -> float:
     """Learning rate of iteration ``iteration`` (0-based): linear warm-up over ``warmup_iterations``,
-    then cosine decay to ``decay_floor`` x the peak at ``settings.iterations`` (Loshchilov & Hutter,
-    SGDR, 2017; a warm-up as in Goyal et al., 2017)."""
+    then cosine decay to ``decay_floor`` x the peak at ``settings.decay_end`` (else ``settings.iterations``)
+    (Loshchilov & Hutter, SGDR, 2017; a warm-up as in Goyal et al., 2017)."""
     peak = settings.learning_rate
     warmup = max(0, settings.warmup_iterations)
     if warmup and iteration < warmup:
         return peak * (iteration + 1) / warmup
     if settings.decay_floor >= 1.0:
         return peak
-    span = max(1, settings.iterations - warmup)
+    span = max(1, (settings.decay_end or settings.iterations) - warmup)
     progress = min(1.0, max(0.0, (iteration - warmup) / span))
     floor = max(0.0, settings.decay_floor)
     return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))

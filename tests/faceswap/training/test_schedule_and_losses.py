@@ -23,6 +23,17 @@ def test_warm_up_then_cosine_decay_to_the_floor():
     assert all(a >= b for a, b in zip(rates, rates[1:]))
 
 
+def test_a_phase_that_stops_early_follows_the_whole_runs_schedule():
+    whole = TrainSettings(learning_rate=1e-4, iterations=1100, warmup_iterations=100, decay_floor=0.2)
+    first_half = TrainSettings(learning_rate=1e-4, iterations=600, warmup_iterations=100, decay_floor=0.2,
+                               decay_end=1100)
+    assert [learning_rate_at(i, first_half) for i in (0, 100, 350, 599)] == \
+        [learning_rate_at(i, whole) for i in (0, 100, 350, 599)]
+    assert learning_rate_at(599, first_half) > 0.6e-4  # not decayed to the floor at its own end
+    assert learning_rate_at(600, TrainSettings(learning_rate=1e-4, iterations=600, warmup_iterations=100,
+                                               decay_floor=0.2)) == pytest.approx(0.2e-4)
+
+
 def test_defaults_keep_a_constant_learning_rate():
     settings = TrainSettings(learning_rate=5e-5)
     assert {learning_rate_at(i, settings) for i in (0, 10, 99_999)} == {5e-5}
