@@ -28,6 +28,9 @@ _SHORT_TEXT = "AI"
 _MIN_TEXT_HEIGHT_PX = 8        # below this Hershey glyphs stop being legible
 _TEXT_HEIGHT_RATIO = 0.032     # text cap height as a share of the shorter frame side
 _MAX_WIDTH_RATIO = 0.6         # the label never covers more than this share of the frame width
+_STROKE_PX_PER_SCALE = 1.4     # stroke thickness per unit of font scale (about 1/16 of the text height)
+# Text height of the font at scale 1, the same for every text (the font's cap and base lines).
+_TEXT_HEIGHT_AT_SCALE_1 = cv2.getTextSize(_SHORT_TEXT, _FONT, 1.0, 1)[0][1]
 
 
 @dataclass
@@ -49,19 +52,20 @@ class _RenderedMark:
     add: np.ndarray    # float32 (h, w, 1): white text contribution, 0..255
 
 
+def _stroke_thickness(scale: float) -> int:
+    """Stroke thickness in px for a font scale: at least 1."""
+    return max(1, round(scale * _STROKE_PX_PER_SCALE))
+
+
 def _label_layout(text: str, frame_width: int, frame_height: int) -> tuple[str, float, int]:
     """Pick (text, font scale, thickness) so the label is readable and fits the frame."""
-    (_, unit_height), _ = cv2.getTextSize(text, _FONT, 1.0, 1)
     text_height = max(_MIN_TEXT_HEIGHT_PX, round(min(frame_width, frame_height) * _TEXT_HEIGHT_RATIO))
-    scale = text_height / unit_height
-    thickness = max(1, round(scale * 1.4))
-    (width, _), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    if width > frame_width * _MAX_WIDTH_RATIO:
-        scale *= frame_width * _MAX_WIDTH_RATIO / width
-        thickness = max(1, round(scale * 1.4))
-    if scale * unit_height < _MIN_TEXT_HEIGHT_PX and text != _SHORT_TEXT:
+    scale = text_height / _TEXT_HEIGHT_AT_SCALE_1
+    (width, _), _ = cv2.getTextSize(text, _FONT, scale, _stroke_thickness(scale))
+    scale *= min(1.0, frame_width * _MAX_WIDTH_RATIO / width)   # a text too long is drawn smaller
+    if scale * _TEXT_HEIGHT_AT_SCALE_1 < _MIN_TEXT_HEIGHT_PX and text != _SHORT_TEXT:
         return _label_layout(_SHORT_TEXT, frame_width, frame_height)
-    return text, scale, thickness
+    return text, scale, _stroke_thickness(scale)
 
 
 @functools.lru_cache(maxsize=32)
@@ -100,10 +104,10 @@ def draw_mark(frame: np.ndarray, settings: MarkSettings | None = None) -> np.nda
         return frame
     patch_height, patch_width = rendered.keep.shape[:2]
     patch = frame[rendered.top:rendered.top + patch_height, rendered.left:rendered.left + patch_width]
-    blended = patch.astype(np.float32)
-    blended *= rendered.keep[: patch.shape[0], : patch.shape[1]]
+    blended = patch * rendered.keep[: patch.shape[0], : patch.shape[1]]   # float32
     blended += rendered.add[: patch.shape[0], : patch.shape[1]]
+    # keep + add / 255 <= 1, so the values lie in [0.5, 255.5]: no clipping; storing them in the
+    # uint8 frame truncates, which the + 0.5 makes a rounding.
     blended += 0.5
-    np.clip(blended, 0.0, 255.0, out=blended)
-    patch[...] = blended.astype(np.uint8)
+    patch[...] = blended
     return frame

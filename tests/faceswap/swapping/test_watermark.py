@@ -51,5 +51,53 @@ def test_mark_corner_can_be_chosen(still_path):
 
 def test_unknown_corner_is_a_clear_error(still_path):
     frame = read_image(still_path("s3"))
-    with pytest.raises(InputError, match="unknown mark corner 'middle'"):
+    with pytest.raises(InputError) as raised:
         draw_mark(frame, MarkSettings(mark_corner="middle"))
+    assert str(raised.value) == ("unknown mark corner 'middle': expected one of "
+                                 "bottom-right, bottom-left, top-right, top-left")
+
+
+LONG_TEXT = "AI-generated: the face in this video was replaced by software"     # 61 characters
+LONGER_TEXT = "AI-generated: the face in this video stream was replaced by software"
+
+
+def text_ink(width: int, height: int, text: str = "AI-generated") -> tuple[float, int, int]:
+    """Mark a black frame: (ink per px of text width, text width, text height) in px; on black
+    the plate stays black and each pixel is the text's coverage."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    draw_mark(frame, MarkSettings(mark_text=text))
+    ink = frame[..., 0].astype(np.float64) / 255.0
+    rows, columns = np.nonzero(ink)
+    text_width = columns.max() - columns.min() + 1
+    return ink.sum() / text_width, text_width, rows.max() - rows.min() + 1
+
+
+@pytest.mark.parametrize("width,height,text,stroke_px", [
+    (640, 480, "AI-generated", 1),
+    (1920, 1080, "AI-generated", 2),
+    (1920, 1080, LONG_TEXT, 2),       # drawn smaller to fit, still 2 px
+    (1920, 1080, LONGER_TEXT, 1),     # drawn smaller still: 1 px
+])
+def test_the_strokes_thicken_with_the_text(width, height, text, stroke_px):
+    """Strokes about 1.4 px per unit of font scale (1/16 of the text height), at least 1 px:
+    a 1 px stroke leaves about 3 px of ink per px of text width, a 2 px one about 8.5."""
+    ink_per_px, _, _ = text_ink(width, height, text)
+    low, high = {1: (2.3, 4.5), 2: (7.0, 10.0)}[stroke_px]
+    assert low < ink_per_px < high, ink_per_px
+
+
+def test_a_long_text_is_drawn_smaller_to_fit_the_frame():
+    """The text never covers more than 60 % of the frame width; a long one is scaled to just that."""
+    _, short_width, short_height = text_ink(1920, 1080)
+    _, long_width, long_height = text_ink(1920, 1080, LONG_TEXT)
+    assert short_width < 0.4 * 1920                     # the default text has room to spare
+    assert 0.57 * 1920 < long_width <= 0.6 * 1920
+    assert long_height < 0.8 * short_height
+
+
+def test_the_full_text_is_kept_down_to_8_px_text():
+    """At 320x240 the text is exactly 8 px, the legibility floor: still the full text, not "AI"."""
+    _, text_width, _ = text_ink(320, 240)
+    assert text_width > 60
+    _, short_width, _ = text_ink(120, 90)              # would have to shrink under 8 px: "AI" instead
+    assert short_width < 20
