@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from faceswap.faces.landmarks import inter_ocular_distance
 from faceswap.settings import setting
 
 
@@ -31,7 +32,14 @@ def face_hull_points(landmarks68: np.ndarray, settings: MaskSettings | None = No
     brow_centre = brows.mean(axis=0)
     upwards = brow_centre - chin
     forehead = brows + upwards * settings.forehead
-    return np.concatenate([landmarks, forehead], axis=0)
+    return np.concatenate([landmarks, forehead])
+
+
+def _disc(radius: int) -> np.ndarray:
+    """uint8 (2 radius + 1, 2 radius + 1) elliptical structuring element: growing or shrinking a
+    mask by it moves the edge ``radius`` px in every direction."""
+    diameter = 2 * radius + 1
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (diameter, diameter))
 
 
 def face_mask(landmarks68: np.ndarray, size: int, settings: MaskSettings | None = None) -> np.ndarray:
@@ -42,18 +50,18 @@ def face_mask(landmarks68: np.ndarray, size: int, settings: MaskSettings | None 
     cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA)
     erode = int(round(abs(settings.erode) * size))
     if erode > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
-        mask = cv2.erode(mask, kernel) if settings.erode > 0 else cv2.dilate(mask, kernel)
+        mask = cv2.erode(mask, _disc(erode)) if settings.erode > 0 else cv2.dilate(mask, _disc(erode))
     feather = int(round(settings.feather * size))
     if feather > 0:
         # Shrink by half the feather first so the soft edge stays inside the hull.
         half = max(1, feather // 2)
-        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * half + 1, 2 * half + 1)))
+        mask = cv2.erode(mask, _disc(half))
         blur = 2 * feather + 1
         mask = cv2.GaussianBlur(mask, (blur, blur), 0)
     return mask.astype(np.float32) / 255.0
 
 
+JAW_AND_BROWS = slice(0, 27)
 EYES = (slice(36, 42), slice(42, 48))
 MOUTH = slice(48, 60)
 
@@ -72,14 +80,14 @@ def eyes_mouth_mask(landmarks68: np.ndarray, size: int, dilate: float = 0.04) ->
         cv2.fillConvexPoly(mask, hull, 255)
     grow = int(round(dilate * size))
     if grow > 0:
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        mask = cv2.dilate(mask, _disc(grow))
     return (mask > 0).astype(np.float32)
 
 
 def _fill_hulls(mask: np.ndarray, landmarks: np.ndarray, parts, value: int) -> None:
     for part in parts:
         hull = cv2.convexHull(np.round(landmarks[part] * 8).astype(np.int32))
-        cv2.fillConvexPoly(mask, hull, value, lineType=cv2.LINE_8, shift=3)
+        cv2.fillConvexPoly(mask, hull, value, shift=3)   # 8-connected (the default line type): hard edges
 
 
 def skin_mask(landmarks68: np.ndarray, size: int, features_margin: float = 0.06) -> np.ndarray:
@@ -94,13 +102,12 @@ def skin_mask(landmarks68: np.ndarray, size: int, features_margin: float = 0.06)
     """
     landmarks = np.asarray(landmarks68, dtype=np.float32)
     mask = np.zeros((size, size), dtype=np.uint8)
-    _fill_hulls(mask, landmarks, (slice(0, 27),), 255)
+    _fill_hulls(mask, landmarks, (JAW_AND_BROWS,), 255)
     features = np.zeros_like(mask)
     _fill_hulls(features, landmarks, (slice(17, 22), slice(22, 27), *EYES, MOUTH), 255)
-    eye_distance = float(np.linalg.norm(landmarks[EYES[0]].mean(axis=0) - landmarks[EYES[1]].mean(axis=0)))
-    grow = int(round(features_margin * eye_distance))
+    grow = int(round(features_margin * inter_ocular_distance(landmarks)))
     if grow > 0:
-        features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        features = cv2.dilate(features, _disc(grow))
     mask[features > 0] = 0
     return (mask > 0).astype(np.float32)
 
@@ -126,10 +133,9 @@ def mouth_interior_mask(landmarks68: np.ndarray, size: int, grow: float = 0.04, 
         return np.zeros((size, size), dtype=np.float32)
     mask = np.zeros((size, size), dtype=np.uint8)
     _fill_hulls(mask, landmarks, (INNER_LIPS,), 255)
-    eye_distance = float(np.linalg.norm(landmarks[EYES[0]].mean(axis=0) - landmarks[EYES[1]].mean(axis=0)))
-    radius = int(round(grow * eye_distance))
+    radius = int(round(grow * inter_ocular_distance(landmarks)))
     if radius > 0 and mask.any():
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+        mask = cv2.dilate(mask, _disc(radius))
     sigma = feather * size
     if sigma > 0 and mask.any():
         mask = cv2.GaussianBlur(mask, (0, 0), sigma)

@@ -145,11 +145,14 @@ def test_the_face_mask_is_eroded_or_dilated_by_a_disc_and_drawn_anti_aliased():
         assert_grown_by(dilated, hull, radius)
 
 
-def test_skin_is_the_jaw_and_brow_hull_without_the_grown_features():
+@pytest.mark.parametrize("margin_px", [None, 1])    # the default 0.06 x inter-ocular distance, and 1 px
+def test_skin_is_the_jaw_and_brow_hull_without_the_grown_features(margin_px):
     """The documented definition written out: hull of points 0-26, minus the brows (17-21, 22-26),
     eyes and outer lips, each grown by features_margin x the inter-ocular distance."""
     face = synthetic_face(0.0)
-    skin = skin_mask(face, SIZE)
+    eye_distance = np.linalg.norm(face[36:42].mean(axis=0) - face[42:48].mean(axis=0))
+    margin = 0.06 if margin_px is None else margin_px / eye_distance
+    skin = skin_mask(face, SIZE, features_margin=margin)
     assert skin.dtype == np.float32 and set(np.unique(skin)) == {0.0, 1.0}
 
     def hull_mask(points) -> np.ndarray:
@@ -160,7 +163,53 @@ def test_skin_is_the_jaw_and_brow_hull_without_the_grown_features():
     features = np.zeros((SIZE, SIZE), np.uint8)
     for part in (slice(17, 22), slice(22, 27), slice(36, 42), slice(42, 48), slice(48, 60)):
         features |= hull_mask(face[part])
-    radius = int(round(0.06 * np.linalg.norm(face[36:42].mean(axis=0) - face[42:48].mean(axis=0))))
+    radius = int(round(margin * eye_distance))
+    assert margin_px is None or radius == margin_px
     grown = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     expected = hull_mask(face[0:27]) & (grown == 0)
     np.testing.assert_array_equal(skin, expected.astype(np.float32))
+
+
+def face_outline(face: np.ndarray) -> np.ndarray:
+    """The convex hull of the face and forehead points, int32 (n, 1, 2) crop px."""
+    return cv2.convexHull(np.round(face_hull_points(face)).astype(np.int32))
+
+
+def anti_aliased_hull(face: np.ndarray) -> np.ndarray:
+    """uint8 {0..255}: the face outline filled anti-aliased, neither shrunk nor softened."""
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    cv2.fillConvexPoly(mask, face_outline(face), 255, lineType=cv2.LINE_AA)
+    return mask
+
+
+@pytest.mark.parametrize("feather_px", [0, 1, 4, 20])
+def test_the_feathered_edge_lies_half_a_feather_inside_the_hull(feather_px):
+    """The soft edge stays inside the hull: its half level encloses the hull shrunk by a disc of
+    half the feather (at least 1 px once there is a feather; none without one), and the face's
+    interior is exactly 1."""
+    face = synthetic_face(0.0)
+    soft = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=feather_px / SIZE))
+    assert soft.max() == 1.0 and soft.min() == 0.0
+    half = max(1, feather_px // 2) if feather_px else 0
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * half + 1, 2 * half + 1))
+    shrunk = cv2.erode((anti_aliased_hull(face) > 127).astype(np.uint8), disc)
+    one_px_ring = cv2.arcLength(face_outline(face), True)     # the area of a 1 px wide ring at the edge
+    assert abs(int((soft > 0.5).sum()) - int(shrunk.sum())) < 0.3 * one_px_ring
+
+
+@pytest.mark.parametrize("feather_px", [10, 20])
+def test_the_soft_edge_is_a_share_of_the_feather_wide(feather_px):
+    """From 10 % to 90 % the edge spans 0.5-0.8 x feather px (a Gaussian of a 2 feather + 1 px kernel)."""
+    face = synthetic_face(0.0)
+    soft = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=feather_px / SIZE))
+    width = ((soft > 0.1).sum() - (soft > 0.9).sum()) / cv2.arcLength(face_outline(face), True)
+    assert 0.5 * feather_px < width < 0.8 * feather_px, width
+
+
+def test_a_1_px_feather_still_softens_the_edge():
+    face = synthetic_face(0.0)
+    partial = lambda mask: int(((mask > 0.02) & (mask < 0.98)).sum())
+    hard = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=0.0))
+    slight = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=1.0 / SIZE))
+    assert partial(slight) > 1.5 * partial(hard)
+    np.testing.assert_array_equal(hard, anti_aliased_hull(face).astype(np.float32) / 255.0)
