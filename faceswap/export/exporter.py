@@ -4,8 +4,11 @@ The export directory holds:
 
 - ``saved_model/``: a TensorFlow SavedModel with two signatures, ``a2b`` (encoder -> decoder B) and
   ``b2a`` (encoder -> decoder A); input ``faces`` and output ``faces``: BGR float32 (N, S, S, 3) in [0, 1];
-- ``swap_a2b.tflite`` and ``swap_b2a.tflite``: the same two paths as TFLite models with
-  dynamic-range int8 weights (activations stay float), served with ai-edge-litert;
+- ``swap_a2b.tflite`` and ``swap_b2a.tflite``: the same two paths as TFLite models, served with
+  ai-edge-litert: by default with dynamic-range int8 weights (activations stay float; XNNPACK runs
+  them with int8 arithmetic, quantizing activations on the fly); ``ExportSettings.quantization``
+  (``--quantization``) chooses full-integer int8 (calibrated on training faces), float16 or float32
+  instead (docs/performance.md compares their cost and parity);
 - ``manifest.json``: model config, input size and FaceLayout, training iterations and time, the
   sides' data, creation date, a Keras-vs-TFLite parity measurement, and every file with its
   size and sha256 (the runtime checks them).
@@ -45,12 +48,26 @@ def tflite_name(direction: str) -> str:
     return f"swap_{direction}.tflite"
 
 
+# TFLite variants of the swap model (ExportSettings.quantization); all take and give float32 faces.
+QUANTIZATIONS = {
+    "dynamic": "dynamic-range int8 weights, float activations",
+    "int8": "full-integer int8 weights and activations (calibrated on training faces), float32 input/output",
+    "float16": "float16 weights (expanded to float32 at load), float activations",
+    "float32": "float32 weights and activations",
+}
+
+
 @dataclass
 class ExportSettings:
     """What to export and how to check it."""
 
     parity_faces: int = setting(16, "faces from the training folders used to measure TFLite vs Keras (0 = skip)")
     parity_tolerance: float = setting(0.06, "largest mean |TFLite - Keras| (per face, [0,1] scale) accepted")
+    quantization: str = setting("dynamic", "TFLite variant: " + "; ".join(f"{name}: {what}" for name, what in
+                                                                       QUANTIZATIONS.items()),
+                                choices=tuple(QUANTIZATIONS))
+    calibration_faces: int = setting(256, "training faces (spread over every folder of both sides) that fix the "
+                                          "int8 ranges (quantization int8)")
 
 
 def file_list(directory: Path) -> list[dict]:
@@ -89,17 +106,37 @@ def write_savedmodel(networks: Autoencoders, path: Path) -> None:
     archive.write_out(str(path), verbose=False)
 
 
-def write_tflite(savedmodel: Path, direction: str, path: Path) -> None:
-    """Convert one SavedModel signature to a TFLite model with dynamic-range int8 weights."""
+def write_tflite(savedmodel: Path, direction: str, path: Path, quantization: str = "dynamic",
+                 calibration_faces: np.ndarray | None = None) -> None:
+    """Convert one SavedModel signature to a TFLite model (``QUANTIZATIONS``; float32 faces in and out).
+
+    ``int8`` (post-training full-integer quantization, TensorFlow's "Post-training integer
+    quantization" guide) needs ``calibration_faces``: BGR float32 (N, S, S, 3) in [0, 1] whose
+    activations fix every tensor's int8 range; the model keeps float32 input and output (a quantize
+    and a dequantize op at the boundary). FaceswapError for an unknown variant or missing faces.
+    """
     import tensorflow as tf
 
+    if quantization not in QUANTIZATIONS:
+        raise FaceswapError(f"unknown quantization {quantization!r}: expected one of {', '.join(QUANTIZATIONS)}")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(savedmodel), signature_keys=[direction])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no representative data: dynamic-range int8
+    if quantization in ("dynamic", "int8", "float16"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # alone (no calibration data): dynamic-range int8
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantization == "int8":
+        if calibration_faces is None or not len(calibration_faces):
+            raise FaceswapError("int8 quantization needs calibration faces (training faces of the checkpoint)")
+        faces = np.ascontiguousarray(calibration_faces, dtype=np.float32)
+        converter.representative_dataset = lambda: ([faces[index:index + 1]] for index in range(len(faces)))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     path.write_bytes(converter.convert())
 
 
-def _parity_faces(sides: dict, size_layout, count: int) -> np.ndarray | None:
-    """Up to ``count`` real faces (model crops, BGR float32 [0,1]) from the checkpoint's training folders."""
+def training_faces(sides: dict, layout, count: int, every_folder: bool = False) -> np.ndarray | None:
+    """Up to ``count`` real faces (model crops, BGR float32 (N, S, S, 3) [0, 1]) from the checkpoint's
+    training folders (``sides`` of its meta), half per side, evenly spread over each folder; from the
+    first usable folder of a side, or from ``every_folder``. None when no folder is usable."""
     if count <= 0:
         return None
     from faceswap.training.dataset import load_face_set
@@ -108,14 +145,15 @@ def _parity_faces(sides: dict, size_layout, count: int) -> np.ndarray | None:
     for side in ("a", "b"):
         folders = [Path(f) for f in sides.get(side, {}).get("folders", [])]
         folders = [f for f in folders if (f / "faces.json").is_file()]
-        if not folders:
-            continue
-        try:
-            face_set = load_face_set(side, folders[:1], size_layout, progress=False, max_faces=max(1, count // 2))
-        except FaceswapError as error:
-            logger.info("parity check: side %s folder unusable (%s)", side.upper(), error)
-            continue
-        faces.extend(face_set.model_crop(index) for index in range(len(face_set)))
+        folders = folders if every_folder else folders[:1]
+        for folder in folders:
+            try:
+                face_set = load_face_set(side, [folder], layout, progress=False,
+                                         max_faces=max(1, count // (2 * len(folders))))
+            except FaceswapError as error:
+                logger.info("side %s folder %s unusable (%s)", side.upper(), folder, error)
+                continue
+            faces.extend(face_set.model_crop(index) for index in range(len(face_set)))
     return np.stack(faces) if faces else None
 
 
@@ -147,9 +185,12 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     """Export the checkpoint in ``model_dir`` to ``output`` (replacing an older export there).
 
     Returns the manifest. CheckpointError if ``model_dir`` holds no usable checkpoint;
-    FaceswapError if ``output`` is something else than an (old) export directory.
+    FaceswapError if ``output`` is something else than an (old) export directory, for an unknown
+    ``settings.quantization``, or for ``int8`` when none of the checkpoint's face folders is here.
     """
     settings = settings or ExportSettings()
+    if settings.quantization not in QUANTIZATIONS:
+        raise FaceswapError(f"unknown quantization {settings.quantization!r}: expected one of {', '.join(QUANTIZATIONS)}")
     model_dir, output = Path(model_dir), Path(output)
     checkpoint = load_checkpoint(model_dir)
     if checkpoint is None:
@@ -165,9 +206,18 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     staging.chmod(0o755)
     try:
         write_savedmodel(networks, staging / SAVED_MODEL_DIR)
-        for direction in DIRECTIONS:
-            write_tflite(staging / SAVED_MODEL_DIR, direction, staging / tflite_name(direction))
         meta = checkpoint.meta
+        calibration = None
+        if settings.quantization == "int8":
+            calibration = training_faces(meta.get("sides", {}), config.layout, settings.calibration_faces,
+                                         every_folder=True)
+            if calibration is None:
+                raise FaceswapError(f"{model_dir}: int8 quantization needs the training faces to calibrate on, "
+                                    f"and none of the checkpoint's face folders is here "
+                                    f"({[s.get('folders') for s in meta.get('sides', {}).values()]})")
+        for direction in DIRECTIONS:
+            write_tflite(staging / SAVED_MODEL_DIR, direction, staging / tflite_name(direction),
+                         settings.quantization, calibration)
         manifest = {
             "format": MANIFEST_FORMAT,
             "format_version": MANIFEST_VERSION,
@@ -180,7 +230,9 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
             "directions": {direction: {"decoder": networks.decoder_for(direction).name,
                                        "tflite": tflite_name(direction), "savedmodel_signature": direction}
                            for direction in DIRECTIONS},
-            "quantization": "tflite: dynamic-range int8 weights, float activations; savedmodel: float32",
+            "quantization": f"tflite: {QUANTIZATIONS[settings.quantization]}; savedmodel: float32",
+            "tflite_quantization": settings.quantization,
+            "calibration_faces": 0 if calibration is None else int(len(calibration)),
             "iterations": checkpoint.iteration,
             "training_seconds": float(meta.get("training_seconds", 0.0)),
             "batch_size": meta.get("batch_size"),
@@ -190,7 +242,7 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
             "checkpoint_saved": meta.get("updated"),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        faces = _parity_faces(manifest["sides"], config.layout, settings.parity_faces)
+        faces = training_faces(manifest["sides"], config.layout, settings.parity_faces)
         if faces is not None:
             manifest["parity"] = measure_parity(networks, staging, faces)
             worst = max(manifest["parity"][d]["max_face_mean_abs_diff"] for d in DIRECTIONS)
