@@ -10,7 +10,8 @@ import pytest
 
 from faceswap.errors import InputError
 from faceswap.faces.masks import skin_mask
-from faceswap.swapping.color_transfer import (COLOR_MODES, clipped_share, hue_flip_share, masked_mean_and_deviation,
+from faceswap.swapping.color_transfer import (COLOR_MODES, _channel_max, _channel_min, _gamut_reach, _scale_channels,
+                                              clipped_share, hue_flip_share, masked_mean_and_deviation,
                                               srgb_to_linear, statistics_mask, transfer_color)
 
 CASES = ["overexposed_face", "red_stage_light", "very_dark_face"]
@@ -161,3 +162,37 @@ def test_unknown_mode_is_a_clear_error(face_pair):
     with pytest.raises(InputError, match="unknown colour mode 'sepia'"):
         transfer_color(swapped, original, mask, "sepia")
     assert COLOR_MODES[0] == "illuminant"
+
+
+def test_plane_wise_helpers_equal_numpys_reductions_and_broadcasts():
+    # The per-channel helpers replace slow short-axis numpy reductions and broadcasts (issue 10):
+    # they must give the very same numbers, including where the gamut is compressed.
+    rng = np.random.default_rng(7)
+    image = rng.uniform(-0.2, 1.3, (37, 41, 3)).astype(np.float32)
+    grey = rng.uniform(0.0, 1.0, (37, 41, 1)).astype(np.float32)
+    gains = np.array([1.7, 0.6, 1.05])
+    assert np.array_equal(_channel_max(image), image.max(axis=-1))
+    assert np.array_equal(_channel_min(image), image.min(axis=-1))
+    assert np.array_equal(_scale_channels(image, gains), image * gains.astype(np.float32))
+    offset = image - grey
+    reach = np.maximum(offset / np.maximum(1.0 - 1.0 / 255.0 - grey, 1e-6),
+                       offset / -np.maximum(grey - 1.0 / 255.0, 1e-6)).max(axis=-1)
+    assert np.array_equal(_gamut_reach(image, grey), reach) and reach.max() > 0.85
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_clipped_share_counts_a_pixel_once_whichever_channel_clips(dtype):
+    image = np.full((4, 5, 3), 128, np.uint8)
+    image[0, 0] = (255, 10, 10)      # one channel at 255
+    image[0, 1] = (0, 0, 0)          # all at 0
+    image[1, 1] = (200, 0, 255)      # both ends in one pixel
+    image[3, 4] = (255, 255, 255)    # clipped but outside the mask
+    mask = np.ones((4, 5), np.float32)
+    mask[3, 4] = 0.0
+    picture = image if dtype == np.uint8 else image.astype(np.float32) / 255.0
+    assert clipped_share(picture, mask) == pytest.approx(3 / 19)
+    assert clipped_share(picture, np.zeros((4, 5), np.float32)) == 0.0
+    if dtype == np.float32:   # values that round to 255 / 0 when written count as clipped
+        nearly = np.full((2, 2, 3), 0.5, np.float32)
+        nearly[0, 0, 2], nearly[1, 1, 0] = 254.6 / 255.0, 0.4 / 255.0
+        assert clipped_share(nearly, np.ones((2, 2), np.float32)) == 0.5
