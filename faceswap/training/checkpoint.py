@@ -84,6 +84,10 @@ def is_part_path(path: str | Path) -> bool:
     return bool(_PART_SUFFIX.search(Path(path).name))
 
 
+def _glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
 def _existing_parts(path: Path) -> dict[int, Path]:
     """Part files of ``path`` on disk now, by index."""
     found = {}
@@ -92,10 +96,6 @@ def _existing_parts(path: Path) -> dict[int, Path]:
         if match and candidate.name == part_path(path, int(match.group(1))).name:
             found[int(match.group(1))] = candidate
     return found
-
-
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def _remove_parts_beyond(path: Path, count: int) -> None:
