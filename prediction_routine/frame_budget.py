@@ -3,8 +3,8 @@
 Two limits (docs/security.md, items 1 and 3 of issue 12):
 
 - **Decompression bombs.** ``read_header`` reads the format and the dimensions from the image
-  header with Pillow's lazy ``Image.open`` (it parses the header only; no pixel is decoded) and
-  refuses, with one sentence, any format outside ``ALLOWED_FORMATS`` (JPEG and PNG, the formats of
+  header — libjpeg-turbo's header parser for a JPEG (the live path's frames: ~2 us), Pillow's lazy
+  ``Image.open`` otherwise (it parses the header only; no pixel is decoded) — and refuses, with one sentence, any format outside ``ALLOWED_FORMATS`` (JPEG and PNG, the formats of
   docs/protocols.md) and any image over the pixel limit. OpenCV, which decodes the frame
   afterwards, picks its decoder by the same file signature, so nothing else is ever decoded: a
   10 KB WebP of 16383x16383 is refused in microseconds instead of allocating 1.5 GB.
@@ -88,9 +88,13 @@ def read_header(data: bytes, max_pixels: int) -> FrameHeader:
     """Format and size of JPEG/PNG ``data`` from its header alone; InstanceError when the format is
     not allowed, the header cannot be read, or the image is over ``max_pixels`` (width x height).
 
-    Never decodes pixels: Pillow's ``Image.open`` is lazy, and the formats it may try are limited to
-    ``ALLOWED_FORMATS``.
+    Never decodes pixels: a JPEG's header is parsed by libjpeg-turbo (simplejpeg, ~2 us), anything
+    else — and a JPEG it cannot parse — by Pillow's lazy ``Image.open`` (~50 us), whose formats are
+    limited to ``ALLOWED_FORMATS`` and whose message names what is wrong.
     """
+    header = _jpeg_header(data)
+    if header is not None:
+        return _within_limits(header, max_pixels)
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -105,6 +109,27 @@ def read_header(data: bytes, max_pixels: int) -> FrameHeader:
         raise InstanceError(f"the image is over the limit of {max_pixels} pixels (Pillow: {error})") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as error:
         raise InstanceError(f"the image header cannot be read ({type(error).__name__}: {error})") from None
+    return _within_limits(header, max_pixels)
+
+
+def _jpeg_header(data: bytes) -> FrameHeader | None:
+    """The size a JPEG's header announces, read by libjpeg-turbo (simplejpeg's header parser, no
+    pixel decoded); None for anything else or when it cannot tell (Pillow then reads the header)."""
+    if bytes(data[:3]) != b"\xff\xd8\xff":
+        return None
+    try:
+        import simplejpeg
+    except ImportError:  # not in every image that uses faceswap
+        return None
+    try:
+        height, width, _, _ = simplejpeg.decode_jpeg_header(bytes(data))
+    except (ValueError, RuntimeError):
+        return None
+    return FrameHeader("JPEG", int(width), int(height))
+
+
+def _within_limits(header: FrameHeader, max_pixels: int) -> FrameHeader:
+    """``header``, or InstanceError when it announces no pixels or more than ``max_pixels``."""
     if header.width <= 0 or header.height <= 0:
         raise InstanceError(f"the image header says {header.width}x{header.height} pixels")
     if header.pixels > max_pixels:

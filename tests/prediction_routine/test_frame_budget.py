@@ -128,3 +128,35 @@ def test_live_streams_swap_every_face_up_to_max_faces(routine, d9_640x480):
     assert [result["faces"] for result in results] == [2, 2, 2, 2], [r["error"] for r in results]
     stream = routine._streams.get("two-people")
     assert stream.tracker is not None and stream.tracker.max_faces == routine.swapper.settings.max_faces == 4
+
+
+def _pillow_jpeg(image, **options) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_jpeg_headers_read_fast_say_what_pillow_says_and_broken_ones_get_pillows_words(d9_640x480):
+    from io import BytesIO
+
+    from PIL import Image
+
+    rgb = cv2.cvtColor(d9_640x480[0][:301, :457], cv2.COLOR_BGR2RGB)
+    cmyk = BytesIO()
+    Image.fromarray(rgb).convert("CMYK").save(cmyk, "JPEG")
+    variants = {"baseline": _pillow_jpeg(rgb), "progressive": _pillow_jpeg(rgb, progressive=True),
+                "4:4:4": _pillow_jpeg(rgb, subsampling=0), "grey": _pillow_jpeg(rgb[..., 0]),
+                "cmyk": cmyk.getvalue(), "opencv": encode_jpeg(d9_640x480[0][:301, :457])}
+    for name, data in variants.items():
+        with Image.open(BytesIO(data)) as image:
+            expected = image.size
+        header = read_header(data, 4096 * 4096)
+        assert (header.format, header.width, header.height) == ("JPEG", *expected) == ("JPEG", 457, 301), name
+    with pytest.raises(InstanceError, match="cannot be read|not a JPEG or PNG"):
+        read_header(variants["baseline"][:40], 4096 * 4096)        # cut inside the header
+    with pytest.raises(InstanceError, match="not a JPEG or PNG image"):
+        read_header(b"\xff\xd8\xff" + b"\x00" * 64, 4096 * 4096)  # a JPEG signature and nothing else
