@@ -79,46 +79,34 @@ def umeyama(source: np.ndarray, target: np.ndarray, estimate_scale: bool = True)
     """Least-squares similarity transform (3x3, float64) mapping ``source`` (N, 2) onto ``target`` (N, 2).
 
     Umeyama, "Least-squares estimation of transformation parameters between two point patterns",
-    PAMI 1991 — the same estimator the classic deepfakes aligner uses.
+    PAMI 1991 — the same estimator the classic deepfakes aligner uses. The rotation is
+    U S V^T with S = diag(1, det(U) det(V)) (eq. 39-43: for a full-rank covariance det(U) det(V)
+    is the sign of its determinant, for rank 1 it is the paper's own choice), so a mirrored point
+    set gets the best rotation, never a reflection. Points all in one place give a matrix of NaN.
+    ``estimate_scale=False``: rotation and translation only. Computed in float64 whatever the input dtype.
     """
     source = np.asarray(source, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
-    count, dimensions = source.shape
     source_mean = source.mean(axis=0)
     target_mean = target.mean(axis=0)
     source_centred = source - source_mean
-    target_centred = target - target_mean
-    covariance = target_centred.T @ source_centred / count
-    signs = np.ones((dimensions,), dtype=np.float64)
-    if np.linalg.det(covariance) < 0:
-        signs[dimensions - 1] = -1
-    transform = np.eye(dimensions + 1, dtype=np.float64)
+    # cross-covariance; the target needs no centring: the centred source sums to zero
+    covariance = target.T @ source_centred / len(source)
     u, singular, vt = np.linalg.svd(covariance)
-    rank = np.linalg.matrix_rank(covariance)
-    if rank == 0:
-        return np.full_like(transform, np.nan)
-    if rank == dimensions - 1:
-        if np.linalg.det(u) * np.linalg.det(vt) > 0:
-            transform[:dimensions, :dimensions] = u @ vt
-        else:
-            saved = signs[dimensions - 1]
-            signs[dimensions - 1] = -1
-            transform[:dimensions, :dimensions] = u @ np.diag(signs) @ vt
-            signs[dimensions - 1] = saved
-    else:
-        transform[:dimensions, :dimensions] = u @ np.diag(signs) @ vt
-    if estimate_scale:
-        scale = 1.0 / source_centred.var(axis=0).sum() * (singular @ signs)
-    else:
-        scale = 1.0
-    transform[:dimensions, dimensions] = target_mean - scale * (transform[:dimensions, :dimensions] @ source_mean.T)
-    transform[:dimensions, :dimensions] *= scale
+    if not singular.any():  # rank 0: no direction to match
+        return np.full((3, 3), np.nan)
+    signs = np.array([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ np.diag(signs) @ vt
+    scale = 1.0 / source_centred.var(axis=0).sum() * (singular @ signs) if estimate_scale else 1.0
+    transform = np.eye(3)
+    transform[:2, :2] = scale * rotation
+    transform[:2, 2] = target_mean - scale * (rotation @ source_mean)
     return transform
 
 
 def alignment_matrix(landmarks68: np.ndarray, layout: FaceLayout) -> np.ndarray:
     """(2, 3) float64 matrix mapping image px -> aligned-crop px, from (68, 2) px landmarks."""
-    unit = umeyama(np.asarray(landmarks68)[TEMPLATE_POINTS], MEAN_FACE, True)[:2].copy()
+    unit = umeyama(np.asarray(landmarks68)[TEMPLATE_POINTS], MEAN_FACE)[:2].copy()
     unit *= layout.inner_size
     unit[:, 2] += layout.offset
     return unit
@@ -128,7 +116,7 @@ def relayout_matrix(source: FaceLayout, target: FaceLayout) -> np.ndarray:
     """(2, 3) matrix mapping px of a crop in ``source`` layout to px of the same face in ``target`` layout."""
     scale = target.inner_size / source.inner_size
     shift = target.offset - source.offset * scale
-    return np.array([[scale, 0.0, shift], [0.0, scale, shift]], dtype=np.float64)
+    return np.array([[scale, 0.0, shift], [0.0, scale, shift]])
 
 
 def invert_matrix(matrix: np.ndarray) -> np.ndarray:
@@ -138,15 +126,13 @@ def invert_matrix(matrix: np.ndarray) -> np.ndarray:
 
 def compose(first: np.ndarray, then: np.ndarray) -> np.ndarray:
     """(2, 3) matrix that applies ``first`` and then ``then``."""
-    full_first = np.vstack([first, [0.0, 0.0, 1.0]])
-    full_then = np.vstack([then, [0.0, 0.0, 1.0]])
-    return (full_then @ full_first)[:2]
+    return np.asarray(then) @ np.vstack([first, [0.0, 0.0, 1.0]])
 
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a (2, 3) matrix to (N, 2) points; returns (N, 2) float64."""
-    points = np.asarray(points, dtype=np.float64)
-    return points @ np.asarray(matrix, dtype=np.float64)[:, :2].T + np.asarray(matrix, dtype=np.float64)[:, 2]
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return np.asarray(points) @ matrix[:, :2].T + matrix[:, 2]
 
 
 INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4,
@@ -154,6 +140,13 @@ INTERPOLATIONS = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC, "lanczos
 PASTE_INTERPOLATIONS = ("linear", "cubic", "lanczos")
 _AREA_SUPERSAMPLING = 4
 _MAX_PRE_ENLARGE = 4
+
+
+def _enlargement(factor: int) -> np.ndarray:
+    """(2, 3) matrix from crop px to px of the crop enlarged ``factor`` times: u' = factor u + (factor - 1) / 2
+    maps the centres of a factor x factor block onto the crop pixel's centre."""
+    shift = (factor - 1) / 2.0
+    return np.array([[factor, 0.0, shift], [0.0, factor, shift]])
 
 
 def interpolation_flag(interpolation: int | str) -> int:
@@ -178,11 +171,8 @@ def warp_to_crop(image: np.ndarray, matrix: np.ndarray, size: int, interpolation
     flag = interpolation_flag(interpolation)
     if flag == cv2.INTER_AREA:
         factor = _AREA_SUPERSAMPLING
-        # crop px (u, v) at 4x: u' = 4 u + 1.5 maps the centres of a 4x4 block onto the crop pixel's centre
-        fine = np.asarray(matrix, dtype=np.float64) * factor
-        fine[:, 2] += (factor - 1) / 2.0
-        big = cv2.warpAffine(image, fine, (size * factor, size * factor), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
+        big = cv2.warpAffine(image, compose(matrix, _enlargement(factor)), (size * factor, size * factor),
+                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
     return cv2.warpAffine(image, matrix, (size, size), flags=flag, borderMode=cv2.BORDER_REPLICATE)
 
@@ -201,7 +191,7 @@ def align_face(image: np.ndarray, landmarks68: np.ndarray, layout: FaceLayout,
 
 def paste_region(matrix: np.ndarray, crop_size: int, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """Bounding box ``(x0, y0, x1, y1)`` in the frame, clipped, that a crop aligned by ``matrix`` covers."""
-    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]], dtype=np.float64)
+    corners = np.array([[0, 0], [crop_size, 0], [0, crop_size], [crop_size, crop_size]])
     frame_corners = transform_points(corners, invert_matrix(matrix))
     height, width = frame_shape[:2]
     # two extra pixels each side: interpolation reaches a pixel beyond the crop's outline
@@ -224,9 +214,8 @@ def unalign_to_region(crop: np.ndarray, matrix: np.ndarray, region: tuple[int, i
     Returns an array (y1-y0, x1-x0[, C]) of the crop's dtype; pixels the crop does not cover are 0.
     """
     x0, y0, x1, y1 = region
-    shifted = np.asarray(matrix, dtype=np.float64).copy()
-    # region px (u, v) = frame px (u + x0, v + y0): crop = M @ (u + x0, v + y0, 1)
-    shifted[:, 2] += shifted[:, 0] * x0 + shifted[:, 1] * y0
+    # region px (u, v) = frame px (u + x0, v + y0)
+    shifted = compose(np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]]), matrix)
     flag = interpolation_flag(interpolation)
     if flag == cv2.INTER_AREA:  # no area kernel when a crop is enlarged: bilinear
         flag = cv2.INTER_LINEAR
@@ -237,18 +226,16 @@ def unalign_to_region(crop: np.ndarray, matrix: np.ndarray, region: tuple[int, i
         # enlarge by a whole factor with the kernel, then one bilinear warp at about 1:1 places it.
         height, width = crop.shape[:2]
         crop = cv2.resize(crop, (width * factor, height * factor), interpolation=flag)
-        # enlarged px = factor * crop px + (factor - 1) / 2 (pixel centres)
-        shifted = shifted * factor
-        shifted[:, 2] += (factor - 1) / 2.0
+        shifted = compose(shifted, _enlargement(factor))
         flag = cv2.INTER_LINEAR
-    return cv2.warpAffine(crop, shifted, (x1 - x0, y1 - y0), flags=flag | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # OpenCV's default border: constant 0 where the crop does not reach
+    return cv2.warpAffine(crop, shifted, (x1 - x0, y1 - y0), flags=flag | cv2.WARP_INVERSE_MAP)
 
 
 def crop_magnification(matrix: np.ndarray) -> float:
     """How many frame px one crop px covers, for an image -> crop ``matrix`` (2, 3) (1 / its scale)."""
-    linear = np.asarray(matrix, dtype=np.float64)[:, :2]
-    determinant = abs(linear[0, 0] * linear[1, 1] - linear[0, 1] * linear[1, 0])
+    (a, b, _), (c, d, _) = np.asarray(matrix).tolist()
+    determinant = abs(a * d - b * c)
     return float(1.0 / np.sqrt(determinant)) if determinant > 0 else 1.0
 
 
