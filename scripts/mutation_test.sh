@@ -29,7 +29,7 @@ TESTS[stream_states]="tests/prediction_routine/test_stream_states.py tests/predi
 MODULES[smoothing]="faceswap/faces/smoothing.py"
 TESTS[smoothing]="tests/faceswap/faces/test_smoothing.py tests/faceswap/faces/test_smoother_reset_contract.py tests/faceswap/faces/test_one_euro_contract.py"
 MODULES[alignment]="faceswap/faces/alignment.py"
-TESTS[alignment]="tests/faceswap/faces/test_alignment.py"
+TESTS[alignment]="tests/faceswap/faces/test_alignment.py tests/faceswap/faces/test_alignment_contract.py"
 MODULES[masks]="faceswap/faces/masks.py"
 TESTS[masks]="tests/faceswap/faces/test_masks.py tests/faceswap/faces/test_feature_masks_contract.py"
 MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py faceswap/faces/landmarks.py"
@@ -47,8 +47,13 @@ TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py tests/facesw
 # MediaPipe does not survive being forked after it ran: these targets fork each mutant from a
 # clean fork server instead of from mutmut's own process (slower start, same verdicts).
 declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [blending]=forkserver
-                      [watermark]=forkserver [sharpening]=forkserver [color_transfer]=forkserver
+                      [watermark]=forkserver [sharpening]=forkserver [color_transfer]=fork
                       [frame_swapper]=forkserver)
+# These targets' tests need MediaPipe only to find the faces they work on (the swapping fixtures):
+# their selection runs once first, filling the landmark cache (FACESWAP_LANDMARK_CACHE, see
+# tests/faceswap/swapping/conftest.py); after that no run starts MediaPipe, so each mutant can be
+# forked from mutmut's own process (seconds instead of tens of seconds per mutant).
+declare -A WARM_LANDMARKS=([color_transfer]=1)
 ORDER=(frame_protocol instances stream_states smoothing masks alignment blending watermark sharpening frame_swapper
        color_transfer detection)
 
@@ -95,7 +100,14 @@ for target in "${targets[@]}"; do
         echo "    --durations=0"
     } > "$copy/setup.cfg"
     started=$(date +%s)
-    (cd "$copy" && FACESWAP_SHARED_DATA="$shared_data" FACESWAP_TEST_MODEL_DIR="$test_model/model" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
+    if [ -n "${WARM_LANDMARKS[$target]:-}" ]; then
+        (cd "$copy" && FACESWAP_SHARED_DATA="$shared_data" FACESWAP_TEST_MODEL_DIR="$test_model/model" \
+            FACESWAP_LANDMARK_CACHE="$work/landmark-cache" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
+            nice -n 10 "$venv/bin/python" -m pytest -q -p no:cacheprovider ${TESTS[$target]} > "$copy/warm-up.log" 2>&1) || {
+            echo "the tests of $target fail before mutation; see $copy/warm-up.log" >&2; continue; }
+    fi
+    (cd "$copy" && FACESWAP_LANDMARK_CACHE="$work/landmark-cache" \
+        FACESWAP_SHARED_DATA="$shared_data" FACESWAP_TEST_MODEL_DIR="$test_model/model" TF_CPP_MIN_LOG_LEVEL=2 GLOG_minloglevel=2 \
         nice -n 10 "$venv/bin/mutmut" run --max-children "$children" > "$copy/mutmut-run.log" 2>&1) || {
         echo "mutmut failed for $target; see $copy/mutmut-run.log" >&2; tail -20 "$copy/mutmut-run.log" >&2; continue; }
     (cd "$copy" && "$venv/bin/mutmut" export-cicd-stats > /dev/null && "$venv/bin/mutmut" results > "$copy/survivors.txt")
