@@ -68,8 +68,7 @@ def _label_layout(text: str, frame_width: int, frame_height: int) -> tuple[str, 
     return text, scale, _stroke_thickness(scale)
 
 
-@functools.lru_cache(maxsize=32)
-def _render(frame_width: int, frame_height: int, text: str, corner: str, opacity: float) -> _RenderedMark | None:
+def _render_label(frame_width: int, frame_height: int, text: str, corner: str, opacity: float) -> _RenderedMark | None:
     text, scale, thickness = _label_layout(text, frame_width, frame_height)
     (text_width, text_height), baseline = cv2.getTextSize(text, _FONT, scale, thickness)
     pad = max(2, round(text_height * 0.35))
@@ -80,15 +79,18 @@ def _render(frame_width: int, frame_height: int, text: str, corner: str, opacity
         return None
     text_alpha = np.zeros((height, width), dtype=np.uint8)
     cv2.putText(text_alpha, text, (pad, pad + text_height), _FONT, scale, 255, thickness, cv2.LINE_AA)
-    text_share = (text_alpha.astype(np.float32) / 255.0)[..., None]
+    text_share = (text_alpha / np.float32(255.0))[..., None]      # float32, and so are keep and add
     keep = (1.0 - opacity) * (1.0 - text_share)
     add = 255.0 * text_share
     top = margin if corner.startswith("top") else frame_height - height - margin
     left = margin if corner.endswith("left") else frame_width - width - margin
     # Three channels stored, so that drawing combines (h, w, 3) arrays plane-wise instead of
     # broadcasting (h, w, 1) over the channel axis (~10x slower in numpy; issue 10).
-    return _RenderedMark(max(top, 0), max(left, 0), np.repeat(keep.astype(np.float32), 3, axis=2),
-                         np.repeat(add.astype(np.float32), 3, axis=2))
+    return _RenderedMark(max(top, 0), max(left, 0), np.repeat(keep, 3, axis=2), np.repeat(add, 3, axis=2))
+
+
+# Cached by wrapping rather than decorating: mutmut leaves decorated functions unmutated.
+_render = functools.lru_cache(maxsize=32)(_render_label)
 
 
 def draw_mark(frame: np.ndarray, settings: MarkSettings | None = None) -> np.ndarray:

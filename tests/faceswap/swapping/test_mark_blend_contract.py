@@ -45,3 +45,14 @@ def test_the_opacity_is_clamped_to_zero_and_one():
     untouched = ~plate_and_text(clear, frame)[1]
     assert untouched.sum() > 0.99 * untouched.size          # no plate: only the text is drawn
     np.testing.assert_array_equal(clear, marked(200, mark_opacity=0.0)[0])
+
+
+def test_fully_inked_text_is_pure_white_and_text_on_white_stays_white():
+    """255 x text + frame x (1 - opacity) x (1 - text): on black, fully covered pixels are 255 and
+    the rest the coverage; on white with a clear plate, every pixel stays 255 (nothing overflows)."""
+    black = np.zeros((1080, 1920, 3), np.uint8)
+    draw_mark(black)
+    assert black.max() == 255 and (black == 255).sum() > 100
+    white = np.full((1080, 1920, 3), 255, np.uint8)
+    draw_mark(white, MarkSettings(mark_opacity=0.0))
+    assert (white == 255).all()

@@ -101,3 +101,35 @@ def test_the_full_text_is_kept_down_to_8_px_text():
     assert text_width > 60
     _, short_width, _ = text_ink(120, 90)              # would have to shrink under 8 px: "AI" instead
     assert short_width < 20
+
+
+def plate_and_ink(width: int, height: int, corner: str) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+    """Mark a uniform grey frame: the plate's and the text's (x0, y0, x1, y1), end-exclusive."""
+    frame = np.full((height, width, 3), 200, np.uint8)
+    draw_mark(frame, MarkSettings(mark_corner=corner, mark_opacity=0.6))
+    changed = frame[..., 0] != 200
+    boxes = []
+    for pixels in (changed, changed & (frame[..., 0] > 80)):     # the plate is 200 x 0.4 = 80
+        rows, columns = np.nonzero(pixels)
+        boxes.append((columns.min(), rows.min(), columns.max() + 1, rows.max() + 1))
+    return boxes[0], boxes[1]
+
+
+@pytest.mark.parametrize("width,height", [(640, 480), (1920, 1080)])
+@pytest.mark.parametrize("corner", ["bottom-right", "bottom-left", "top-right", "top-left"])
+def test_the_plate_keeps_a_margin_from_its_corner_and_pads_the_text_evenly(width, height, corner):
+    (x0, y0, x1, y1), (ink_x0, _, ink_x1, _) = plate_and_ink(width, height, corner)
+    gap_x = x0 if corner.endswith("left") else width - x1
+    gap_y = y0 if corner.startswith("top") else height - y1
+    assert gap_x == gap_y and 0.15 < gap_x / (y1 - y0) < 0.25, (gap_x, gap_y, y1 - y0)   # about 0.4 x the text height
+    left_pad, right_pad = ink_x0 - x0, x1 - ink_x1        # the text's own width reaches a little past its ink
+    assert 0 < left_pad and abs(right_pad - left_pad) <= 0.5 * left_pad, (left_pad, right_pad)
+
+
+def test_a_frame_smaller_than_the_label_is_all_plate_and_a_1_px_frame_is_marked_too():
+    for width, height in ((16, 12), (1, 1)):
+        frame = np.full((height, width, 3), 200, np.uint8)
+        draw_mark(frame)                                    # the plate: 200 x (1 - 0.6) = 80
+        assert (frame[0] == 80).all() and (frame[:, 0] == 80).all(), (width, height)   # from edge to edge
+    for empty in (np.zeros((0, 10, 3), np.uint8), np.zeros((10, 0, 3), np.uint8)):
+        assert draw_mark(empty) is empty                    # nothing to draw on: returned as it is
