@@ -107,6 +107,8 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     magnitude = np.abs(linear)
     encoded = np.where(magnitude <= 0.0031308, 12.92 * magnitude,
                        1.055 * np.power(magnitude, np.float32(1.0 / 2.4)) - 0.055)
+    if encoded.dtype == np.float32 and linear.min() >= 0.0:
+        return encoded   # no negative value (nor NaN): the sign would multiply every value by 1 (or 0 by 0)
     return (np.sign(linear) * encoded).astype(np.float32)
 
 
@@ -118,7 +120,7 @@ def lab_to_bgr_unclipped(lab: np.ndarray) -> np.ndarray:
     above 1 instead of clipped, so a caller can see how far outside they are.
     """
     lightness, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    fy = np.where(lightness <= 8.0, 7.787 * (lightness / 903.3) + 16.0 / 116.0, (lightness + 16.0) / 116.0)
+    fy = (lightness + 16.0) / 116.0   # for L* <= 8 too: 7.787 L / 903.3 + 16/116 is this line (903.3 / 7.787 = 116)
     y = np.where(lightness <= 8.0, lightness / 903.3, fy * fy * fy)
 
     def inverse_f(f: np.ndarray) -> np.ndarray:
@@ -226,9 +228,11 @@ def clipped_share(image: np.ndarray, mask: np.ndarray) -> float:
         return 0.0
     # Rounding is monotonic: some channel rounds to 255 (0) exactly when the brightest (darkest) does.
     brightest, darkest = _channel_max(image), _channel_min(image)
-    if image.dtype != np.uint8:
-        brightest, darkest = (np.round(np.clip(values, 0.0, 1.0) * 255.0) for values in (brightest, darkest))
-    return float(((brightest >= 255) | (darkest <= 0))[inside].mean())
+    if image.dtype == np.uint8:
+        clipped = (brightest >= 255) | (darkest <= 0)
+    else:  # round(clip(v) * 255) (half to even) is 255 exactly above 254.5, and 0 up to 0.5
+        clipped = (brightest * 255.0 > 254.5) | (darkest * 255.0 <= 0.5)
+    return np.count_nonzero(clipped & inside) / np.count_nonzero(inside)
 
 
 def hue_flip_share(image: np.ndarray, reference: np.ndarray, mask: np.ndarray, min_chroma: float = 5.0) -> float:

@@ -11,8 +11,9 @@ import pytest
 from faceswap.errors import InputError
 from faceswap.faces.masks import skin_mask
 from faceswap.swapping.color_transfer import (COLOR_MODES, _channel_max, _channel_min, _gamut_reach, _scale_channels,
-                                              clipped_share, hue_flip_share, masked_mean_and_deviation,
-                                              srgb_to_linear, statistics_mask, transfer_color)
+                                              clipped_share, hue_flip_share, linear_to_srgb,
+                                              masked_mean_and_deviation, srgb_to_linear, statistics_mask,
+                                              transfer_color)
 
 CASES = ["overexposed_face", "red_stage_light", "very_dark_face"]
 # Real faces of other people stand in for the model's output (a normally lit face of someone else).
@@ -178,6 +179,12 @@ def test_plane_wise_helpers_equal_numpys_reductions_and_broadcasts():
     reach = np.maximum(offset / np.maximum(1.0 - 1.0 / 255.0 - grey, 1e-6),
                        offset / -np.maximum(grey - 1.0 / 255.0, 1e-6)).max(axis=-1)
     assert np.array_equal(_gamut_reach(image, grey), reach) and reach.max() > 0.85
+    # Encoding non-negative linear light skips the sign; with or without it the bits are the same.
+    for linear in (np.abs(image), image):
+        magnitude = np.abs(linear)
+        signed = (np.sign(linear) * np.where(magnitude <= 0.0031308, 12.92 * magnitude,
+                                             1.055 * np.power(magnitude, np.float32(1.0 / 2.4)) - 0.055))
+        assert linear_to_srgb(linear).tobytes() == signed.astype(np.float32).tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32])
