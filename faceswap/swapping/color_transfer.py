@@ -248,7 +248,7 @@ def hue_flip_share(image: np.ndarray, reference: np.ndarray, mask: np.ndarray, m
     """
     def lab(picture: np.ndarray) -> np.ndarray:
         picture = picture.astype(np.float32) / 255.0 if picture.dtype == np.uint8 else picture.astype(np.float32)
-        return cv2.cvtColor(np.clip(picture, 0.0, 1.0), cv2.COLOR_BGR2LAB)
+        return cv2.cvtColor(picture, cv2.COLOR_BGR2LAB)   # OpenCV clamps float input to [0, 1] itself
 
     inside = mask > 0.5
     if not inside.any():
@@ -274,10 +274,10 @@ def illuminant_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndar
     swapped_mean, _ = masked_mean_and_deviation(swapped_linear, mask)
     original_mean, _ = masked_mean_and_deviation(srgb_to_linear(original), mask)
     gains = np.clip(original_mean / np.maximum(swapped_mean, 1e-6), 1.0 / _MAX_GAIN, _MAX_GAIN)
-    luminance = _LUMINANCE_BGR[0].astype(np.float64)
+    luminance = _LUMINANCE_BGR[0]
     exposure = float(np.clip((original_mean * luminance).sum() / max(float((swapped_mean * luminance).sum()), 1e-6),
                              1.0 / _MAX_GAIN, _MAX_GAIN))
-    trust = float(np.clip(1.0 - clipped_share(original, mask) / _CLIPPED_DISTRUST, 0.0, 1.0))
+    trust = max(0.0, 1.0 - clipped_share(original, mask) / _CLIPPED_DISTRUST)
     gains = exposure * (gains / exposure) ** trust
     lit = _scale_channels(swapped_linear, gains)
     grey = linear_to_srgb(np.clip(cv2.transform(lit, _LUMINANCE_BGR), 0.0, 1.0))
