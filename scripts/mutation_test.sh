@@ -32,8 +32,12 @@ MODULES[alignment]="faceswap/faces/alignment.py"
 TESTS[alignment]="tests/faceswap/faces/test_alignment.py tests/faceswap/faces/test_alignment_contract.py"
 MODULES[masks]="faceswap/faces/masks.py"
 TESTS[masks]="tests/faceswap/faces/test_masks.py tests/faceswap/faces/test_feature_masks_contract.py"
-MODULES[detection]="faceswap/faces/detection.py faceswap/faces/landmark_model.py faceswap/faces/landmarks.py"
-TESTS[detection]="tests/faceswap/faces/test_detection.py tests/faceswap/faces/test_landmark_model.py"
+MODULES[landmarks]="faceswap/faces/landmarks.py"
+TESTS[landmarks]="tests/faceswap/faces/test_landmarks.py"
+MODULES[landmark_model]="faceswap/faces/landmark_model.py"
+TESTS[landmark_model]="tests/faceswap/faces/test_landmark_model.py"
+MODULES[detection]="faceswap/faces/detection.py"
+TESTS[detection]="tests/faceswap/faces/test_detection.py"
 MODULES[blending]="faceswap/swapping/blending.py"
 TESTS[blending]="tests/faceswap/swapping/test_blending.py tests/faceswap/swapping/test_blend_contract.py"
 MODULES[watermark]="faceswap/swapping/watermark.py"
@@ -41,12 +45,13 @@ TESTS[watermark]="tests/faceswap/swapping/test_watermark.py tests/faceswap/swapp
 MODULES[sharpening]="faceswap/swapping/sharpening.py"
 TESTS[sharpening]="tests/faceswap/swapping/test_sharpening.py"
 MODULES[color_transfer]="faceswap/swapping/color_transfer.py"
-TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py"
+TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py tests/faceswap/swapping/test_color_transfer_contract.py"
 MODULES[frame_swapper]="faceswap/swapping/frame_swapper.py"
 TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py tests/faceswap/swapping/test_frame_swapper_contract.py"
 # MediaPipe does not survive being forked after it ran: these targets fork each mutant from a
 # clean fork server instead of from mutmut's own process (slower start, same verdicts).
-declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [blending]=forkserver
+declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [landmarks]=forkserver
+                      [landmark_model]=forkserver [blending]=forkserver
                       [watermark]=forkserver [sharpening]=forkserver [color_transfer]=fork
                       [frame_swapper]=forkserver)
 # These targets' tests need MediaPipe only to find the faces they work on (the swapping fixtures):
@@ -55,7 +60,7 @@ declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=fork
 # forked from mutmut's own process (seconds instead of tens of seconds per mutant).
 declare -A WARM_LANDMARKS=([color_transfer]=1)
 ORDER=(frame_protocol instances stream_states smoothing masks alignment blending watermark sharpening frame_swapper
-       color_transfer detection)
+       color_transfer landmarks landmark_model detection)
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ORDER[@]}")
