@@ -125,14 +125,28 @@ def seed_weight_initialisation(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def learning_rate_at(iteration: int, settings: TrainSettings) -> float:
+def learning_rate_at(iteration: int, settings: TrainSettings, fresh_moments_from: int | None = None) -> float:
     """Learning rate of iteration ``iteration`` (0-based): linear warm-up over ``warmup_iterations``,
     then cosine decay to ``decay_floor`` x the peak at ``settings.decay_end`` (else ``settings.iterations``)
-    (Loshchilov & Hutter, SGDR, 2017; a warm-up as in Goyal et al., 2017)."""
+    (Loshchilov & Hutter, SGDR, 2017; a warm-up as in Goyal et al., 2017).
+
+    ``fresh_moments_from``: the iteration at which Adam's moments started afresh (a run resumed from
+    a compact checkpoint, which has no optimizer state). The scheduled rate is then ramped up again
+    linearly over ``warmup_iterations`` from that iteration: Adam's first steps on zero moments move
+    every weight by about the full rate, which undoes much of a trained model at a rate meant for
+    settled moments."""
     peak = settings.learning_rate
     warmup = max(0, settings.warmup_iterations)
+    ramp = 1.0
+    if warmup and fresh_moments_from is not None and 0 <= iteration - fresh_moments_from < warmup:
+        ramp = (iteration - fresh_moments_from + 1) / warmup
     if warmup and iteration < warmup:
-        return peak * (iteration + 1) / warmup
+        return peak * min((iteration + 1) / warmup, ramp)
+    return ramp * _scheduled_rate(iteration, settings, peak, warmup)
+
+
+def _scheduled_rate(iteration: int, settings: TrainSettings, peak: float, warmup: int) -> float:
+    """The schedule past the first warm-up: constant, or cosine decay to ``decay_floor`` x ``peak``."""
     if settings.decay_floor >= 1.0:
         return peak
     span = max(1, (settings.decay_end or settings.iterations) - warmup)
@@ -234,11 +248,17 @@ class Trainer:
         optimizer = make_optimizer(settings)
         variables = trainable_variables(networks)
         start = 0
+        fresh_moments_from: int | None = None
         meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
         if checkpoint is not None:
             checkpoint.restore_networks(networks)
             checkpoint.restore_optimizer(optimizer, variables)
             start = checkpoint.iteration
+            if checkpoint.compact:
+                fresh_moments_from = start
+                if settings.warmup_iterations:
+                    logger.info("Adam's moments start afresh: the learning rate ramps up again over %d iterations",
+                                settings.warmup_iterations)
             meta.update({k: checkpoint.meta[k] for k in ("created", "training_seconds") if k in checkpoint.meta})
             if seed != settings.seed:
                 logger.info("resuming with the checkpoint's seed %d", seed)
@@ -267,9 +287,12 @@ class Trainer:
                   BatchMaker(face_set_b, settings.batch_size, seed, self.augment, self.mask, settings.balance))
 
         def save(iteration: int) -> None:
+            import keras
+
             meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
                          "training_seconds": round(result.training_seconds, 3), "sides": sides,
                          "learning_rate": settings.learning_rate,
+                         "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             save_checkpoint(self.model_dir, networks, optimizer, meta)
             loss_log.save()
@@ -294,7 +317,7 @@ class Trainer:
                         logger.info("the %.1f-minute budget is spent at iteration %d", settings.minutes, iteration)
                         break
                     batch_a, batch_b = batches.next()
-                    optimizer.learning_rate.assign(learning_rate_at(iteration, settings))
+                    optimizer.learning_rate.assign(learning_rate_at(iteration, settings, fresh_moments_from))
                     loss_a, loss_b = train_step(batch_a.warped, batch_a.target, batch_a.mask, batch_a.eyes_mouth,
                                                 batch_b.warped, batch_b.target, batch_b.mask, batch_b.eyes_mouth)
                     loss_a, loss_b = float(loss_a), float(loss_b)

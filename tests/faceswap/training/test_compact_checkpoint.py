@@ -16,7 +16,7 @@ from faceswap.model.architecture import build_autoencoders, get_config
 from faceswap.training.checkpoint import (Checkpoint, checkpoint_files, checkpoint_path, copy_checkpoint, is_part_path,
                                           load_checkpoint, network_arrays, read_checkpoint, read_meta,
                                           save_compact_checkpoint)
-from faceswap.training.trainer import TrainSettings, Trainer
+from faceswap.training.trainer import TrainSettings, Trainer, learning_rate_at
 
 
 def _settings(iterations: int) -> TrainSettings:
@@ -165,3 +165,34 @@ def test_res96_compact_parts_fit_the_repository_file_limit(tmp_path):
     read_checkpoint(path).restore_networks(restored)
     for key, value in network_arrays(restored).items():
         np.testing.assert_array_equal(value, arrays[key].astype(np.float16).astype(np.float32), err_msg=key)
+
+
+def test_fresh_adam_moments_ramp_the_learning_rate_up_again():
+    settings = TrainSettings(learning_rate=1e-4, iterations=2000, warmup_iterations=100, decay_floor=0.2)
+    scheduled = learning_rate_at(1000, settings)
+    assert learning_rate_at(1000, settings, fresh_moments_from=1000) == pytest.approx(scheduled / 100)
+    assert learning_rate_at(1049, settings, fresh_moments_from=1000) == pytest.approx(
+        learning_rate_at(1049, settings) / 2)
+    assert learning_rate_at(1100, settings, fresh_moments_from=1000) == learning_rate_at(1100, settings)
+    # resumed inside the first warm-up: the lower of the two ramps
+    assert learning_rate_at(60, settings, fresh_moments_from=50) == pytest.approx(1e-4 * 11 / 100)
+    # no warm-up asked for: no ramp either
+    flat = TrainSettings(learning_rate=1e-4, iterations=2000)
+    assert learning_rate_at(1000, flat, fresh_moments_from=1000) == 1e-4
+
+
+def test_a_run_resumed_from_a_compact_checkpoint_warms_up_again(trained_tiny, face_folders, tmp_path):
+    side_a, side_b = face_folders
+    settings = dict(config="tiny", batch_size=4, learning_rate=1e-3, warmup_iterations=2, save_interval=1,
+                    preview_interval=100, prefetch=0, preview_faces=2)
+    compact_dir, full_dir = tmp_path / "compact", tmp_path / "full"
+    save_compact_checkpoint(trained_tiny, compact_dir / "checkpoint.npz")
+    full_dir.mkdir()
+    for name in checkpoint_files(trained_tiny.path):
+        shutil.copy(name, full_dir / name.name)
+    for model_dir in (compact_dir, full_dir):
+        Trainer([side_a], [side_b], model_dir, TrainSettings(iterations=4, **settings), progress=False).run()
+    compact_rate = load_checkpoint(compact_dir).meta["last_learning_rate"]
+    full_rate = load_checkpoint(full_dir).meta["last_learning_rate"]
+    assert full_rate == pytest.approx(1e-3)  # iteration 3, past the first warm-up, moments kept
+    assert compact_rate == pytest.approx(1e-3 / 2)  # first of two warm-up iterations on fresh moments
