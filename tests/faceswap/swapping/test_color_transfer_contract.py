@@ -201,3 +201,16 @@ def test_statistics_mask_falls_back_to_the_face_mask_without_enough_skin(aligned
     patch[centre[1] - 3: centre[1] + 3, centre[0] - 3: centre[0] + 3] = 1.0   # 36 px, under 3 % of 64 x 64
     assert statistics_mask(face.landmarks, patch) is patch
     assert statistics_mask(face.landmarks, face.mask) is not face.mask   # a whole face: its bare skin
+
+
+def test_bad_shapes_and_modes_are_clear_errors(two_faces):
+    from faceswap.errors import InputError
+
+    swapped, original, mask = two_faces
+    with pytest.raises(ValueError, match=r"shapes do not match: swapped \(64, 64, 3\), original \(64, 64, 3\), "
+                                         r"mask \(32, 32\)"):
+        transfer_color(swapped, original, mask[:32, :32])
+    with pytest.raises(ValueError, match="shapes do not match"):
+        transfer_color(swapped, original[:32], mask)
+    with pytest.raises(InputError, match="expected one of illuminant, reinhard, average, none$"):
+        transfer_color(swapped, original, mask, "sepia")
