@@ -239,6 +239,9 @@ def summary(values: list[float]) -> dict[str, float]:
             "mean": round(float(array.mean()), 2)}
 
 
+CLIENTS_CPU = "benchmark clients"  # the CPU of this process, whose threads are the webcam clients
+
+
 def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, warmup_s: float, camera_fps: float,
                 server_groups: dict[str, int], origin: str | None = None, page_url: str | None = None) -> dict:
     """Stream from ``clients`` concurrent clients; measure the window after ``warmup_s``."""
@@ -259,6 +262,7 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
         with connection.lock:
             connection.measuring = True
     cpu_before = process_group_cpu_seconds(server_groups)
+    cpu_before[CLIENTS_CPU] = time.process_time()  # this process: the clients' threads (one GIL)
     measured_from = time.perf_counter()
     time.sleep(max(0.0, until - time.perf_counter()))
     for connection in connections:
@@ -266,6 +270,7 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
             connection.measuring = False
     measured_s = time.perf_counter() - measured_from
     cpu_after = process_group_cpu_seconds(server_groups)
+    cpu_after[CLIENTS_CPU] = time.process_time()
     time.sleep(0.3)
     for connection in connections:
         connection.close()
@@ -302,7 +307,7 @@ def run_clients(url: str, frames: list[bytes], clients: int, seconds: float, war
         "per_client": per_client,
         "timings_ms": {name: summary(values) for name, values in sorted(timings.items())},
         "cpu_percent_of_one_core": {name: round(100 * (cpu_after[name] - cpu_before[name]) / measured_s, 1)
-                                    for name in server_groups},
+                                    for name in [*server_groups, CLIENTS_CPU]},
         "cpu_ms_per_merged_frame": {name: round(1000 * (cpu_after[name] - cpu_before[name]) / merged, 2)
                                     if merged else None for name in server_groups},
         "stage_cpu_ms_per_frame": stage_breakdown(timings, cpu_after, cpu_before, merged),
