@@ -215,7 +215,8 @@ def markdown(result: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="options after -- go to every training command, e.g. -- --batch-size 8")
     parser.add_argument("--from", dest="start", required=True, type=Path,
                         help="checkpoint to start every variant from (compact or full, with its parts)")
     parser.add_argument("--iterations", required=True, type=int, help="iterations each variant trains (N)")
