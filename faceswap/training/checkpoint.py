@@ -41,6 +41,7 @@ destination's name) the same way; ``checkpoint_files`` lists the files of one.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import math
@@ -84,14 +85,10 @@ def is_part_path(path: str | Path) -> bool:
     return bool(_PART_SUFFIX.search(Path(path).name))
 
 
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
 def _existing_parts(path: Path) -> dict[int, Path]:
     """Part files of ``path`` on disk now, by index."""
     found = {}
-    for candidate in path.parent.glob(f"{_glob_escape(path.stem)}.part*.npz"):
+    for candidate in path.parent.glob(f"{glob.escape(path.stem)}.part*.npz"):
         match = _PART_SUFFIX.search(candidate.name)
         if match and candidate.name == part_path(path, int(match.group(1))).name:
             found[int(match.group(1))] = candidate
