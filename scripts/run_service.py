@@ -466,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _raise_stop_requested)
+    # Ctrl-C stops the stack even when it was started as a background job (`cmd &` in a script, a
+    # supervisor's `timeout -s INT`): such jobs inherit SIGINT ignored, and Python keeps it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = LocalStack(settings)
     try:
         print("Starting the face-swap stack (prediction server, relay, webcam page)...", flush=True)

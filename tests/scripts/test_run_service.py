@@ -61,21 +61,13 @@ def live_processes_in_sessions(session_ids: set[int]) -> list[str]:
     return alive
 
 
-def _sigint_as_from_a_terminal() -> None:
-    """In the child before exec: Ctrl-C (SIGINT) takes its default action, as for a command started
-    from a terminal. A suite run as a background job (``cmd &`` in a script) inherits SIGINT ignored,
-    and Python keeps an ignored SIGINT ignored, so the script would never see the test's Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class RunningScript:
     """``run_service.py ARGS`` as a subprocess, its output collected line by line."""
 
     def __init__(self, *arguments: str):
         environment = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen([sys.executable, str(SCRIPT), *arguments], cwd=REPO_ROOT, env=environment,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        preexec_fn=_sigint_as_from_a_terminal)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
 
     def wait_for_line(self, text: str, timeout_s: float) -> str:
