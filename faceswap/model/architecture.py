@@ -14,10 +14,12 @@ Configs (`CONFIGS`):
 - ``lite``: the same shape with fewer filters and a smaller bottleneck, sized to train to a
   recognisable result in about 1.5 hours on 2 CPU cores.
 - ``tiny``: a very small model of the same shape for fast tests.
-- ``res96``: the default since issue 9: 96x96 faces, a 512-wide bottleneck and one residual
+- ``res96``: the first 96-px candidate of issue 9: 96x96 faces, a 512-wide bottleneck and one residual
   block after every decoder upscale (as DeepFaceLab's Quick96 and SAEHD "DF-UD" decoders do:
   conv 3x3 + LeakyReLU 0.2 + conv 3x3, added to the block's input, LeakyReLU 0.2), so the
   decoders can draw detail at 96 px. Sized for these 2 CPU cores; see docs/default-model.md.
+- ``lite96``: ``lite``'s filters and 256-wide bottleneck at 96x96 faces (no residual blocks): the
+  narrow latent that gave ``lite`` its identity, at the resolution the issue asks for.
 
 Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
 crop the model sees is ``config.layout`` (FaceLayout(64, 0.0) for the classic model: the central
@@ -90,6 +92,8 @@ CONFIGS: dict[str, ModelConfig] = {
     "res96": ModelConfig("res96", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=512,
                          latent_channels=256, latent_upscale_filters=128, decoder_filters=(96, 48, 24),
                          decoder_residual_blocks=1),
+    "lite96": ModelConfig("lite96", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=256,
+                          latent_channels=256, latent_upscale_filters=128, decoder_filters=(128, 64, 32)),
     "tiny": ModelConfig("tiny", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
                         latent_upscale_filters=48, decoder_filters=(32, 24, 16)),
 }

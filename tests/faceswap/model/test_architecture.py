@@ -110,3 +110,18 @@ def test_res96_decoders_have_a_residual_block_after_every_upscale_and_keep_shape
     faces = np.random.default_rng(0).random((2, 96, 96, 3), dtype=np.float32)
     out = np.asarray(networks.swap_model("a2b")(faces))
     assert out.shape == (2, 96, 96, 3) and 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_lite96_is_lite_at_96_px_only_its_dense_layers_grow():
+    lite, lite96 = model_info("lite"), model_info("lite96")
+    config = get_config("lite96")
+    assert config.input_size == 96 and config.latent_size == 6 and config.decoder_residual_blocks == 0
+    # Same filters and 256-wide bottleneck as lite; the flattened 6x6 grid (not 4x4) feeds dense1 and
+    # comes out of dense2, every convolution keeps its weights' shape.
+    grown = (6 * 6 - 4 * 4) * 256 * 256 + 256 * (6 * 6 - 4 * 4) * 256 + (6 * 6 - 4 * 4) * 256  # W1, W2, b2
+    assert lite96["params_encoder"] - lite["params_encoder"] == grown
+    assert lite96["params_per_decoder"] == lite["params_per_decoder"]
+    networks = build_autoencoders(config)
+    faces = np.random.default_rng(2).random((1, 96, 96, 3), dtype=np.float32)
+    assert networks.encoder(faces).shape == (1, 12, 12, 128)
+    assert np.asarray(networks.swap_model("a2b")(faces)).shape == (1, 96, 96, 3)
