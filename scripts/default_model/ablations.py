@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python scripts/default_model/ablations.py \\
         --from models/default-training/checkpoint.npz --iterations 2000 --work workspace/ablations \\
-        --variants baseline,no-eyes-mouth,no-balance,no-lr-schedule,no-warp,pretrain [-- --batch-size 8]
+        --variants baseline,eyes-mouth,all-people,no-balance,no-lr-schedule,no-warp,pretrain [-- --batch-size 8]
 
 Every variant starts from the same checkpoint (``--from``, copied with its parts to
 ``WORK/<variant>/checkpoint.npz``) at iteration S and trains to S + N (``--iterations N``) with
@@ -11,7 +11,10 @@ folders under workspace/default (or ``$FACESWAP_DEFAULT_WORK``), the checkpoint'
 one part changed (``VARIANTS``):
 
 - ``baseline``: the recipe as it is;
-- ``no-eyes-mouth``: no eyes-and-mouth loss term (``--eyes-mouth-weight 0``);
+- ``eyes-mouth``: DeepFaceLab's eyes-and-mouth loss term at x300 (``--eyes-mouth-weight 300``; the
+  recipe has none since the ``res96`` ablation measured no gain from it);
+- ``all-people``: side A also holds the ~230 people of ``faces_a_people`` (``faces/`` pictures and
+  clips, the human stills), not only the six people of ``faces_a_clips``;
 - ``no-balance``: shuffled epochs instead of batches balanced over identities and head yaw;
 - ``no-lr-schedule``: a constant learning rate (no warm-up, no cosine decay);
 - ``no-warp``: no random warp (``--warp-noise 0``): DeepFaceLab's final phase for sharpness;
@@ -66,11 +69,14 @@ DEFAULT_WORK = Path(os.environ.get("FACESWAP_DEFAULT_WORK", "workspace/default")
 HELD_OUT_MEDIA = ("../shared/data/clips/d12.mp4", "../shared/data/clips/d18.mp4",
                   "../shared/data/faces/videos/v25.mp4", "../shared/data/faces/videos/v26.mp4")
 NICENESS = 10
+# variant -> side-A folders it adds to the recipe's
+EXTRA_SIDE_A: dict[str, list[str]] = {"all-people": [str(DEFAULT_WORK / "faces_a_people")]}
 
 # name -> (what it changes, train options appended to the recipe's; the last one given wins)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("the recipe as it is", []),
-    "no-eyes-mouth": ("no eyes-and-mouth loss term", ["--eyes-mouth-weight", "0"]),
+    "eyes-mouth": ("eyes-and-mouth loss term x300", ["--eyes-mouth-weight", "300"]),
+    "all-people": ("side A with the ~230 people of faces_a_people too", []),
     "no-balance": ("shuffled epochs, not balanced over identities and yaw", ["--no-balance"]),
     "no-lr-schedule": ("constant learning rate (no warm-up, no decay)", ["--warmup-iterations", "0",
                                                                         "--decay-floor", "1"]),
@@ -102,8 +108,10 @@ def train_commands(variant: str, model_dir: Path, side_a: list[str], side_b: lis
                    start: int, iterations: int, extra: list[str]) -> list[list[str]]:
     """The ``python -m faceswap train`` command lines of ``variant`` (run in order; each resumes the
     model directory): the recipe's options, the variant's change, ``--config`` of the start
-    checkpoint, then ``extra``. ``pretrain`` has two, the first with side B = ``side_a``."""
+    checkpoint, then ``extra``. ``pretrain`` has two, the first with side B = ``side_a``;
+    ``all-people`` adds its folders (``EXTRA_SIDE_A``) to ``side_a``."""
     end = start + iterations
+    side_a = [*side_a, *EXTRA_SIDE_A.get(variant, [])]
     base = [sys.executable, "-m", "faceswap", "--quiet", "train", "--model-dir", str(model_dir), "--side-a", *side_a]
     options = [*recipe_options(), *VARIANTS[variant][1], "--config", config, *extra]
     if variant == "pretrain":
@@ -222,8 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--iterations", required=True, type=int, help="iterations each variant trains (N)")
     parser.add_argument("--work", required=True, type=Path, help="folder of WORK/<variant>/ and the results")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
-    parser.add_argument("--side-a", nargs="+", default=[str(DEFAULT_WORK / "faces_a_clips"),
-                                                        str(DEFAULT_WORK / "faces_a_people")],
+    parser.add_argument("--side-a", nargs="+", default=[str(DEFAULT_WORK / "faces_a_clips")],
                         help="side-A face folders (default: make_default_model.sh's)")
     parser.add_argument("--side-b", nargs="+", default=[str(DEFAULT_WORK / "faces_b")],
                         help="side-B face folders (default: make_default_model.sh's)")

@@ -2,8 +2,8 @@
 """Prepare the folder a GPU machine without network trains from (scripts/gpu_training/train_gpu.py).
 
     .venv/bin/python scripts/gpu_training/prepare_bundle.py \\
-        --side-a workspace/default/faces_a_clips workspace/default/faces_a_people \\
-        --side-b workspace/default/faces_b --config res96 --output .gpu_bundle \\
+        --side-a workspace/default/faces_a_clips \\
+        --side-b workspace/default/faces_b --config lite96 --output .gpu_bundle \\
         [--resume-from workspace/default/model] -- --balance --color-augmentation --batch-size 64
 
 Writes into ``--output`` (an ignored path; it travels to the machine beside the repository):
@@ -97,7 +97,7 @@ def prepare(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side-a", nargs="+", required=True, type=Path)
     parser.add_argument("--side-b", nargs="+", required=True, type=Path)
-    parser.add_argument("--config", default="res96", choices=tuple(CONFIGS))
+    parser.add_argument("--config", default="lite96", choices=tuple(CONFIGS))
     parser.add_argument("--oversample", type=float, default=1.5, help="working crop resolution, x the model's")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / ".gpu_bundle")
     parser.add_argument("--quality", type=int, default=90, help="JPEG quality to start from")
