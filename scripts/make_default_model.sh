@@ -24,7 +24,7 @@ if [ ! -f "$work/faces_b/faces.json" ]; then
   # ... ~120 people of faces/ (every face of a group photo; identity key from the manifest; the clips
   # v25 and v26 are held out) and the human stills: not trained on (at 4,000 iterations the six people
   # of the clips alone gave the better identity, docs/default-model.md) but kept for the ablations'
-  # all-people variant and the GPU bundle.
+  # all-people variant.
   $python -m faceswap extract $data/faces/images --output "$work/faces_a_people" --max-faces 10 \
       --identity-key $data/faces/MANIFEST.md
   $python -m faceswap extract $data/faces/videos/v15.mp4 $data/faces/videos/v16.mp4 $data/faces/videos/v17.mp4 \

@@ -18,8 +18,8 @@ Configs (`CONFIGS`):
   block after every decoder upscale (as DeepFaceLab's Quick96 and SAEHD "DF-UD" decoders do:
   conv 3x3 + LeakyReLU 0.2 + conv 3x3, added to the block's input, LeakyReLU 0.2), so the
   decoders can draw detail at 96 px. Sized for these 2 CPU cores; see docs/default-model.md.
-- ``lite96``: ``lite``'s filters and 256-wide bottleneck at 96x96 faces (no residual blocks): the
-  narrow latent that gave ``lite`` its identity, at the resolution the issue asks for.
+- ``lite96``: ``lite``'s filters and 256-wide bottleneck at 96x96 faces (no residual blocks), the
+  default-model recipe's config since session 4 of issue 9 (docs/default-model.md).
 
 Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
 crop the model sees is ``config.layout`` (FaceLayout(64, 0.0) for the classic model: the central
