@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python scripts/default_model/ablations.py \\
         --from models/default-training/checkpoint.npz --iterations 2000 --work workspace/ablations \\
-        --variants baseline,eyes-mouth,all-people,no-balance,no-lr-schedule,no-warp,pretrain [-- --batch-size 8]
+        --variants baseline,eyes-mouth,all-people,balance,lr-schedule,color-augmentation,no-warp,pretrain [-- --batch-size 8]
 
 Every variant starts from the same checkpoint (``--from``, copied with its parts to
 ``WORK/<variant>/checkpoint.npz``) at iteration S and trains to S + N (``--iterations N``) with
@@ -15,8 +15,10 @@ one part changed (``VARIANTS``):
   recipe has none since the ``res96`` ablation measured no gain from it);
 - ``all-people``: side A also holds the ~230 people of ``faces_a_people`` (``faces/`` pictures and
   clips, the human stills), not only the six people of ``faces_a_clips``;
-- ``no-balance``: shuffled epochs instead of batches balanced over identities and head yaw;
-- ``no-lr-schedule``: a constant learning rate (no warm-up, no cosine decay);
+- ``balance``: batches balanced over identities and head yaw instead of shuffled epochs;
+- ``lr-schedule``: cosine decay of the learning rate to 0.2 x its peak at the variant's end, not a
+  constant rate (from a checkpoint at S that is the decay's tail from S to S + N);
+- ``color-augmentation``: random lightness / contrast / tint, the same on input and target;
 - ``no-warp``: no random warp (``--warp-noise 0``): DeepFaceLab's final phase for sharpness;
 - ``pretrain``: N/2 iterations with side B = the side-A folders (both decoders on all the faces,
   DeepFaceLab's pretraining), then N/2 normal ones; the learning rate follows the same schedule
@@ -24,9 +26,9 @@ one part changed (``VARIANTS``):
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
-the warm-up (300 iterations) that is the tail of the cosine decay, and a compact checkpoint
-starts Adam's moments afresh in every variant alike (``pretrain``'s second half continues the
-moments of its first).
+the warm-up (300 iterations) that is the recipe's constant peak rate (``lr-schedule``: the tail of
+the cosine decay from S to S + N), and a compact checkpoint starts Adam's moments afresh in every
+variant alike (``pretrain``'s second half continues the moments of its first).
 
 Then each variant's weights are measured with the quality benchmark exactly as
 quality_vs_iterations.py measures snapshots (its functions: Keras weights, ``--max-frames`` of
@@ -77,9 +79,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "baseline": ("the recipe as it is", []),
     "eyes-mouth": ("eyes-and-mouth loss term x300", ["--eyes-mouth-weight", "300"]),
     "all-people": ("side A with the ~230 people of faces_a_people too", []),
-    "no-balance": ("shuffled epochs, not balanced over identities and yaw", ["--no-balance"]),
-    "no-lr-schedule": ("constant learning rate (no warm-up, no decay)", ["--warmup-iterations", "0",
-                                                                        "--decay-floor", "1"]),
+    "balance": ("batches balanced over identities and yaw, not shuffled epochs", ["--balance"]),
+    "lr-schedule": ("cosine decay to 0.2 x the peak at the end, not a constant rate", ["--decay-floor", "0.2"]),
+    "color-augmentation": ("random lightness/contrast/tint on input and target", ["--color-augmentation"]),
     "no-warp": ("no random warp (the final phase without warp)", ["--warp-noise", "0"]),
     "pretrain": ("first half with side B = the side-A faces (pretraining), then normal", []),
 }

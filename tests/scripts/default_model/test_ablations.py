@@ -45,12 +45,13 @@ def test_each_variant_changes_one_part_of_the_recipe(tmp_path):
     [baseline_command] = commands("baseline")
     baseline = _settings(baseline_command)
     assert (baseline["config"], baseline["iterations"], baseline["batch_size"]) == ("lite96", 10_000, 8)
-    assert baseline["balance"] and baseline["color_augmentation"] and baseline["precision"] == "mixed_bfloat16"
-    assert (baseline["warmup_iterations"], baseline["decay_floor"], baseline["eyes_mouth_weight"]) == (300, 0.2, 0.0)
+    assert not baseline["balance"] and not baseline["color_augmentation"] and baseline["precision"] == "mixed_bfloat16"
+    assert (baseline["warmup_iterations"], baseline["decay_floor"], baseline["eyes_mouth_weight"]) == (300, 1.0, 0.0)
     assert baseline["warp_noise"] > 0 and (baseline["side_a"], baseline["side_b"]) == (["A1", "A2"], ["B"])
     people = ["A1", "A2", str(ablations.DEFAULT_WORK / "faces_a_people")]
-    changed = {"eyes-mouth": {"eyes_mouth_weight": 300.0}, "all-people": {"side_a": people}, "no-balance": {"balance": False},
-               "no-lr-schedule": {"warmup_iterations": 0, "decay_floor": 1.0}, "no-warp": {"warp_noise": 0.0}}
+    changed = {"eyes-mouth": {"eyes_mouth_weight": 300.0}, "all-people": {"side_a": people}, "balance": {"balance": True},
+               "lr-schedule": {"decay_floor": 0.2}, "color-augmentation": {"color_augmentation": True},
+               "no-warp": {"warp_noise": 0.0}}
     for variant, change in changed.items():
         [command] = commands(variant)
         assert _settings(command) == {**baseline, **change}, variant
