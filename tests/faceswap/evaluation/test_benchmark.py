@@ -110,7 +110,8 @@ def test_evaluate_model_dir_reports_a_model_directory_as_json(repo_root, clip_pa
     report = evaluate_model_dir(repo_root / "models" / "default", [clip_path("d18"), still_path("s33")],
                                 target=still_path("s0"), output_dir=tmp_path,
                                 settings=QualitySettings(max_frames=2, sheet_rows=1))
-    assert report["model"]["input_size"] == 64 and report["target"]["faces"] == 1
+    manifest = json.loads((repo_root / "models" / "default" / "manifest.json").read_text())
+    assert report["model"]["input_size"] == manifest["input_size"] and report["target"]["faces"] == 1
     assert len(report["load_average"]["start"]) == 3
     clip, no_face = report["media"]
     assert clip["frames"] == 2 and "judged_target_share" in clip["identity"]
