@@ -49,4 +49,4 @@ recipe=($(grep -v '^#' scripts/default_model/train_options.txt))
 $python -m faceswap train --side-a "$work/faces_a_clips" --side-b "$work/faces_b" \
     --model-dir "$work/model" --iterations "$iterations" "${recipe[@]}" "$@"
 echo "export with: $python -m faceswap export --model-dir $work/model --output models/default" \
-     "--compact-checkpoint models/default-training/checkpoint.npz"
+     "--tflite-only --compact-checkpoint models/default-training/checkpoint.npz"

@@ -13,6 +13,10 @@ The export directory holds:
   sides' data, creation date, a Keras-vs-TFLite parity measurement, and every file with its
   size and sha256 (the runtime checks them).
 
+``ExportSettings.tflite_only`` (``--tflite-only``) leaves the SavedModel out once the TFLite models
+are converted and checked: the small copy that the repository bundles as ``models/default`` (the
+``savedmodel`` backend then needs a full export from the training checkpoint).
+
 The directory is built under a temporary name next to the output and renamed into place at the
 end, so a failed export never leaves a half-written model where a server would look for one.
 """
@@ -68,6 +72,12 @@ class ExportSettings:
                                 choices=tuple(QUANTIZATIONS))
     calibration_faces: int = setting(256, "training faces (spread over every folder of both sides) that fix the "
                                           "int8 ranges (quantization int8)")
+    tflite_only: bool = setting(False, "leave the SavedModel out of the export (the small bundled copy of "
+                                       "models/default; the savedmodel backend needs a full export)")
+
+
+TFLITE_ONLY_NOTE = ("SavedModel left out (export --tflite-only) to keep the bundled copy small; export again "
+                    "without --tflite-only from the training checkpoint for the savedmodel backend")
 
 
 def file_list(directory: Path) -> list[dict]:
@@ -230,14 +240,15 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
             "directions": {direction: {"decoder": networks.decoder_for(direction).name,
                                        "tflite": tflite_name(direction), "savedmodel_signature": direction}
                            for direction in DIRECTIONS},
-            "quantization": f"tflite: {QUANTIZATIONS[settings.quantization]}; savedmodel: float32",
+            "quantization": f"tflite: {QUANTIZATIONS[settings.quantization]}"
+                            + ("" if settings.tflite_only else "; savedmodel: float32"),
             "tflite_quantization": settings.quantization,
             "calibration_faces": 0 if calibration is None else int(len(calibration)),
             "iterations": checkpoint.iteration,
             "training_seconds": float(meta.get("training_seconds", 0.0)),
             "batch_size": meta.get("batch_size"),
             "sides": meta.get("sides", {}),
-            "trained_from": str(model_dir.resolve()),
+            "trained_from": str(model_dir),
             "training_started": meta.get("created"),
             "checkpoint_saved": meta.get("updated"),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -250,6 +261,9 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
             if worst > settings.parity_tolerance:
                 raise FaceswapError(f"{output}: the TFLite model differs from Keras by {worst:.4f} on a face "
                                     f"(tolerance {settings.parity_tolerance}); export aborted")
+        if settings.tflite_only:
+            shutil.rmtree(staging / SAVED_MODEL_DIR)
+            manifest["bundled_note"] = TFLITE_ONLY_NOTE
         manifest["files"] = file_list(staging)
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
         _replace_directory(staging, output)

@@ -97,6 +97,24 @@ def test_export_command_replaces_an_older_export(test_model_work, tmp_path, caps
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
+def test_tflite_only_export_is_the_small_bundled_copy_and_still_serves(test_model_work, tmp_path, real_faces):
+    """`--tflite-only` (how models/default is made): no SavedModel, a manifest that lists only what is
+    there and says why, the TFLite runtime serves it, and the savedmodel backend says what is missing."""
+    output = tmp_path / "bundled"
+    assert main(["--quiet", "export", "--model-dir", str(test_model_work / "model"), "--output", str(output),
+                 "--parity-faces", "4", "--tflite-only"]) == 0
+    names = {p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file()}
+    assert names == {"manifest.json", "swap_a2b.tflite", "swap_b2a.tflite"}
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert [entry["path"] for entry in manifest["files"]] == ["swap_a2b.tflite", "swap_b2a.tflite"]
+    assert "--tflite-only" in manifest["bundled_note"] and "savedmodel" not in manifest["quantization"]
+    assert manifest["parity"]["faces"] == 4 and manifest["trained_from"] == str(test_model_work / "model")
+    swapped = load_swap_model(output, "tflite").swap(real_faces, "a2b")
+    assert swapped.shape == real_faces.shape and 0.0 <= swapped.min() and swapped.max() <= 1.0
+    with pytest.raises(FaceswapError, match="saved_model"):
+        load_swap_model(output, "savedmodel")
+
+
 def test_export_refuses_a_missing_checkpoint_and_a_foreign_output(test_model_work, tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint.npz"):
         export_model(tmp_path, tmp_path / "out")
