@@ -44,8 +44,10 @@ if [ ! -f "$work/model/checkpoint.npz" ] && [ -f models/default-training/checkpo
   shopt -u nullglob
   cp models/default-training/checkpoint.npz "${parts[@]}" "$work/model/"
 fi
-# shellcheck disable=SC2207  # the recipe's words, one option or value each, no globs
-recipe=($(grep -v '^#' scripts/default_model/train_options.txt))
+# the recipe's words, one option or value each (read by scripts/default_model/recipe.py, as the
+# ablations and the GPU bundle read it)
+recipe_words="$($python scripts/default_model/recipe.py)"
+mapfile -t recipe <<< "$recipe_words"
 $python -m faceswap train --side-a "$work/faces_a_clips" --side-b "$work/faces_b" \
     --model-dir "$work/model" --iterations "$iterations" "${recipe[@]}" "$@"
 echo "export with: $python -m faceswap export --model-dir $work/model --output models/default" \

@@ -63,10 +63,10 @@ sys.path.insert(0, str(SCRIPTS))
 from faceswap.errors import FaceswapError  # noqa: E402
 from faceswap.training.checkpoint import checkpoint_path, copy_checkpoint, read_checkpoint, read_meta  # noqa: E402
 from quality_vs_iterations import add_benchmark_arguments, benchmark_checkpoint, summarise  # noqa: E402
+from recipe import recipe_options  # noqa: E402
 
 logger = logging.getLogger("ablations")
 
-TRAIN_OPTIONS = SCRIPTS / "train_options.txt"
 DEFAULT_WORK = Path(os.environ.get("FACESWAP_DEFAULT_WORK", "workspace/default"))
 HELD_OUT_MEDIA = ("../shared/data/clips/d12.mp4", "../shared/data/clips/d18.mp4",
                   "../shared/data/faces/videos/v25.mp4", "../shared/data/faces/videos/v26.mp4")
@@ -89,12 +89,6 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 
 class AblationError(FaceswapError):
     """A run that cannot start: unknown variant, unreadable start checkpoint, WORK of another ablation."""
-
-
-def recipe_options(path: Path = TRAIN_OPTIONS) -> list[str]:
-    """The default model's train options (train_options.txt: words, ``#`` lines left out)."""
-    return [word for line in path.read_text().splitlines() if not line.lstrip().startswith("#")
-            for word in shlex.split(line)]
 
 
 def parse_variants(text: str) -> list[str]:

@@ -4,7 +4,7 @@
     .venv/bin/python scripts/gpu_training/prepare_bundle.py \\
         --side-a workspace/default/faces_a_clips \\
         --side-b workspace/default/faces_b --config lite96 --output .gpu_bundle \\
-        [--resume-from workspace/default/model] -- --batch-size 64 --learning-rate 1e-4 --warmup-iterations 300
+        [--resume-from workspace/default/model] -- --batch-size 64
 
 Writes into ``--output`` (an ignored path; it travels to the machine beside the repository):
 
@@ -19,7 +19,10 @@ Writes into ``--output`` (an ignored path; it travels to the machine beside the 
   ``checkpoint.part2.npz`` ..., faceswap/training/checkpoint.py) so the GPU run continues the model, or
   whole with ``--full-checkpoint`` (where size does not matter, e.g. Cloud Storage); it counts
   towards ``--max-mb``;
-- ``bundle.json``: the sides, the train options after ``--`` (given to ``train_gpu.py``), sizes.
+- ``bundle.json``: the sides and the train options given to ``train_gpu.py``: the default model's
+  recipe (scripts/default_model/train_options.txt, read by scripts/default_model/recipe.py; another
+  file with ``--recipe``, none with ``--no-recipe``), then ``--config`` / ``--oversample`` of this
+  command, then the options after ``--`` (later options win: ``-- --batch-size 64`` for a GPU), sizes.
 
 It prints the size of what travels: the repository's tracked and untracked-but-not-ignored files
 plus the bundle (a transfer limit such as 64 MiB applies to the sum).
@@ -42,6 +45,7 @@ from faceswap.training.checkpoint import (checkpoint_files, copy_checkpoint, loa
                                           save_compact_checkpoint)
 from faceswap.training.dataset import load_face_set  # noqa: E402
 from faceswap.training.face_pack import write_face_pack  # noqa: E402
+from scripts.default_model.recipe import TRAIN_OPTIONS, recipe_options  # noqa: E402
 
 WHEELS = ("keras", "namex", "optree")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
@@ -81,6 +85,12 @@ def travelling_bytes(bundle: Path) -> int:
     return repository + sum(path.stat().st_size for path in bundle.rglob("*") if path.is_file())
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (bundle.json names no machine's folders)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return prepare(sys.argv[1:] if argv is None else argv)
@@ -106,6 +116,10 @@ def prepare(argv: list[str]) -> int:
     parser.add_argument("--python-version", default="3.12", help="Python of the GPU machine (for the wheels)")
     parser.add_argument("--no-wheels", action="store_true", help="skip the wheel download (tests)")
     parser.add_argument("--resume-from", type=Path, help="model directory whose checkpoint.npz the GPU run continues")
+    parser.add_argument("--recipe", type=Path, default=TRAIN_OPTIONS,
+                        help="train options file the bundle starts from (default: the default model's recipe, "
+                             "scripts/default_model/train_options.txt)")
+    parser.add_argument("--no-recipe", action="store_true", help="no recipe: only the options after --")
     parser.add_argument("--full-checkpoint", action="store_true",
                         help="with --resume-from: carry the whole checkpoint (Adam state too), not the compact one")
     args = parser.parse_args(argv)
@@ -142,8 +156,10 @@ def prepare(argv: list[str]) -> int:
         raise SystemExit(f"the faces do not fit in {args.max_mb} MB even at JPEG quality {qualities[-1]}: "
                          "raise --max-mb or pack fewer faces")
     wheels = [] if args.no_wheels else download_wheels(output / "wheels", args.python_version)
-    train_args = ["--config", args.config, "--oversample", str(args.oversample), *train_args]
+    recipe = [] if args.no_recipe else recipe_options(args.recipe)
+    train_args = [*recipe, "--config", args.config, "--oversample", str(args.oversample), *train_args]
     bundle = {"config": args.config, "side_a": ["faces_a.npz"], "side_b": ["faces_b.npz"], "train_args": train_args,
+              "recipe": None if args.no_recipe else _shown(args.recipe),
               "faces": {side: len(face_set) for side, face_set in sides.items()},
               "working_size": sides["a"].images[0].shape[0], "jpeg_quality": quality,
               "pack_mb": round(pack_mb, 2), "wheels": wheels, "python_version": args.python_version,

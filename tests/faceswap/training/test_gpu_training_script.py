@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from faceswap.training.checkpoint import load_checkpoint
+from scripts.default_model.recipe import recipe_options
 from scripts.gpu_training.prepare_bundle import WHEELS, locked_versions
+from scripts.gpu_training.train_gpu import parse as parse_train_gpu
 from tests.conftest import REPO_ROOT
 
 # What the GPU machines' Python images (PyTorch / JAX) already hold of Keras' requirements.
@@ -40,12 +42,20 @@ def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, 
     prepared = subprocess.run(
         [sys.executable, "scripts/gpu_training/prepare_bundle.py", "--side-a", str(face_folders[0]), "--side-b",
          str(face_folders[1]), "--config", "tiny", "--output", str(bundle), "--no-wheels", "--quality", "90",
-         "--", "--batch-size", "8", "--learning-rate", "1e-3", "--iterations", "100000"],
+         "--", "--batch-size", "8", "--learning-rate", "1e-3", "--iterations", "100000", "--precision", "float32"],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     described = json.loads((bundle / "bundle.json").read_text())
     assert described["side_a"] == ["faces_a.npz"] and described["faces"]["b"] >= 8
-    assert "--batch-size" in described["train_args"] and described["jpeg_quality"] == 90
+    assert described["jpeg_quality"] == 90 and described["recipe"] == "scripts/default_model/train_options.txt"
+    # the default model's recipe first, then this bundle's config, then the options after `--` (which win)
+    recipe = recipe_options()
+    assert described["train_args"] == [*recipe, "--config", "tiny", "--oversample", "1.5", "--batch-size", "8",
+                                       "--learning-rate", "1e-3", "--iterations", "100000", "--precision", "float32"]
+    parsed = parse_train_gpu(["--bundle", str(bundle), "--output", str(output)])
+    assert (parsed.config, parsed.batch_size, parsed.learning_rate) == ("tiny", 8, 1e-3)
+    assert parsed.warmup_iterations == int(recipe[recipe.index("--warmup-iterations") + 1])
+    assert parsed.balance is ("--no-balance" not in recipe) and parsed.precision == "float32"
 
     trained = subprocess.run(  # run.sh as on the GPU machine (no wheels in this bundle: nothing to install)
         ["bash", str(REPO_ROOT / "scripts/gpu_training/run.sh"), str(bundle), str(output), "--backend", "jax",
@@ -74,10 +84,13 @@ def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, 
     again = subprocess.run(
         [sys.executable, "scripts/gpu_training/prepare_bundle.py", "--side-a", str(face_folders[0]), "--side-b",
          str(face_folders[1]), "--config", "tiny", "--output", str(bundle), "--no-wheels",
-         "--resume-from", str(output / "model"), "--", "--batch-size", "8", "--iterations", "100000"],
+         "--resume-from", str(output / "model"), "--no-recipe", "--", "--batch-size", "8", "--iterations", "100000"],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert json.loads((bundle / "bundle.json").read_text())["resumes"]
+    described = json.loads((bundle / "bundle.json").read_text())
+    assert described["resumes"] and described["recipe"] is None
+    assert described["train_args"] == ["--config", "tiny", "--oversample", "1.5", "--batch-size", "8",
+                                       "--iterations", "100000"]
     assert load_checkpoint(bundle).compact
     resumed = subprocess.run(
         [sys.executable, "scripts/gpu_training/train_gpu.py", "--bundle", str(bundle), "--output",
