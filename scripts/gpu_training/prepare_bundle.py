@@ -4,7 +4,7 @@
     .venv/bin/python scripts/gpu_training/prepare_bundle.py \\
         --side-a workspace/default/faces_a_clips \\
         --side-b workspace/default/faces_b --config lite96 --output .gpu_bundle \\
-        [--resume-from workspace/default/model] -- --batch-size 64
+        [--resume-from workspace/default/model] -- --batch-size 64 --save-interval 2000
 
 Writes into ``--output`` (an ignored path; it travels to the machine beside the repository):
 
