@@ -7,7 +7,7 @@
 # Usage: scripts/make_default_model.sh [ITERATIONS [EXTRA TRAIN OPTIONS...]]
 #   ITERATIONS is the total to reach (default 30000; the recipe's learning rate is constant, so any
 #   stopping point is fine: Ctrl-C or --minutes M saves the checkpoint), then export with the
-#   command printed at the end.
+#   command printed at the end (to $work/export, measured beside models/default before it replaces it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure_environment.sh
@@ -50,5 +50,6 @@ recipe_words="$($python scripts/default_model/recipe.py)"
 mapfile -t recipe <<< "$recipe_words"
 $python -m faceswap train --side-a "$work/faces_a_clips" --side-b "$work/faces_b" \
     --model-dir "$work/model" --iterations "$iterations" "${recipe[@]}" "$@"
-echo "export with: $python -m faceswap export --model-dir $work/model --output models/default" \
-     "--tflite-only --compact-checkpoint models/default-training/checkpoint.npz"
+echo "export with: $python -m faceswap export --model-dir $work/model --output $work/export" \
+     "--tflite-only --compact-checkpoint $work/training-state/checkpoint.npz" \
+     "(then measure it beside models/default and copy it there only if it is better: docs/default-model.md)"
