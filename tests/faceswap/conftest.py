@@ -32,13 +32,3 @@ def clip_frames(clip_path):
         assert frames, name
         return frames
     return _frames
-
-
-@pytest.fixture(scope="session")
-def test_model_work(test_model_dir):
-    """The working folder of the session's test model: ``faces_a`` (d9) and ``faces_b`` (d12) face
-    folders and ``model`` (the tiny training directory with checkpoint.npz). Read-only."""
-    work = test_model_dir.parent / "work"
-    for name in ("faces_a/faces.json", "faces_b/faces.json", "model/checkpoint.npz"):
-        assert (work / name).is_file(), work / name
-    return work

@@ -11,18 +11,18 @@ import shlex
 import subprocess
 
 from faceswap.training.checkpoint import read_checkpoint
+from scripts.default_model.recipe import recipe_options
 from tests.conftest import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "make_default_model.sh"
 COMMITTED = REPO_ROOT / "models" / "default-training" / "checkpoint.npz"
 
 
-def test_a_fresh_work_folder_resumes_the_committed_state_with_the_recipe(test_model_dir, tmp_path):
-    faces = test_model_dir.parent / "work"   # the test model's face folders (d9 and d12)
+def test_a_fresh_work_folder_resumes_the_committed_state_with_the_recipe(test_model_work, tmp_path):
     work = tmp_path / "default"
     work.mkdir()
-    (work / "faces_a_clips").symlink_to(faces / "faces_a")
-    (work / "faces_b").symlink_to(faces / "faces_b")
+    (work / "faces_a_clips").symlink_to(test_model_work / "faces_a")   # the test model's faces of d9
+    (work / "faces_b").symlink_to(test_model_work / "faces_b")         # ... and of d12
     committed = read_checkpoint(COMMITTED)
     total = committed.iteration + 2
     result = subprocess.run(["bash", str(SCRIPT), str(total), "--prefetch", "0", "--preview-faces", "2"],
@@ -31,8 +31,7 @@ def test_a_fresh_work_folder_resumes_the_committed_state_with_the_recipe(test_mo
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = read_checkpoint(work / "model" / "checkpoint.npz")
     assert resumed.iteration == total and resumed.config.name == committed.config.name == "lite96"
-    recipe = [word for line in (REPO_ROOT / "scripts/default_model/train_options.txt").read_text().splitlines()
-              if not line.startswith("#") for word in line.split()]
+    recipe = recipe_options()
     assert resumed.meta["batch_size"] == int(recipe[recipe.index("--batch-size") + 1])
     export = result.stdout.strip().splitlines()[-1]
     assert export.startswith("export with: ")

@@ -74,8 +74,7 @@ def test_an_unknown_variant_is_one_error_line(tmp_path):
         f"error: unknown variant(s) no-dropout; choose from {', '.join(ablations.VARIANTS)}"]
 
 
-def test_a_tiny_pretrain_ablation_trains_in_two_phases_and_benchmarks(test_model_dir, clip_path, still_path, tmp_path):
-    test_model_work = test_model_dir.parent / "work"  # the test model's face folders and tiny training directory
+def test_a_tiny_pretrain_ablation_trains_in_two_phases_and_benchmarks(test_model_work, clip_path, still_path, tmp_path):
     start = read_checkpoint(test_model_work / "model" / "checkpoint.npz")
     compact = save_compact_checkpoint(start, tmp_path / "start" / "checkpoint.npz", part_bytes=60_000)
     assert compact.with_name("checkpoint.part2.npz").is_file()
