@@ -20,6 +20,9 @@ Configs (`CONFIGS`):
   decoders can draw detail at 96 px. Sized for these 2 CPU cores; see docs/default-model.md.
 - ``lite96``: ``lite``'s filters and 256-wide bottleneck at 96x96 faces (no residual blocks), the
   default-model recipe's config since session 4 of issue 9 (docs/default-model.md).
+- ``lite96res``: ``lite96`` plus one residual block after every decoder upscale (as ``res96``), so
+  it can be grown from a trained ``lite96`` checkpoint (training/growing.py, ``--grow-from``).
+- ``tiny-res``: ``tiny`` plus one residual block after every decoder upscale (tests of growing).
 
 Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
 crop the model sees is ``config.layout`` (FaceLayout(64, 0.0) for the classic model: the central
@@ -94,8 +97,13 @@ CONFIGS: dict[str, ModelConfig] = {
                          decoder_residual_blocks=1),
     "lite96": ModelConfig("lite96", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=256,
                           latent_channels=256, latent_upscale_filters=128, decoder_filters=(128, 64, 32)),
+    "lite96res": ModelConfig("lite96res", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=256,
+                             latent_channels=256, latent_upscale_filters=128, decoder_filters=(128, 64, 32),
+                             decoder_residual_blocks=1),
     "tiny": ModelConfig("tiny", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
                         latent_upscale_filters=48, decoder_filters=(32, 24, 16)),
+    "tiny-res": ModelConfig("tiny-res", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
+                            latent_upscale_filters=48, decoder_filters=(32, 24, 16), decoder_residual_blocks=1),
 }
 
 

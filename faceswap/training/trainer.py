@@ -39,9 +39,10 @@ from faceswap.model.architecture import CONFIGS, Autoencoders, build_autoencoder
 from faceswap.settings import setting
 from faceswap.training.augmentation import AugmentSettings
 from faceswap.training.backend import configure_threads
-from faceswap.training.checkpoint import load_checkpoint, save_checkpoint
+from faceswap.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint, save_checkpoint
 from faceswap.training.dataset import BatchMaker, BatchPrefetcher
 from faceswap.training.face_pack import load_side
+from faceswap.training.growing import grow_networks
 from faceswap.training.loss_log import LossLog
 from faceswap.training.losses import LossSettings
 from faceswap.training.parallel_batches import ParallelBatches
@@ -87,6 +88,9 @@ class TrainSettings:
     precision: str = setting("float32", "compute precision: float32, or mixed_bfloat16 (bfloat16 maths, float32 "
                                         "weights; ~1.5x less CPU per iteration on CPUs with AVX512_BF16, "
                                         "the checkpoint is the same)", choices=("float32", "mixed_bfloat16"))
+    grow_from: str = setting("", "start this model from a trained checkpoint (file or model directory) of a smaller "
+                                 "config, e.g. lite96 -> lite96res (training/growing.py); its iteration count and "
+                                 "seed carry on; ignored once --model-dir holds a checkpoint of its own")
 
 
 @dataclass
@@ -237,11 +241,16 @@ class Trainer:
         checkpoint = load_checkpoint(self.model_dir)
         if checkpoint is not None:
             checkpoint.check_config(config)
+        grow_source = self._grow_source() if checkpoint is None else None
+        if checkpoint is not None and settings.grow_from:
+            logger.info("%s holds a checkpoint: resuming it (--grow-from %s is for the first run)",
+                        self.model_dir, settings.grow_from)
         face_set_a = load_side("a", self.side_a, config.layout, settings.oversample, self.progress)
         face_set_b = load_side("b", self.side_b, config.layout, settings.oversample, self.progress)
 
         configure_threads(settings.threads)
-        seed = int(checkpoint.meta.get("seed", settings.seed)) if checkpoint is not None else settings.seed
+        origin = checkpoint if checkpoint is not None else grow_source
+        seed = int(origin.meta.get("seed", settings.seed)) if origin is not None else settings.seed
         seed_weight_initialisation(seed)
         set_precision(settings.precision)
         networks = build_autoencoders(config)
@@ -259,13 +268,21 @@ class Trainer:
                 if settings.warmup_iterations:
                     logger.info("Adam's moments start afresh: the learning rate ramps up again over %d iterations",
                                 settings.warmup_iterations)
-            meta.update({k: checkpoint.meta[k] for k in ("created", "training_seconds") if k in checkpoint.meta})
+            meta.update({k: checkpoint.meta[k] for k in ("created", "training_seconds", "grown_from")
+                         if k in checkpoint.meta})
             if seed != settings.seed:
                 logger.info("resuming with the checkpoint's seed %d", seed)
             if int(checkpoint.meta.get("batch_size", settings.batch_size)) != settings.batch_size:
                 logger.warning("batch size changed from %s to %d: the data order differs from the first run",
                                checkpoint.meta.get("batch_size"), settings.batch_size)
             logger.info("resuming %s from iteration %d", checkpoint.path, start)
+        elif grow_source is not None:
+            grown = grow_networks(grow_source, networks)
+            optimizer.build(variables)
+            start = fresh_moments_from = grow_source.iteration
+            meta.update({k: grow_source.meta[k] for k in ("created", "training_seconds") if k in grow_source.meta})
+            meta["grown_from"] = {"path": str(grow_source.path), "config": grow_source.config.name,
+                                  "iteration": grow_source.iteration, **grown.to_dict()}
         else:
             optimizer.build(variables)
         self.model_dir.mkdir(parents=True, exist_ok=True)
@@ -351,6 +368,20 @@ class Trainer:
         logger.info("trained %s to iteration %d (%.2f it/s); loss A %.4f, B %.4f", self.model_dir, iteration,
                     result.iterations_per_second, result.loss_a, result.loss_b)
         return result
+
+    def _grow_source(self):
+        """The checkpoint named by ``grow_from`` (a file, or a model directory's checkpoint), or None."""
+        if not self.settings.grow_from:
+            return None
+        source = Path(self.settings.grow_from)
+        if source.is_dir():
+            source = checkpoint_path(source)
+        grow_source = read_checkpoint(source)
+        if grow_source.config.input_size != get_config(self.settings.config).input_size:
+            raise FaceswapError(f"--grow-from {source}: its config {grow_source.config.name!r} has "
+                                f"{grow_source.config.input_size}-px faces, --config {self.settings.config} has "
+                                f"{get_config(self.settings.config).input_size}-px ones")
+        return grow_source
 
     def _preview_faces(self, face_set_a, face_set_b) -> tuple[np.ndarray, np.ndarray]:
         count = max(1, self.settings.preview_faces)
