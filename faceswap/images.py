@@ -35,15 +35,25 @@ def decode_image(data: bytes) -> np.ndarray:
     return image
 
 
+def simplejpeg_module():
+    """The ``simplejpeg`` module (libjpeg-turbo's decoder and header parser), or None where it is not
+    installed: it is not in every image that uses faceswap (e.g. training only), so callers fall back
+    to OpenCV or Pillow."""
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    return simplejpeg
+
+
 def _decode_jpeg_turbo(data) -> np.ndarray | None:
     """JPEG -> BGR uint8 with libjpeg-turbo through simplejpeg (0.60 ms against OpenCV's 0.74 ms CPU for a
     640x480 frame, scripts/benchmarks/routine_benchmark.py); None when simplejpeg cannot (CMYK, corrupt),
     so OpenCV gets its try and its error message."""
     if b"Exif\x00\x00" in bytes(data[:4096]):
         return None  # a camera JPEG may be turned by its EXIF orientation: OpenCV applies it, simplejpeg not
-    try:
-        import simplejpeg
-    except ImportError:  # not in every image that uses faceswap (e.g. training only)
+    simplejpeg = simplejpeg_module()
+    if simplejpeg is None:
         return None
     try:
         return simplejpeg.decode_jpeg(bytes(data), colorspace="BGR")

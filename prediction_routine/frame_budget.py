@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faceswap.errors import FaceswapError
+from faceswap.images import simplejpeg_module
 from faceswap.settings import setting, settings_from
 from prediction_routine.instances import InstanceError
 
@@ -117,9 +118,8 @@ def _jpeg_header(data: bytes) -> FrameHeader | None:
     pixel decoded); None for anything else or when it cannot tell (Pillow then reads the header)."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         return None
-    try:
-        import simplejpeg
-    except ImportError:  # not in every image that uses faceswap
+    simplejpeg = simplejpeg_module()
+    if simplejpeg is None:
         return None
     try:
         height, width, _, _ = simplejpeg.decode_jpeg_header(bytes(data))
