@@ -22,6 +22,7 @@ Configs (`CONFIGS`):
   default-model recipe's config since session 4 of issue 9 (docs/default-model.md).
 - ``lite96res``: ``lite96`` plus one residual block after every decoder upscale (as ``res96``), so
   it can be grown from a trained ``lite96`` checkpoint (training/growing.py, ``--grow-from``).
+- ``lite96wide``: ``lite96`` with a 512-wide bottleneck (``encoder_dense``), growable from ``lite96``.
 - ``tiny-res``: ``tiny`` plus one residual block after every decoder upscale (tests of growing).
 
 Model tensors are BGR float32 in [0, 1], shape (N, S, S, 3), S = ``config.input_size``; the face
@@ -100,6 +101,8 @@ CONFIGS: dict[str, ModelConfig] = {
     "lite96res": ModelConfig("lite96res", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=256,
                              latent_channels=256, latent_upscale_filters=128, decoder_filters=(128, 64, 32),
                              decoder_residual_blocks=1),
+    "lite96wide": ModelConfig("lite96wide", input_size=96, encoder_filters=(32, 64, 128, 256), encoder_dense=512,
+                              latent_channels=256, latent_upscale_filters=128, decoder_filters=(128, 64, 32)),
     "tiny": ModelConfig("tiny", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,
                         latent_upscale_filters=48, decoder_filters=(32, 24, 16)),
     "tiny-res": ModelConfig("tiny-res", encoder_filters=(12, 24, 48, 96), encoder_dense=64, latent_channels=64,

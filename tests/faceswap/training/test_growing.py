@@ -1,10 +1,11 @@
 """Growing a trained model into a bigger config (training/growing.py, ``--grow-from``), on real faces:
 every trained weight is kept, the new residual blocks start at zero so the grown model draws what the
-trained one drew, a source that does not fit is refused by name, and the trainer carries on from the
+trained one drew, a wider bottleneck starts as exactly the trained model, a source that does not fit is refused by name, and the trainer carries on from the
 source's iteration and seed, then resumes the grown model like any other."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,23 @@ def test_a_grown_model_keeps_every_trained_weight_and_draws_what_it_drew(test_mo
     assert drift < 0.02 and drift < repainted / 3, (drift, repainted)
 
 
+def test_a_wider_bottleneck_starts_as_exactly_the_trained_model(test_model_work, face_folders):
+    source = read_checkpoint(test_model_work / "model" / "checkpoint.npz")   # tiny: a 64-wide bottleneck
+    wider = build_autoencoders(dataclasses.replace(get_config("tiny"), name="tiny-wide", encoder_dense=96))
+    report = grow_networks(source, wider)
+    assert report.widened == ["encoder/encoder_dense1/kernel", "encoder/encoder_dense1/bias",
+                              "encoder/encoder_dense2/kernel"]
+    kernel = wider.encoder.get_layer("encoder_dense2").kernel.numpy()
+    assert kernel.shape[0] == 96 and not kernel[64:].any()          # the new units are read through zeros
+    new_units = wider.encoder.get_layer("encoder_dense1").kernel.numpy()[:, 64:]
+    assert new_units.std() > 0                                      # ... and compute something to learn from
+    trained = build_autoencoders("tiny")
+    source.restore_networks(trained)
+    faces = load_face_set("a", [face_folders[0]], CLASSIC_MODEL_LAYOUT, progress=False)
+    batch = np.stack([faces.model_crop(i) for i in range(8)])
+    np.testing.assert_allclose(_swap(wider, batch), _swap(trained, batch), atol=1e-6)
+
+
 def test_a_source_that_does_not_fit_is_refused_by_name(tmp_path):
     bigger = _checkpoint_of("tiny-res", tmp_path / "tiny-res.npz")
     with pytest.raises(CheckpointError, match=r"tiny-res\.npz: cannot grow config 'tiny-res' into 'tiny': "
@@ -90,6 +108,12 @@ def test_a_source_that_does_not_fit_is_refused_by_name(tmp_path):
     other = _checkpoint_of("lite", tmp_path / "lite.npz")
     with pytest.raises(CheckpointError, match=r"cannot grow config 'lite' into 'tiny-res': .* has shape"):
         grow_networks(other, build_autoencoders("tiny-res"))
+    # more filters before a pixel shuffle would scramble its channel groups: only Dense layers widen
+    tiny = _checkpoint_of("tiny", tmp_path / "tiny.npz")
+    more_filters = dataclasses.replace(get_config("tiny"), name="tiny-more", decoder_filters=(48, 24, 16))
+    with pytest.raises(CheckpointError, match=r"decoder_a/decoder_a_upscale1_conv/bias has shape \(128,\), "
+                                              r"the new config's has \(192,\)"):
+        grow_networks(tiny, build_autoencoders(more_filters))
 
 
 def test_the_trainer_grows_a_checkpoint_then_resumes_the_grown_model(face_folders, tmp_path):
@@ -99,7 +123,7 @@ def test_the_trainer_grows_a_checkpoint_then_resumes_the_grown_model(face_folder
     saved = load_checkpoint(tmp_path / "grown")
     assert saved.config == get_config("tiny-res") and saved.iteration == 14 and saved.meta["seed"] == 5
     assert saved.meta["grown_from"] == {"path": str(tmp_path / "small" / "checkpoint.npz"), "config": "tiny",
-                                        "iteration": 10, "copied": 30, "initialised": 12, "zeroed": 12,
+                                        "iteration": 10, "copied": 30, "widened": 0, "initialised": 12, "zeroed": 12,
                                         "source_parameters": saved.meta["grown_from"]["source_parameters"],
                                         "parameters": sum(v.size for k, v in saved.arrays.items()
                                                           if not k.startswith("optimizer/"))}
