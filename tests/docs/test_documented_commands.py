@@ -59,7 +59,7 @@ def deploy_dry_run() -> str:
 
 
 # Per `python -m faceswap` subcommand: the parsed arguments it reads, and those it writes.
-WORKFLOW_INPUTS = {"extract": ("inputs",), "train": ("side_a", "side_b"), "export": ("model_dir",),
+WORKFLOW_INPUTS = {"extract": ("inputs",), "train": ("side_a", "side_b", "grow_from"), "export": ("model_dir",),
                    "convert": ("input", "model_dir", "c2pa_cert", "c2pa_key"), "verify": ("files", "trust_anchors"),
                    "make-dev-cert": ()}
 WORKFLOW_OUTPUTS = {"extract": ("output",), "train": ("model_dir",), "export": ("output",), "convert": ("output",),
@@ -137,12 +137,15 @@ MAKE_DEFAULT_MODEL = "scripts/make_default_model.sh"
 
 
 def _make_default_model_output() -> str:
-    """The training directory scripts/make_default_model.sh writes: ``<its default work folder>/model``
-    (tests/scripts/test_make_default_model.py runs it for real)."""
+    """The work folder scripts/make_default_model.sh fills: ``<its default work folder>`` with the face
+    folders it extracts and the training directory ``model`` (tests/scripts/test_make_default_model.py
+    runs it for real)."""
     script = (REPO_ROOT / MAKE_DEFAULT_MODEL).read_text()
     match = re.search(r'work="\$\{FACESWAP_DEFAULT_WORK:-([^}]+)\}"', script)
     assert match and '--model-dir "$work/model"' in script, "make_default_model.sh: where does it train?"
-    return f"{match.group(1)}/model"
+    for folder in ("faces_a_clips", "faces_a_people", "faces_b", "holdout_b"):
+        assert f'--output "$work/{folder}"' in script, f"make_default_model.sh: does it still make {folder}?"
+    return match.group(1)
 
 
 def _faceswap_arguments(command: str) -> list[str] | None:
