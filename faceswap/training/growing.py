@@ -56,6 +56,10 @@ class GrowReport:
                 "zeroed": len(self.zeroed), "source_parameters": self.source_parameters, "parameters": self.parameters}
 
 
+_WHAT_GROWS = ("--grow-from goes from a config to a bigger one of the same face size and filter counts "
+               "(e.g. lite96 -> lite96res or lite96wide, tiny -> tiny-res)")
+
+
 def _fits_inside(old: tuple[int, ...], new: tuple[int, ...]) -> bool:
     return len(old) == len(new) and all(o <= n for o, n in zip(old, new))
 
@@ -96,12 +100,13 @@ def grow_networks(source: Checkpoint, networks: Autoencoders) -> GrowReport:
         variable = variables.get(key)
         if variable is None:
             raise CheckpointError(f"{source.path}: cannot grow config {source.config.name!r} into "
-                                  f"{networks.config.name!r}: {key} has no place in the new config")
+                                  f"{networks.config.name!r}: {key} has no place in the new config; "
+                                  f"{_WHAT_GROWS}")
         if tuple(value.shape) != tuple(variable.shape) and (
                 key not in dense or not _fits_inside(tuple(value.shape), tuple(variable.shape))):
             raise CheckpointError(f"{source.path}: cannot grow config {source.config.name!r} into "
                                   f"{networks.config.name!r}: {key} has shape {tuple(value.shape)}, the new "
-                                  f"config's has {tuple(variable.shape)}")
+                                  f"config's has {tuple(variable.shape)}; {_WHAT_GROWS}")
     for key, variable in variables.items():
         if key in weights:
             value = weights[key].astype(np.float32)
@@ -119,7 +124,8 @@ def grow_networks(source: Checkpoint, networks: Autoencoders) -> GrowReport:
             report.initialised.append(key)
         report.parameters += int(np.prod(tuple(variable.shape)))
     logger.info("grew %s (%s, %d parameters, iteration %d) into %s (%d parameters): %d weights copied, "
-                "%d widened, %d new ones initialised, %d residual branch ends zeroed", source.path,
+                "%d widened; of the new ones, %d kept at their initialisation and %d residual branch ends "
+                "set to zero", source.path,
                 source.config.name, report.source_parameters, source.iteration, networks.config.name,
                 report.parameters, len(report.copied), len(report.widened), len(report.initialised),
                 len(report.zeroed))

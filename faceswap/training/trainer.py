@@ -89,8 +89,9 @@ class TrainSettings:
                                         "weights; ~1.5x less CPU per iteration on CPUs with AVX512_BF16, "
                                         "the checkpoint is the same)", choices=("float32", "mixed_bfloat16"))
     grow_from: str = setting("", "start this model from a trained checkpoint (file or model directory) of a smaller "
-                                 "config, e.g. lite96 -> lite96res (training/growing.py); its iteration count and "
-                                 "seed carry on; ignored once --model-dir holds a checkpoint of its own")
+                                 "config, e.g. lite96 -> lite96res or lite96wide (training/growing.py); its iteration "
+                                 "count and seed carry on, Adam starts afresh (ramped by --warmup-iterations); "
+                                 "ignored once --model-dir holds a checkpoint of its own")
 
 
 @dataclass
