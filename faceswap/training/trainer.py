@@ -8,6 +8,7 @@ Files in the model directory:
 - ``checkpoint.npz``: weights, optimizer state, iteration, seed, data description (atomic, every
   ``save_interval`` iterations, at the end and on Ctrl-C). A second run with the same directory
   resumes from it; a checkpoint of another config is refused (CheckpointError) and left alone.
+  ``grow_from`` starts a new directory from a smaller config's checkpoint instead (growing.py).
 - ``preview.png``: A | A->A | A->B | B | B->B | B->A for a few fixed faces (every ``preview_interval``).
 - ``loss.csv`` and ``loss.png``: loss per iteration and its plot.
 
