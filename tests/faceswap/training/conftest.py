@@ -1,5 +1,6 @@
 """Fixtures for the training tests: the session test model's real face folders (d9 as side A,
-d12 as side B, about a dozen aligned faces each) loaded as face sets."""
+d12 as side B, about a dozen aligned faces each) loaded as face sets, and short `tiny` training
+runs on them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import pytest
 
 from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT
 from faceswap.training.dataset import load_face_set
+from faceswap.training.trainer import TrainSettings, Trainer
+
+TINY_TRAINING = dict(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
+                     prefetch=2, preview_faces=3)
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +23,23 @@ def face_folders(test_model_work):
 @pytest.fixture(scope="session")
 def face_set_b(face_folders):
     return load_face_set("b", [face_folders[1]], CLASSIC_MODEL_LAYOUT, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_settings():
+    """``tiny_settings(**overrides) -> TrainSettings``: a short `tiny` run (batch 8, lr 1e-3, a save and a
+    preview every 10 iterations), any field overridden."""
+    def make(**overrides) -> TrainSettings:
+        return TrainSettings(**{**TINY_TRAINING, **overrides})
+    return make
+
+
+@pytest.fixture(scope="session")
+def train_tiny(face_folders, tiny_settings):
+    """``train_tiny(model_dir, iterations, **overrides) -> TrainResult``: train (or resume) ``model_dir``
+    to ``iterations`` on the real face folders with ``tiny_settings(**overrides)``, no progress bar."""
+    def train(model_dir, iterations, **overrides):
+        side_a, side_b = face_folders
+        settings = tiny_settings(iterations=iterations, **overrides)
+        return Trainer([side_a], [side_b], model_dir, settings, progress=False).run()
+    return train

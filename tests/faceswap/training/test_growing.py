@@ -18,19 +18,6 @@ from faceswap.training.checkpoint import (Checkpoint, load_checkpoint, network_a
                                           save_compact_checkpoint)
 from faceswap.training.dataset import load_face_set
 from faceswap.training.growing import grow_networks
-from faceswap.training.trainer import TrainSettings, Trainer
-
-
-def _settings(**overrides) -> TrainSettings:
-    values = dict(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
-                  prefetch=2, preview_faces=3)
-    values.update(overrides)
-    return TrainSettings(**values)
-
-
-def _train(face_folders, model_dir, iterations, **overrides):
-    side_a, side_b = face_folders
-    return Trainer([side_a], [side_b], model_dir, _settings(iterations=iterations, **overrides), progress=False).run()
 
 
 def _checkpoint_of(config_name: str, path: Path) -> Checkpoint:
@@ -116,9 +103,9 @@ def test_a_source_that_does_not_fit_is_refused_by_name(tmp_path):
         grow_networks(tiny, build_autoencoders(more_filters))
 
 
-def test_the_trainer_grows_a_checkpoint_then_resumes_the_grown_model(face_folders, tmp_path):
-    _train(face_folders, tmp_path / "small", 10, seed=5)
-    grown = _train(face_folders, tmp_path / "grown", 14, config="tiny-res", grow_from=str(tmp_path / "small"))
+def test_the_trainer_grows_a_checkpoint_then_resumes_the_grown_model(tmp_path, train_tiny):
+    train_tiny(tmp_path / "small", 10, seed=5)
+    grown = train_tiny(tmp_path / "grown", 14, config="tiny-res", grow_from=str(tmp_path / "small"))
     assert (grown.start_iteration, grown.iteration) == (10, 14)
     saved = load_checkpoint(tmp_path / "grown")
     assert saved.config == get_config("tiny-res") and saved.iteration == 14 and saved.meta["seed"] == 5
@@ -128,17 +115,17 @@ def test_the_trainer_grows_a_checkpoint_then_resumes_the_grown_model(face_folder
                                         "parameters": sum(v.size for k, v in saved.arrays.items()
                                                           if not k.startswith("optimizer/"))}
     # the same command again resumes the grown model (the source is read only for the first run)
-    again = _train(face_folders, tmp_path / "grown", 18, config="tiny-res", grow_from=str(tmp_path / "missing"))
+    again = train_tiny(tmp_path / "grown", 18, config="tiny-res", grow_from=str(tmp_path / "missing"))
     assert (again.start_iteration, again.iteration) == (14, 18)
     assert load_checkpoint(tmp_path / "grown").meta["grown_from"]["iteration"] == 10
 
 
-def test_growing_across_face_sizes_is_refused_before_anything_is_written(face_folders, tmp_path):
+def test_growing_across_face_sizes_is_refused_before_anything_is_written(tmp_path, train_tiny):
     _checkpoint_of("lite96", tmp_path / "lite96.npz")
     with pytest.raises(FaceswapError, match=r"--grow-from .*lite96\.npz: its config 'lite96' has 96-px faces, "
                                             r"--config tiny-res has 64-px ones"):
-        _train(face_folders, tmp_path / "grown", 4, config="tiny-res", grow_from=str(tmp_path / "lite96.npz"))
+        train_tiny(tmp_path / "grown", 4, config="tiny-res", grow_from=str(tmp_path / "lite96.npz"))
     assert not (tmp_path / "grown").exists()
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        _train(face_folders, tmp_path / "grown", 4, config="tiny-res", grow_from=str(tmp_path / "nothing.npz"))
+        train_tiny(tmp_path / "grown", 4, config="tiny-res", grow_from=str(tmp_path / "nothing.npz"))
     assert not (tmp_path / "grown").exists()

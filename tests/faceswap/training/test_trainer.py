@@ -18,32 +18,20 @@ import pytest
 from faceswap.errors import CheckpointError, InputError
 from faceswap.model.architecture import build_autoencoders
 from faceswap.training.checkpoint import load_checkpoint
-from faceswap.training.trainer import TrainSettings, Trainer
+from faceswap.training.trainer import Trainer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def _settings(**overrides) -> TrainSettings:
-    values = dict(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
-                  prefetch=2, preview_faces=3)
-    values.update(overrides)
-    return TrainSettings(**values)
-
-
-def _train(face_folders, model_dir, iterations, **overrides):
-    side_a, side_b = face_folders
-    return Trainer([side_a], [side_b], model_dir, _settings(iterations=iterations, **overrides), progress=False).run()
 
 
 def _weights(model_dir) -> dict[str, np.ndarray]:
     return {k: v for k, v in load_checkpoint(model_dir).arrays.items()}
 
 
-def test_training_lowers_the_loss_and_resumes_bit_identically(face_folders, tmp_path):
-    straight = _train(face_folders, tmp_path / "straight", 20)
+def test_training_lowers_the_loss_and_resumes_bit_identically(tmp_path, train_tiny):
+    straight = train_tiny(tmp_path / "straight", 20)
     assert straight.iteration == 20 and not straight.interrupted
 
-    first = _train(face_folders, tmp_path / "resumed", 10)
+    first = train_tiny(tmp_path / "resumed", 10)
     saved = load_checkpoint(tmp_path / "resumed")
     assert saved.iteration == 10 and saved.meta["seed"] == 0 and saved.meta["sides"]["b"]["faces"] >= 8
     # resuming loads exactly the saved weights
@@ -53,7 +41,7 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(face_folders, tmp_
         for variable in network.weights:
             np.testing.assert_array_equal(variable.numpy(), saved.arrays[f"{name}/{variable.path}"])
 
-    second = _train(face_folders, tmp_path / "resumed", 20)
+    second = train_tiny(tmp_path / "resumed", 20)
     assert second.start_iteration == 10 and second.iteration == 20
     # ... and continues exactly where an uninterrupted run would be
     assert first.losses + second.losses == straight.losses
@@ -63,7 +51,7 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(face_folders, tmp_
         if key != "meta":
             np.testing.assert_array_equal(resumed[key], uninterrupted[key], err_msg=key)
 
-    third = _train(face_folders, tmp_path / "resumed", 60)  # the loss keeps falling after the resume
+    third = train_tiny(tmp_path / "resumed", 60)  # the loss keeps falling after the resume
     losses = np.array([a + b for _, a, b in straight.losses + third.losses])
     assert losses[-10:].mean() < 0.92 * losses[:10].mean(), losses
 
@@ -76,37 +64,37 @@ def test_training_lowers_the_loss_and_resumes_bit_identically(face_folders, tmp_
     assert not list(model_dir.glob(".*.tmp"))
 
 
-def test_a_finished_model_is_not_trained_further(face_folders, tmp_path):
-    _train(face_folders, tmp_path / "model", 10)
+def test_a_finished_model_is_not_trained_further(tmp_path, train_tiny):
+    train_tiny(tmp_path / "model", 10)
     before = (tmp_path / "model" / "checkpoint.npz").read_bytes()
-    result = _train(face_folders, tmp_path / "model", 10)
+    result = train_tiny(tmp_path / "model", 10)
     assert result.iteration == result.start_iteration == 10
     assert (tmp_path / "model" / "checkpoint.npz").read_bytes() == before
 
 
-def test_checkpoint_of_another_config_is_refused_and_left_alone(face_folders, tmp_path):
+def test_checkpoint_of_another_config_is_refused_and_left_alone(tmp_path, train_tiny):
     model_dir = tmp_path / "model"
-    _train(face_folders, model_dir, 10)
+    train_tiny(model_dir, 10)
     files = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in model_dir.iterdir()}
     with pytest.raises(CheckpointError, match=r"checkpoint\.npz: this checkpoint was trained with config 'tiny', "
                                               r"not 'lite'; use --config tiny"):
-        _train(face_folders, model_dir, 20, config="lite")
+        train_tiny(model_dir, 20, config="lite")
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in model_dir.iterdir()} == files
 
 
-def test_corrupt_checkpoint_is_a_checkpoint_error(face_folders, tmp_path):
+def test_corrupt_checkpoint_is_a_checkpoint_error(tmp_path, train_tiny):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "checkpoint.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(CheckpointError, match=r"checkpoint\.npz: corrupt checkpoint"):
-        _train(face_folders, model_dir, 10)
+        train_tiny(model_dir, 10)
 
 
-def test_empty_data_folder_is_named_and_nothing_is_written(face_folders, tmp_path):
+def test_empty_data_folder_is_named_and_nothing_is_written(face_folders, tmp_path, tiny_settings):
     empty = tmp_path / "no_faces_here"
     empty.mkdir()
     with pytest.raises(InputError, match="no_faces_here"):
-        Trainer([face_folders[0]], [empty], tmp_path / "model", _settings(iterations=5), progress=False).run()
+        Trainer([face_folders[0]], [empty], tmp_path / "model", tiny_settings(iterations=5), progress=False).run()
     assert not (tmp_path / "model").exists()
 
 
