@@ -154,11 +154,21 @@ def _json_record(array: np.ndarray) -> dict:
     return record
 
 
-def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, meta: dict[str, Any]) -> Path:
+def extra_arrays(extras: dict[str, Any] | None) -> dict[str, np.ndarray]:
+    """Weights of training-only parts (the true-face code discriminator, training/true_face.py) as
+    ``{"<name>/<variable path>": array}``, for ``extras`` = {name: Keras layer or model}."""
+    return {f"{name}/{variable.path}": np.asarray(variable.numpy())
+            for name, layer in (extras or {}).items() for variable in layer.weights}
+
+
+def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, meta: dict[str, Any],
+                    extras: dict[str, Any] | None = None) -> Path:
     """Write ``checkpoint.npz`` atomically (one file); ``meta`` must be JSON-able. Returns the path.
-    Part files left in the directory by a compact checkpoint it was resumed from are removed."""
+    ``extras`` ({name: Keras layer}) are training-only parts saved beside the networks (their
+    optimizer state follows the networks'). Part files left in the directory by a compact
+    checkpoint it was resumed from are removed."""
     path = checkpoint_path(model_dir)
-    arrays = network_arrays(networks)
+    arrays = {**network_arrays(networks), **extra_arrays(extras)}
     for index, variable in enumerate(_optimizer_state_variables(optimizer)):
         arrays[f"optimizer/{index:05d}"] = np.asarray(variable.numpy())
     meta = {**meta, "format_version": FORMAT_VERSION, "config": networks.config.to_dict()}
@@ -270,15 +280,41 @@ class Checkpoint:
         """True for a weights-only (float16) checkpoint, see ``save_compact_checkpoint``."""
         return bool(self.meta.get("compact")) and not any(k.startswith("optimizer/") for k in self.arrays)
 
-    def restore_optimizer(self, optimizer, trainable_variables: list) -> None:
-        """Build ``optimizer`` for ``trainable_variables`` and load its saved state."""
+    def extra_count(self, name: str) -> int:
+        """How many weights of the training-only part ``name`` the checkpoint holds (0: none)."""
+        return sum(key.startswith(f"{name}/") for key in self.arrays)
+
+    def restore_extra(self, name: str, layer) -> bool:
+        """Load the training-only part ``name`` (see ``save_checkpoint``'s ``extras``) into ``layer``;
+        False (``layer`` untouched) if the checkpoint has none, CheckpointError if it is misshaped."""
+        keys = [(variable, f"{name}/{variable.path}") for variable in layer.weights]
+        if not any(key in self.arrays for _, key in keys):
+            return False
+        for variable, key in keys:
+            value = self.arrays.get(key)
+            if value is None or tuple(value.shape) != tuple(variable.shape):
+                raise CheckpointError(f"{self.path}: corrupt checkpoint ({key} is missing or misshaped)")
+            variable.assign(value.astype(np.float32) if value.dtype == np.float16 else value)
+        return True
+
+    def restore_optimizer(self, optimizer, trainable_variables: list, fresh_tail: int = 0,
+                          dropped_tail: int = 0) -> None:
+        """Build ``optimizer`` for ``trainable_variables`` and load its saved state. ``fresh_tail``:
+        how many of the last ``trainable_variables`` are new to this checkpoint (a training-only part
+        it has no state for): their moments start at zero, the others' are loaded. ``dropped_tail``:
+        how many variables the checkpoint's state has at its end that are no longer trained (a
+        training-only part switched off): their moments are skipped."""
         optimizer.build(trainable_variables)
         if self.compact:
             logger.warning("%s is a compact checkpoint (weights only): the optimizer state starts afresh "
                            "at iteration %d", self.path, self.iteration)
             return
         variables = _optimizer_state_variables(optimizer)
+        if fresh_tail:  # Adam keeps (momentum, velocity) per variable, in the variables' order
+            variables = variables[:len(variables) - 2 * fresh_tail]
         saved = sorted(key for key in self.arrays if key.startswith("optimizer/"))
+        if dropped_tail:
+            saved = saved[:len(saved) - 2 * dropped_tail]
         if len(saved) != len(variables):
             raise CheckpointError(f"{self.path}: corrupt checkpoint (optimizer state has {len(saved)} "
                                   f"variables, expected {len(variables)})")

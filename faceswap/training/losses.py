@@ -22,12 +22,16 @@ from faceswap.settings import setting
 
 @dataclass
 class LossSettings:
-    """Weights of the two loss terms."""
+    """Weights of the loss terms (``true_face_power`` is the latent code's adversarial term,
+    training/true_face.py; the others are the reconstruction loss above)."""
 
     dssim_weight: float = setting(10.0, "weight of the structural (DSSIM) term of the loss")
     mse_weight: float = setting(10.0, "weight of the pixel (MSE) term of the loss")
     eyes_mouth_weight: float = setting(300.0, "weight of the mean absolute error inside the eyes and mouth "
                                               "(DeepFaceLab's eyes_mouth_prio; 0 = off)")
+    true_face_power: float = setting(0.0, "weight of the encoder's adversarial term on the latent code "
+                                          "(DeepFaceLab's true_face_power, training/true_face.py; typical 0.01, "
+                                          "0 = off)")
 
 
 def ssim_filter_size(image_size: int) -> int:

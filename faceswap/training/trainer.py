@@ -49,6 +49,7 @@ from faceswap.training.losses import LossSettings
 from faceswap.training.parallel_batches import ParallelBatches
 from faceswap.training.preview import preview_grid, write_preview
 from faceswap.training.train_step import make_predict, make_train_step
+from faceswap.training.true_face import DISCRIMINATOR_NAME, build_code_discriminator
 
 logger = logging.getLogger(__name__)
 
@@ -256,14 +257,26 @@ class Trainer:
         seed_weight_initialisation(seed)
         set_precision(settings.precision)
         networks = build_autoencoders(config)
+        discriminator = build_code_discriminator(config) if self.loss.true_face_power > 0 else None
+        extras = {DISCRIMINATOR_NAME: discriminator} if discriminator is not None else {}
         optimizer = make_optimizer(settings)
-        variables = trainable_variables(networks)
+        # The discriminator's variables go last, so a checkpoint made without it resumes with it.
+        variables = trainable_variables(networks) + (list(discriminator.trainable_variables) if extras else [])
         start = 0
         fresh_moments_from: int | None = None
         meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
         if checkpoint is not None:
             checkpoint.restore_networks(networks)
-            checkpoint.restore_optimizer(optimizer, variables)
+            fresh_tail = 0
+            if discriminator is not None and not checkpoint.restore_extra(DISCRIMINATOR_NAME, discriminator):
+                fresh_tail = len(discriminator.trainable_variables)
+                logger.info("%s has no code discriminator: it starts afresh (true face power %g)",
+                            checkpoint.path, self.loss.true_face_power)
+            dropped_tail = checkpoint.extra_count(DISCRIMINATOR_NAME) if discriminator is None else 0
+            if dropped_tail:
+                logger.info("%s has a code discriminator that is not used (true face power 0): it is left out",
+                            checkpoint.path)
+            checkpoint.restore_optimizer(optimizer, variables, fresh_tail, dropped_tail)
             start = checkpoint.iteration
             if checkpoint.compact:
                 fresh_moments_from = start
@@ -299,7 +312,7 @@ class Trainer:
                         self.model_dir, start, settings.iterations)
             return result
 
-        train_step = make_train_step(networks, optimizer, self.loss)
+        train_step = make_train_step(networks, optimizer, self.loss, discriminator)
         predict = make_predict(networks)
         previews = self._preview_faces(face_set_a, face_set_b)
         makers = (BatchMaker(face_set_a, settings.batch_size, seed, self.augment, self.mask, settings.balance),
@@ -313,7 +326,7 @@ class Trainer:
                          "learning_rate": settings.learning_rate,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-            save_checkpoint(self.model_dir, networks, optimizer, meta)
+            save_checkpoint(self.model_dir, networks, optimizer, meta, extras)
             loss_log.save()
 
         def write_previews() -> None:
@@ -355,6 +368,9 @@ class Trainer:
                         bar.set_postfix_str(f"loss A {loss_a:.4f} B {loss_b:.4f}", refresh=False)
                     if iteration % settings.preview_interval == 0:
                         write_previews()
+                        if train_step.last_true_face is not None:
+                            logger.info("iteration %d: true-face losses, discriminator %.4f / encoder %.4f",
+                                        iteration, *train_step.last_true_face)
                     if iteration % settings.save_interval == 0:
                         save(iteration)
                         saved_at = iteration
