@@ -505,14 +505,18 @@ def _cached_target(target: str | Path, recogniser: FaceRecogniser, detector,
 
 def swap_variant(base: SwapSettings, text: str) -> tuple[str, SwapSettings]:
     """``'name:key=value,key=value'`` (or just ``'key=value,...'``, named after itself) -> (name, the
-    base swap settings with those fields replaced). Values are parsed as the command line parses
-    them. FaceswapError (one line) for an unknown field or a bad value."""
+    base swap settings with those fields replaced). Keys are swap settings, or ``mask.<field>`` for
+    the face mask's shape (faces/masks.py ``MaskSettings``: ``mask.erode``, ``mask.forehead``,
+    ``mask.feather``). Values are parsed as the command line parses them. FaceswapError (one line)
+    for an unknown field or a bad value."""
     from faceswap.errors import FaceswapError
+    from faceswap.faces.masks import MaskSettings
     from faceswap.settings import settings_from
 
     name, _, assignments = text.rpartition(":") if ":" in text else (text, "", text)
     fields = {field.name for field in dataclasses.fields(SwapSettings) if field.metadata.get("cli") is not False}
-    values = {}
+    fields |= {f"mask.{field.name}" for field in dataclasses.fields(MaskSettings)}
+    values: dict[str, str] = {}
     for assignment in filter(None, (part.strip() for part in assignments.split(","))):
         key, equals, value = assignment.partition("=")
         key = key.strip().replace("-", "_")
@@ -522,16 +526,32 @@ def swap_variant(base: SwapSettings, text: str) -> tuple[str, SwapSettings]:
         values[key] = value.strip()
     if not values:
         raise FaceswapError(f"variant {text!r}: no KEY=VALUE given")
-    try:
-        parsed = settings_from(SwapSettings, env_prefix="VARIANT_",
-                               environ={f"VARIANT_{key.upper()}": value for key, value in values.items()})
-    except FaceswapError as error:
-        raise FaceswapError(f"variant {text!r}: bad value ({str(error).split(': ', 1)[-1]})") from None
-    return name, dataclasses.replace(base, **{key: getattr(parsed, key) for key in values})
+
+    def parse(cls, given: dict[str, str]):
+        try:
+            return settings_from(cls, env_prefix="VARIANT_",
+                                 environ={f"VARIANT_{key.upper()}": value for key, value in given.items()})
+        except FaceswapError as error:
+            raise FaceswapError(f"variant {text!r}: bad value ({str(error).split(': ', 1)[-1]})") from None
+
+    top = {key: value for key, value in values.items() if "." not in key}
+    mask = {key.split(".", 1)[1]: value for key, value in values.items() if "." in key}
+    replaced = {key: getattr(parse(SwapSettings, top), key) for key in top} if top else {}
+    if mask:
+        parsed = parse(MaskSettings, mask)
+        replaced["mask"] = dataclasses.replace(base.mask, **{key: getattr(parsed, key) for key in mask})
+    return name, dataclasses.replace(base, **replaced)
 
 
 def _swap_settings_dict(settings: SwapSettings) -> dict:
-    return {key: value for key, value in dataclasses.asdict(settings).items() if not isinstance(value, dict)}
+    """The swap settings as a flat JSON-able dict; the mask's fields as ``mask.<field>``."""
+    flat = {}
+    for key, value in dataclasses.asdict(settings).items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{inner}": inner_value for inner, inner_value in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def evaluate_model(model, media: list[str | Path], target: str | Path, settings: QualitySettings | None = None,

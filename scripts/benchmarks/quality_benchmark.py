@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--holdout-b", help="face folder of held-out B faces: also report B -> B reconstruction SSIM")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
                         help="also measure these swap settings side by side (repeatable), e.g. "
-                             "--variant no-sharpen:sharpen=0 --variant color=none")
+                             "--variant no-sharpen:sharpen=0 --variant color=none; mask.erode, "
+                             "mask.forehead and mask.feather set the face mask's shape")
     add_dataclass_arguments(parser.add_argument_group("benchmark"), QualitySettings)
     add_dataclass_arguments(parser.add_argument_group("swap pipeline (as convert)"), SwapSettings)
     return parser

@@ -140,6 +140,14 @@ def test_variants_are_parsed_like_the_command_line():
         swap_variant(base, "colour=none")
     with pytest.raises(FaceswapError, match="bad value"):
         swap_variant(base, "edge_fade=wide")
+    # the face mask's shape: mask.<field>, the other mask fields kept from the base run
+    name, settings = swap_variant(base, "wide:mask.erode=-0.02,mask.forehead=0.5,sharpen=0")
+    assert name == "wide" and settings.sharpen == 0 and settings.color == "none"
+    assert (settings.mask.erode, settings.mask.forehead, settings.mask.feather) == (-0.02, 0.5, base.mask.feather)
+    with pytest.raises(FaceswapError, match="'mask.blur=3' is not KEY=VALUE"):
+        swap_variant(base, "mask.blur=3")
+    with pytest.raises(FaceswapError, match="bad value"):
+        swap_variant(base, "mask.erode=more")
 
 
 def test_variants_are_measured_side_by_side(still_path, tmp_path):
