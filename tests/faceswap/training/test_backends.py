@@ -142,8 +142,8 @@ def test_the_recipe_settings_train_through_the_backend_neutral_step(face_folders
                              decay_floor=0.5, balance=True, precision="mixed_bfloat16", save_interval=6,
                              preview_interval=6, preview_faces=2, prefetch=0)
     try:
-        result = Trainer([side_a], [side_b], tmp_path / "model", settings, loss=LossSettings(eyes_mouth_weight=300.0, true_face_power=0.01),
-                         progress=False).run()
+        loss = LossSettings(eyes_mouth_weight=300.0, true_face_power=0.01)
+        result = Trainer([side_a], [side_b], tmp_path / "model", settings, loss=loss, progress=False).run()
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert result.iteration == 6 and all(np.isfinite([a + b for _, a, b in result.losses]))
