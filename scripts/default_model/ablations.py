@@ -23,8 +23,9 @@ one part changed (``VARIANTS``):
 - ``pretrain``: N/2 iterations with side B = the side-A folders (both decoders on all the faces,
   DeepFaceLab's pretraining), then N/2 normal ones; the learning rate follows the same schedule
   as the others (``--decay-end``);
-- ``true-face`` / ``true-face-strong``: DeepFaceLab's true face power 0.01 / 0.1, an adversarial
-  term that pushes the encoder's codes of side A towards side B's (training/true_face.py).
+- ``no-true-face`` / ``true-face-strong`` / ``true-face-weak``: DeepFaceLab's true face power (an
+  adversarial term that pushes the encoder's codes of side A towards side B's,
+  training/true_face.py) at 0 / 0.1 / 0.003 instead of the recipe's 0.01.
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -86,9 +87,9 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "color-augmentation": ("random lightness/contrast/tint on input and target", ["--color-augmentation"]),
     "no-warp": ("no random warp (the final phase without warp)", ["--warp-noise", "0"]),
     "pretrain": ("first half with side B = the side-A faces (pretraining), then normal", []),
-    "true-face": ("DeepFaceLab's true face power 0.01 (adversarial term on the latent code)",
-                  ["--true-face-power", "0.01"]),
-    "true-face-strong": ("true face power 0.1", ["--true-face-power", "0.1"]),
+    "no-true-face": ("without DeepFaceLab's true face power (the recipe's 0.01 -> 0)", ["--true-face-power", "0"]),
+    "true-face-strong": ("true face power 0.1 (the recipe's 0.01)", ["--true-face-power", "0.1"]),
+    "true-face-weak": ("true face power 0.003 (the recipe's 0.01)", ["--true-face-power", "0.003"]),
 }
 
 
