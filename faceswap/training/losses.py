@@ -31,7 +31,8 @@ class LossSettings:
                                               "(DeepFaceLab's eyes_mouth_prio; 0 = off)")
     true_face_power: float = setting(0.0, "weight of the encoder's adversarial term on the latent code "
                                           "(DeepFaceLab's true_face_power, training/true_face.py; typical 0.01, "
-                                          "0 = off)")
+                                          "0 = off). Give it again on every resume: a run without it drops "
+                                          "a trained code discriminator from the checkpoint")
 
 
 def ssim_filter_size(image_size: int) -> int:

@@ -274,8 +274,9 @@ class Trainer:
                             checkpoint.path, self.loss.true_face_power)
             dropped_tail = checkpoint.extra_count(DISCRIMINATOR_NAME) if discriminator is None else 0
             if dropped_tail:
-                logger.info("%s has a code discriminator that is not used (true face power 0): it is left out",
-                            checkpoint.path)
+                logger.warning("%s has a trained code discriminator (true face power %s) that this run does not "
+                               "use (true face power 0): the next save leaves it out; pass --true-face-power "
+                               "to keep it", checkpoint.path, checkpoint.meta.get("true_face_power", "> 0"))
             checkpoint.restore_optimizer(optimizer, variables, fresh_tail, dropped_tail)
             start = checkpoint.iteration
             if checkpoint.compact:
@@ -323,7 +324,7 @@ class Trainer:
 
             meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
                          "training_seconds": round(result.training_seconds, 3), "sides": sides,
-                         "learning_rate": settings.learning_rate,
+                         "learning_rate": settings.learning_rate, "true_face_power": self.loss.true_face_power,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             save_checkpoint(self.model_dir, networks, optimizer, meta, extras)

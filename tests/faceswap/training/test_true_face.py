@@ -100,6 +100,8 @@ def test_a_checkpoint_made_without_it_resumes_with_it(tmp_path, face_folders, ti
     caplog.clear()
     result = _train(model_dir, face_folders, tiny_settings, 35, 0.0)
     assert result.iteration == 35
-    assert any("is not used (true face power 0)" in r.getMessage() for r in caplog.records)
+    assert any("(true face power 0.01) that this run does not use" in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
     assert not _discriminator_arrays(model_dir)
     assert sum(key.startswith("optimizer/") for key in load_checkpoint(model_dir).arrays) == networks_entries
+    assert load_checkpoint(model_dir).meta["true_face_power"] == 0.0   # the meta says what the last run used
