@@ -136,11 +136,16 @@ def _optimizer_state_variables(optimizer) -> list:
     return [v for v in optimizer.variables if not v.path.endswith("learning_rate")]
 
 
-def network_arrays(networks: Autoencoders) -> dict[str, np.ndarray]:
-    """Every weight of the encoder and both decoders as ``{"<network>/<variable path>": array}``
+def named_arrays(parts: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Every weight of ``parts`` ({name: Keras model or layer}) as ``{"<name>/<variable path>": array}``
     (float32, the variables' shapes): the keys a checkpoint stores them under."""
     return {f"{name}/{variable.path}": np.asarray(variable.numpy())
-            for name, network in networks.networks().items() for variable in network.weights}
+            for name, part in parts.items() for variable in part.weights}
+
+
+def network_arrays(networks: Autoencoders) -> dict[str, np.ndarray]:
+    """``named_arrays`` of the encoder and both decoders."""
+    return named_arrays(networks.networks())
 
 
 def _json_array(record: dict) -> np.ndarray:
@@ -154,13 +159,6 @@ def _json_record(array: np.ndarray) -> dict:
     return record
 
 
-def extra_arrays(extras: dict[str, Any] | None) -> dict[str, np.ndarray]:
-    """Weights of training-only parts (the true-face code discriminator, training/true_face.py) as
-    ``{"<name>/<variable path>": array}``, for ``extras`` = {name: Keras layer or model}."""
-    return {f"{name}/{variable.path}": np.asarray(variable.numpy())
-            for name, layer in (extras or {}).items() for variable in layer.weights}
-
-
 def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, meta: dict[str, Any],
                     extras: dict[str, Any] | None = None) -> Path:
     """Write ``checkpoint.npz`` atomically (one file); ``meta`` must be JSON-able. Returns the path.
@@ -168,7 +166,7 @@ def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, me
     optimizer state follows the networks'). Part files left in the directory by a compact
     checkpoint it was resumed from are removed."""
     path = checkpoint_path(model_dir)
-    arrays = {**network_arrays(networks), **extra_arrays(extras)}
+    arrays = {**network_arrays(networks), **named_arrays(extras or {})}
     for index, variable in enumerate(_optimizer_state_variables(optimizer)):
         arrays[f"optimizer/{index:05d}"] = np.asarray(variable.numpy())
     meta = {**meta, "format_version": FORMAT_VERSION, "config": networks.config.to_dict()}
@@ -264,8 +262,13 @@ class Checkpoint:
     def restore_networks(self, networks: Autoencoders) -> None:
         """Load the weights into ``networks`` (same config); CheckpointError if any is missing/misshaped."""
         self.check_config(networks.config)
-        for name, network in networks.networks().items():
-            for variable in network.weights:
+        self._restore_parts(networks.networks())
+
+    def _restore_parts(self, parts: dict[str, Any]) -> None:
+        """Assign every weight of ``parts`` ({name: Keras model or layer}) from its ``named_arrays``
+        key (float16 widened to float32); CheckpointError if one is missing or misshaped."""
+        for name, part in parts.items():
+            for variable in part.weights:
                 key = f"{name}/{variable.path}"
                 if key not in self.arrays:
                     raise CheckpointError(f"{self.path}: corrupt checkpoint (no weights for {key})")
@@ -287,14 +290,9 @@ class Checkpoint:
     def restore_extra(self, name: str, layer) -> bool:
         """Load the training-only part ``name`` (see ``save_checkpoint``'s ``extras``) into ``layer``;
         False (``layer`` untouched) if the checkpoint has none, CheckpointError if it is misshaped."""
-        keys = [(variable, f"{name}/{variable.path}") for variable in layer.weights]
-        if not any(key in self.arrays for _, key in keys):
+        if not self.extra_count(name):
             return False
-        for variable, key in keys:
-            value = self.arrays.get(key)
-            if value is None or tuple(value.shape) != tuple(variable.shape):
-                raise CheckpointError(f"{self.path}: corrupt checkpoint ({key} is missing or misshaped)")
-            variable.assign(value.astype(np.float32) if value.dtype == np.float16 else value)
+        self._restore_parts({name: layer})
         return True
 
     def restore_optimizer(self, optimizer, trainable_variables: list, fresh_tail: int = 0,
