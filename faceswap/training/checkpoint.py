@@ -131,6 +131,9 @@ def atomic_write_bytes(path: Path, writer) -> None:
     _fsync_directory(path.parent)
 
 
+NETWORK_NAMES = ("encoder", "decoder_a", "decoder_b")  # Autoencoders.networks()' keys
+
+
 def _optimizer_state_variables(optimizer) -> list:
     """The optimizer variables a checkpoint keeps (everything but the learning rate, a setting)."""
     return [v for v in optimizer.variables if not v.path.endswith("learning_rate")]
@@ -163,13 +166,18 @@ def save_checkpoint(model_dir: str | Path, networks: Autoencoders, optimizer, me
                     extras: dict[str, Any] | None = None) -> Path:
     """Write ``checkpoint.npz`` atomically (one file); ``meta`` must be JSON-able. Returns the path.
     ``extras`` ({name: Keras layer}) are training-only parts saved beside the networks (their
-    optimizer state follows the networks'). Part files left in the directory by a compact
-    checkpoint it was resumed from are removed."""
+    optimizer state follows the networks', in ``extras``' order; the meta's ``optimizer_groups``
+    records the layout). Part files left in the directory by a compact checkpoint it was resumed
+    from are removed."""
     path = checkpoint_path(model_dir)
-    arrays = {**network_arrays(networks), **named_arrays(extras or {})}
+    extras = extras or {}
+    arrays = {**network_arrays(networks), **named_arrays(extras)}
     for index, variable in enumerate(_optimizer_state_variables(optimizer)):
         arrays[f"optimizer/{index:05d}"] = np.asarray(variable.numpy())
-    meta = {**meta, "format_version": FORMAT_VERSION, "config": networks.config.to_dict()}
+    groups = [("networks", sum(len(part.trainable_variables) for part in networks.networks().values())),
+              *((name, len(part.trainable_variables)) for name, part in extras.items())]
+    meta = {**meta, "format_version": FORMAT_VERSION, "config": networks.config.to_dict(),
+            "optimizer_groups": [list(group) for group in groups]}
     arrays["meta"] = _json_array(meta)
     atomic_write_bytes(path, lambda handle: np.savez(handle, **arrays))
     _remove_parts_beyond(path, 1)
@@ -295,28 +303,57 @@ class Checkpoint:
         self._restore_parts({name: layer})
         return True
 
-    def restore_optimizer(self, optimizer, trainable_variables: list, fresh_tail: int = 0,
-                          dropped_tail: int = 0) -> None:
-        """Build ``optimizer`` for ``trainable_variables`` and load its saved state. ``fresh_tail``:
-        how many of the last ``trainable_variables`` are new to this checkpoint (a training-only part
-        it has no state for): their moments start at zero, the others' are loaded. ``dropped_tail``:
-        how many variables the checkpoint's state has at its end that are no longer trained (a
-        training-only part switched off): their moments are skipped."""
-        optimizer.build(trainable_variables)
+    def optimizer_groups(self) -> list[tuple[str, int]]:
+        """The saved optimizer state's layout: ``[(name, variables)]`` in its order, ``networks``
+        first, then the training-only parts (``save_checkpoint``'s ``extras``). From the meta's
+        ``optimizer_groups``; for a checkpoint saved before it was recorded, the parts' weight counts
+        in the order they were stored and the networks the rest. [] for a compact checkpoint."""
+        slots = sum(key.startswith("optimizer/") for key in self.arrays)
+        if not slots:
+            return []
+        if "optimizer_groups" in self.meta:
+            return [(str(name), int(count)) for name, count in self.meta["optimizer_groups"]]
+        extras: dict[str, int] = {}
+        for key in self.arrays:
+            name = key.split("/", 1)[0]
+            if "/" in key and name not in NETWORK_NAMES and name != "optimizer":
+                extras[name] = extras.get(name, 0) + 1
+        return [("networks", (slots - 1) // 2 - sum(extras.values())), *extras.items()]
+
+    def restore_optimizer(self, optimizer, groups: dict[str, list]) -> None:
+        """Build ``optimizer`` for the variables of ``groups`` ({name: trainable variables}, in the
+        optimizer's order: ``networks`` first, then the training-only parts) and load its saved
+        state (Adam: the iteration count, then a (momentum, velocity) pair per variable). A group
+        the checkpoint has no state for (a part switched on since) starts with zero moments; saved
+        state of a part this run does not train is skipped. CheckpointError if the state does not
+        match its layout or the networks' state is missing."""
+        variables = [variable for part in groups.values() for variable in part]
+        optimizer.build(variables)
         if self.compact:
             logger.warning("%s is a compact checkpoint (weights only): the optimizer state starts afresh "
                            "at iteration %d", self.path, self.iteration)
             return
-        variables = _optimizer_state_variables(optimizer)
-        if fresh_tail:  # Adam keeps (momentum, velocity) per variable, in the variables' order
-            variables = variables[:len(variables) - 2 * fresh_tail]
+        state = _optimizer_state_variables(optimizer)
         saved = sorted(key for key in self.arrays if key.startswith("optimizer/"))
-        if dropped_tail:
-            saved = saved[:len(saved) - 2 * dropped_tail]
-        if len(saved) != len(variables):
+        layout = self.optimizer_groups()
+        if len(saved) != 1 + 2 * sum(count for _, count in layout) or any(count < 0 for _, count in layout):
             raise CheckpointError(f"{self.path}: corrupt checkpoint (optimizer state has {len(saved)} "
-                                  f"variables, expected {len(variables)})")
-        for key, variable in zip(saved, variables):
+                                  f"variables, not the {layout} its layout says)")
+        starts, offset = {}, 1
+        for name, count in layout:
+            starts[name] = (offset, count)
+            offset += 2 * count
+        pairs = [(saved[0], state[0])]  # the iteration count
+        offset = 1
+        for name, part in groups.items():
+            if name in starts and starts[name][1] == len(part):
+                first = starts[name][0]
+                pairs.extend(zip(saved[first:first + 2 * len(part)], state[offset:offset + 2 * len(part)]))
+            elif name == "networks":
+                raise CheckpointError(f"{self.path}: corrupt checkpoint (optimizer state for "
+                                      f"{starts.get(name, (0, 0))[1]} network variables, expected {len(part)})")
+            offset += 2 * len(part)
+        for key, variable in pairs:
             value = self.arrays[key]
             if tuple(value.shape) != tuple(variable.shape):
                 raise CheckpointError(f"{self.path}: corrupt checkpoint (optimizer variable {variable.path} "

@@ -23,7 +23,8 @@ from faceswap.settings import setting
 @dataclass
 class LossSettings:
     """Weights of the loss terms (``true_face_power`` is the latent code's adversarial term,
-    training/true_face.py; the others are the reconstruction loss above)."""
+    training/true_face.py; ``gan_power`` decoder B's faces', training/patch_gan.py; the others are
+    the reconstruction loss above)."""
 
     dssim_weight: float = setting(10.0, "weight of the structural (DSSIM) term of the loss")
     mse_weight: float = setting(10.0, "weight of the pixel (MSE) term of the loss")
@@ -33,6 +34,10 @@ class LossSettings:
                                           "(DeepFaceLab's true_face_power, training/true_face.py; typical 0.01, "
                                           "0 = off). Give it again on every resume: a run without it drops "
                                           "a trained code discriminator from the checkpoint")
+    gan_power: float = setting(0.0, "weight of the adversarial term on decoder B's faces, for detail "
+                                    "(DeepFaceLab's gan_power, training/patch_gan.py; typical 0.1 on a trained "
+                                    "model, 0 = off). Give it again on every resume: a run without it drops "
+                                    "a trained patch discriminator from the checkpoint")
 
 
 def ssim_filter_size(image_size: int) -> int:

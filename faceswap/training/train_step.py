@@ -29,6 +29,8 @@ OUTPUT_A = "reconstruction_a"
 OUTPUT_B = "reconstruction_b"
 OUTPUT_DISCRIMINATOR = "true_face_discriminator"
 OUTPUT_ENCODER = "true_face_encoder"
+OUTPUT_GAN_DISCRIMINATOR = "gan_discriminator"
+OUTPUT_GAN_GENERATOR = "gan_generator"
 TARGET_CHANNELS = 5
 
 
@@ -46,28 +48,80 @@ def packed_face_loss(settings: LossSettings):
     return face_loss
 
 
-def build_training_model(networks: Autoencoders, discriminator=None):
+def trainable_variables(networks: Autoencoders) -> list:
+    """The networks' trainable variables in the optimizer's (and the checkpoint's) order: encoder,
+    decoder A, decoder B."""
+    return (list(networks.encoder.trainable_variables) + list(networks.decoder_a.trainable_variables)
+            + list(networks.decoder_b.trainable_variables))
+
+
+def _ordered_model(inputs, outputs, variables: list, name: str):
+    """A functional Keras model whose trainable variables come in the order of ``variables`` (the
+    optimizer's), not in its graph's: Keras sorts a functional model's layers by depth, and on JAX the
+    optimizer applies the gradients by position. ValueError unless ``variables`` are exactly the
+    model's trainable variables."""
+    import keras
+
+    class OrderedModel(keras.Model):
+        def __init__(self, inputs, outputs, name):
+            super().__init__(inputs, outputs, name=name)
+
+        @property
+        def trainable_weights(self):
+            return ordered()
+
+        @property
+        def trainable_variables(self):
+            return ordered()
+
+    model = OrderedModel(inputs, outputs, name)
+    graph_order = list(keras.Model.trainable_weights.fget(model))
+    if sorted(map(id, graph_order)) != sorted(map(id, variables)):
+        raise ValueError("the training model's variables are not those of the optimizer")
+    ordered = lambda: list(variables)  # noqa: E731  (a function: Keras does not track it as weights)
+    return model
+
+
+def build_training_model(networks: Autoencoders, discriminator=None, patch_discriminator=None):
     """One Keras model: [warped A, warped B] (B, S, S, 3) -> {reconstruction_a, reconstruction_b}
-    (+ the two true-face logits outputs when a code ``discriminator`` is given)."""
+    (+ the two true-face logits outputs when a code ``discriminator`` is given, + inputs real_b
+    (B, S, S, 3) and mask_b (B, S, S, 1) and the two GAN logits outputs when a
+    ``patch_discriminator`` is given). Its trainable variables come in the optimizer's order:
+    ``trainable_variables(networks)``, then the code discriminator's, then the patch discriminator's."""
     import keras
 
     size = networks.config.input_size
     warped_a = keras.Input((size, size, 3), name="warped_a")
     warped_b = keras.Input((size, size, 3), name="warped_b")
-    if discriminator is None:
+    if discriminator is None and patch_discriminator is None:
         output_a = keras.layers.Identity(name=OUTPUT_A)(networks.autoencoder_a(warped_a))
         output_b = keras.layers.Identity(name=OUTPUT_B)(networks.autoencoder_b(warped_b))
-        return keras.Model([warped_a, warped_b], {OUTPUT_A: output_a, OUTPUT_B: output_b}, name="faceswap_training")
+        return _ordered_model([warped_a, warped_b], {OUTPUT_A: output_a, OUTPUT_B: output_b},
+                              trainable_variables(networks), "faceswap_training")
+    inputs = {"warped_a": warped_a, "warped_b": warped_b}
     code_a = networks.encoder(warped_a)
     code_b = networks.encoder(warped_b)
+    reconstruction_a = networks.decoder_a(code_a)
+    reconstruction_b = networks.decoder_b(code_b)
     outputs = {
-        OUTPUT_A: keras.layers.Identity(name=OUTPUT_A)(networks.decoder_a(code_a)),
-        OUTPUT_B: keras.layers.Identity(name=OUTPUT_B)(networks.decoder_b(code_b)),
-        OUTPUT_DISCRIMINATOR: keras.layers.Concatenate(axis=0, name=OUTPUT_DISCRIMINATOR)(
-            [discriminator(code_a), discriminator(code_b)]),
-        OUTPUT_ENCODER: keras.layers.Identity(name=OUTPUT_ENCODER)(discriminator(code_a, frozen=True)),
+        OUTPUT_A: keras.layers.Identity(name=OUTPUT_A)(reconstruction_a),
+        OUTPUT_B: keras.layers.Identity(name=OUTPUT_B)(reconstruction_b),
     }
-    return keras.Model([warped_a, warped_b], outputs, name="faceswap_training")
+    if discriminator is not None:
+        outputs[OUTPUT_DISCRIMINATOR] = keras.layers.Concatenate(axis=0, name=OUTPUT_DISCRIMINATOR)(
+            [discriminator(code_a), discriminator(code_b)])
+        outputs[OUTPUT_ENCODER] = keras.layers.Identity(name=OUTPUT_ENCODER)(discriminator(code_a, frozen=True))
+    if patch_discriminator is not None:
+        inputs["real_b"] = keras.Input((size, size, 3), name="real_b")
+        inputs["mask_b"] = keras.Input((size, size, 1), name="mask_b")
+        fake_b = keras.layers.Multiply(dtype="float32")([reconstruction_b, inputs["mask_b"]])
+        outputs[OUTPUT_GAN_DISCRIMINATOR] = keras.layers.Concatenate(axis=0, name=OUTPUT_GAN_DISCRIMINATOR)(
+            [patch_discriminator(fake_b), patch_discriminator(inputs["real_b"])])
+        outputs[OUTPUT_GAN_GENERATOR] = keras.layers.Identity(name=OUTPUT_GAN_GENERATOR)(
+            patch_discriminator(fake_b, frozen=True))
+    variables = trainable_variables(networks) + [variable for part in (discriminator, patch_discriminator)
+                                                 if part is not None for variable in part.trainable_variables]
+    return _ordered_model(inputs, outputs, variables, "faceswap_training")
 
 
 class TrainStep:
@@ -78,52 +132,73 @@ class TrainStep:
     is built for ``trainer.trainable_variables(networks)`` (or restored from a checkpoint) before the
     first step; its learning rate may be assigned between steps.
 
-    With a code ``discriminator`` (training/true_face.py; its variables in the optimizer too) the
-    step also trains it and the encoder's true-face term; ``last_true_face`` then holds the two
-    logits losses of the last step (discriminator, encoder), else None.
+    With a code ``discriminator`` (training/true_face.py) and/or a ``patch_discriminator``
+    (training/patch_gan.py), their variables in the optimizer too, the step also trains them and
+    their generator terms; ``last_true_face`` / ``last_gan`` then hold the two logits losses of the
+    last step (discriminator, generator), else None.
     """
 
     def __init__(self, networks: Autoencoders, optimizer, loss_settings: LossSettings | None = None,
-                 discriminator=None) -> None:
+                 discriminator=None, patch_discriminator=None) -> None:
         settings = loss_settings or LossSettings()
         loss = packed_face_loss(settings)
-        self.model = build_training_model(networks, discriminator)
+        self.model = build_training_model(networks, discriminator, patch_discriminator)
         self.discriminator = discriminator
+        self.patch_discriminator = patch_discriminator
         self.last_true_face: tuple[float, float] | None = None
+        self.last_gan: tuple[float, float] | None = None
         losses = {OUTPUT_A: loss, OUTPUT_B: loss}
         weights = {OUTPUT_A: 1.0, OUTPUT_B: 1.0}
         if discriminator is not None:
             losses.update({OUTPUT_DISCRIMINATOR: logits_loss, OUTPUT_ENCODER: logits_loss})
             weights.update({OUTPUT_DISCRIMINATOR: 1.0, OUTPUT_ENCODER: float(settings.true_face_power)})
+        if patch_discriminator is not None:
+            losses.update({OUTPUT_GAN_DISCRIMINATOR: logits_loss, OUTPUT_GAN_GENERATOR: logits_loss})
+            weights.update({OUTPUT_GAN_DISCRIMINATOR: 1.0, OUTPUT_GAN_GENERATOR: float(settings.gan_power)})
         # jit_compile "auto": XLA on JAX and on TensorFlow with a GPU; plain graphs on a TensorFlow CPU.
         self.model.compile(optimizer=optimizer, loss=losses, loss_weights=weights)
-        self._labels = None
+        self._labels: dict[tuple, dict[str, np.ndarray]] = {}
 
-    def _true_face_labels(self, batch_a: int, batch_b: int) -> dict[str, np.ndarray]:
-        if self._labels is None or self._labels[0] != (batch_a, batch_b):
-            shape = self.model.get_layer(OUTPUT_ENCODER).output.shape[1:]
-            self._labels = ((batch_a, batch_b), {
-                OUTPUT_DISCRIMINATOR: np.concatenate([np.zeros((batch_a, *shape), np.float32),
-                                                      np.ones((batch_b, *shape), np.float32)]),
-                OUTPUT_ENCODER: np.ones((batch_a, *shape), np.float32)})
-        return self._labels[1]
+    def _adversarial_labels(self, batch_a: int, batch_b: int) -> dict[str, np.ndarray]:
+        """The label tensors of the adversarial outputs (made once per batch shape): generated or
+        side A -> 0, real or side B -> 1 for the discriminators; 1 for the generator terms."""
+        key = (batch_a, batch_b)
+        if key not in self._labels:
+            labels = {}
+            pairs = ((OUTPUT_DISCRIMINATOR, OUTPUT_ENCODER, batch_a, batch_b) if self.discriminator is not None else None,
+                     (OUTPUT_GAN_DISCRIMINATOR, OUTPUT_GAN_GENERATOR, batch_b, batch_b)
+                     if self.patch_discriminator is not None else None)
+            for pair in filter(None, pairs):
+                judge, generator, fakes, reals = pair
+                shape = self.model.get_layer(generator).output.shape[1:]
+                labels[judge] = np.concatenate([np.zeros((fakes, *shape), np.float32),
+                                                np.ones((reals, *shape), np.float32)])
+                labels[generator] = np.ones((fakes, *shape), np.float32)
+            self._labels[key] = labels
+        return self._labels[key]
 
     def __call__(self, warped_a, target_a, mask_a, eyes_mouth_a, warped_b, target_b, mask_b,
                  eyes_mouth_b) -> tuple[float, float]:
         targets = {OUTPUT_A: pack_targets(target_a, mask_a, eyes_mouth_a),
                    OUTPUT_B: pack_targets(target_b, mask_b, eyes_mouth_b)}
-        if self.discriminator is not None:
-            targets.update(self._true_face_labels(len(warped_a), len(warped_b)))
-        logs = self.model.train_on_batch({"warped_a": warped_a, "warped_b": warped_b}, targets, return_dict=True)
+        inputs = {"warped_a": warped_a, "warped_b": warped_b}
+        if self.patch_discriminator is not None:
+            inputs["mask_b"] = np.asarray(mask_b, np.float32)[..., None]
+            inputs["real_b"] = np.asarray(target_b, np.float32) * inputs["mask_b"]
+        if self.discriminator is not None or self.patch_discriminator is not None:
+            targets.update(self._adversarial_labels(len(warped_a), len(warped_b)))
+        logs = self.model.train_on_batch(inputs, targets, return_dict=True)
         if self.discriminator is not None:
             self.last_true_face = (float(logs[f"{OUTPUT_DISCRIMINATOR}_loss"]), float(logs[f"{OUTPUT_ENCODER}_loss"]))
+        if self.patch_discriminator is not None:
+            self.last_gan = (float(logs[f"{OUTPUT_GAN_DISCRIMINATOR}_loss"]), float(logs[f"{OUTPUT_GAN_GENERATOR}_loss"]))
         return float(logs[f"{OUTPUT_A}_loss"]), float(logs[f"{OUTPUT_B}_loss"])
 
 
 def make_train_step(networks: Autoencoders, optimizer, loss_settings: LossSettings | None = None,
-                    discriminator=None) -> TrainStep:
+                    discriminator=None, patch_discriminator=None) -> TrainStep:
     """The backend-neutral train step (see TrainStep)."""
-    return TrainStep(networks, optimizer, loss_settings, discriminator)
+    return TrainStep(networks, optimizer, loss_settings, discriminator, patch_discriminator)
 
 
 def make_predict(networks: Autoencoders):

@@ -40,7 +40,8 @@ from faceswap.model.architecture import CONFIGS, Autoencoders, build_autoencoder
 from faceswap.settings import setting
 from faceswap.training.augmentation import AugmentSettings
 from faceswap.training.backend import configure_threads
-from faceswap.training.checkpoint import checkpoint_path, load_checkpoint, read_checkpoint, save_checkpoint
+from faceswap.training import patch_gan, true_face
+from faceswap.training.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, read_checkpoint, save_checkpoint
 from faceswap.training.dataset import BatchMaker, BatchPrefetcher
 from faceswap.training.face_pack import load_side
 from faceswap.training.growing import grow_networks
@@ -48,8 +49,7 @@ from faceswap.training.loss_log import LossLog
 from faceswap.training.losses import LossSettings
 from faceswap.training.parallel_batches import ParallelBatches
 from faceswap.training.preview import preview_grid, write_preview
-from faceswap.training.train_step import make_predict, make_train_step
-from faceswap.training.true_face import DISCRIMINATOR_NAME, build_code_discriminator
+from faceswap.training.train_step import make_predict, make_train_step, trainable_variables
 
 logger = logging.getLogger(__name__)
 
@@ -169,9 +169,9 @@ def make_optimizer(settings: TrainSettings):
                                  beta_2=settings.beta_2)
 
 
-def trainable_variables(networks: Autoencoders) -> list:
-    return (list(networks.encoder.trainable_variables) + list(networks.decoder_a.trainable_variables)
-            + list(networks.decoder_b.trainable_variables))
+# training-only parts: checkpoint name -> (what the option is called, LossSettings field)
+TRAINING_PARTS = {true_face.DISCRIMINATOR_NAME: ("true face power", "true_face_power"),
+                  patch_gan.DISCRIMINATOR_NAME: ("GAN power", "gan_power")}
 
 
 class _StopOnSigint:
@@ -236,6 +236,28 @@ class Trainer:
         """Ask a running ``run`` to save and return after the current iteration (thread-safe)."""
         self.stop_event.set()
 
+    def _training_parts(self, config) -> dict:
+        """The training-only parts this run trains, {checkpoint name: built Keras layer}, in the
+        optimizer's order: the code discriminator (true face power), the patch discriminator (GAN power)."""
+        parts = {}
+        if self.loss.true_face_power > 0:
+            parts[true_face.DISCRIMINATOR_NAME] = true_face.build_code_discriminator(config)
+        if self.loss.gan_power > 0:
+            parts[patch_gan.DISCRIMINATOR_NAME] = patch_gan.build_patch_discriminator(config)
+        return parts
+
+    def _restore_training_parts(self, checkpoint: Checkpoint, parts: dict) -> None:
+        """Load the training-only ``parts`` from ``checkpoint``: one it lacks starts afresh (INFO); one
+        it has that this run does not train is dropped at the next save (WARNING)."""
+        for name, (what, key) in TRAINING_PARTS.items():
+            if name in parts and not checkpoint.restore_extra(name, parts[name]):
+                logger.info("%s has no %s: it starts afresh (%s %g)", checkpoint.path, name.replace("_", " "),
+                            what, getattr(self.loss, key))
+            elif name not in parts and checkpoint.extra_count(name):
+                logger.warning("%s has a trained %s (%s %s) that this run does not use (%s 0): the next save "
+                               "leaves it out; pass --%s to keep it", checkpoint.path, name.replace("_", " "), what,
+                               checkpoint.meta.get(key, "> 0"), what, key.replace("_", "-"))
+
     def run(self) -> TrainResult:
         settings = self.settings
         run_started = time.perf_counter()
@@ -257,27 +279,18 @@ class Trainer:
         seed_weight_initialisation(seed)
         set_precision(settings.precision)
         networks = build_autoencoders(config)
-        discriminator = build_code_discriminator(config) if self.loss.true_face_power > 0 else None
-        extras = {DISCRIMINATOR_NAME: discriminator} if discriminator is not None else {}
+        extras = self._training_parts(config)
         optimizer = make_optimizer(settings)
-        # The discriminator's variables go last, so a checkpoint made without it resumes with it.
-        variables = trainable_variables(networks) + (list(discriminator.trainable_variables) if extras else [])
+        # The training-only parts' variables follow the networks' (checkpoint.optimizer_groups).
+        groups = {"networks": trainable_variables(networks),
+                  **{name: list(part.trainable_variables) for name, part in extras.items()}}
         start = 0
         fresh_moments_from: int | None = None
         meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
         if checkpoint is not None:
             checkpoint.restore_networks(networks)
-            fresh_tail = 0
-            if discriminator is not None and not checkpoint.restore_extra(DISCRIMINATOR_NAME, discriminator):
-                fresh_tail = len(discriminator.trainable_variables)
-                logger.info("%s has no code discriminator: it starts afresh (true face power %g)",
-                            checkpoint.path, self.loss.true_face_power)
-            dropped_tail = checkpoint.extra_count(DISCRIMINATOR_NAME) if discriminator is None else 0
-            if dropped_tail:
-                logger.warning("%s has a trained code discriminator (true face power %s) that this run does not "
-                               "use (true face power 0): the next save leaves it out; pass --true-face-power "
-                               "to keep it", checkpoint.path, checkpoint.meta.get("true_face_power", "> 0"))
-            checkpoint.restore_optimizer(optimizer, variables, fresh_tail, dropped_tail)
+            self._restore_training_parts(checkpoint, extras)
+            checkpoint.restore_optimizer(optimizer, groups)
             start = checkpoint.iteration
             if checkpoint.compact:
                 fresh_moments_from = start
@@ -294,13 +307,13 @@ class Trainer:
             logger.info("resuming %s from iteration %d", checkpoint.path, start)
         elif grow_source is not None:
             grown = grow_networks(grow_source, networks)
-            optimizer.build(variables)
+            optimizer.build([variable for part in groups.values() for variable in part])
             start = fresh_moments_from = grow_source.iteration
             meta.update({k: grow_source.meta[k] for k in ("created", "training_seconds") if k in grow_source.meta})
             meta["grown_from"] = {"path": str(grow_source.path), "config": grow_source.config.name,
                                   "iteration": grow_source.iteration, **grown.to_dict()}
         else:
-            optimizer.build(variables)
+            optimizer.build([variable for part in groups.values() for variable in part])
         self.model_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.model_dir.glob(".*.tmp"):  # torn writes of a run that was killed mid-save
             stale.unlink()
@@ -313,7 +326,8 @@ class Trainer:
                         self.model_dir, start, settings.iterations)
             return result
 
-        train_step = make_train_step(networks, optimizer, self.loss, discriminator)
+        train_step = make_train_step(networks, optimizer, self.loss, extras.get(true_face.DISCRIMINATOR_NAME),
+                                     extras.get(patch_gan.DISCRIMINATOR_NAME))
         predict = make_predict(networks)
         previews = self._preview_faces(face_set_a, face_set_b)
         makers = (BatchMaker(face_set_a, settings.batch_size, seed, self.augment, self.mask, settings.balance),
@@ -325,6 +339,7 @@ class Trainer:
             meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
                          "training_seconds": round(result.training_seconds, 3), "sides": sides,
                          "learning_rate": settings.learning_rate, "true_face_power": self.loss.true_face_power,
+                         "gan_power": self.loss.gan_power,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             save_checkpoint(self.model_dir, networks, optimizer, meta, extras)
@@ -372,6 +387,9 @@ class Trainer:
                         if train_step.last_true_face is not None:
                             logger.info("iteration %d: true-face losses, discriminator %.4f / encoder %.4f",
                                         iteration, *train_step.last_true_face)
+                        if train_step.last_gan is not None:
+                            logger.info("iteration %d: GAN losses, discriminator %.4f / generator %.4f",
+                                        iteration, *train_step.last_gan)
                     if iteration % settings.save_interval == 0:
                         save(iteration)
                         saved_at = iteration

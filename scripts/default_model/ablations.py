@@ -25,7 +25,9 @@ one part changed (``VARIANTS``):
   as the others (``--decay-end``);
 - ``no-true-face`` / ``true-face-strong`` / ``true-face-weak``: DeepFaceLab's true face power (an
   adversarial term that pushes the encoder's codes of side A towards side B's,
-  training/true_face.py) at 0 / 0.1 / 0.003 instead of the recipe's 0.01.
+  training/true_face.py) at 0 / 0.1 / 0.003 instead of the recipe's 0.01;
+- ``gan``: DeepFaceLab's GAN power 0.1 (a patch discriminator on decoder B's faces, for detail,
+  training/patch_gan.py) on top of the recipe.
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -90,6 +92,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "no-true-face": ("without DeepFaceLab's true face power (the recipe's 0.01 -> 0)", ["--true-face-power", "0"]),
     "true-face-strong": ("true face power 0.1 (the recipe's 0.01)", ["--true-face-power", "0.1"]),
     "true-face-weak": ("true face power 0.003 (the recipe's 0.01)", ["--true-face-power", "0.003"]),
+    "gan": ("GAN power 0.1 on decoder B's faces (the recipe has none)", ["--gan-power", "0.1"]),
 }
 
 

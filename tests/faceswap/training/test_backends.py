@@ -103,27 +103,31 @@ def test_jax_trains_and_its_checkpoint_resumes_on_tensorflow_and_back(face_folde
     assert load_checkpoint(model_dir).iteration == 60
 
 
-def test_the_true_face_term_trains_on_jax_and_resumes_on_tensorflow(face_folders, tmp_path):
-    """The code discriminator (training/true_face.py) on JAX: its stop_gradient turns run under
-    jax.jit, it learns, and TensorFlow resumes its weights and Adam state."""
+def test_the_adversarial_terms_train_on_jax_and_resume_on_tensorflow(face_folders, tmp_path):
+    """The code discriminator (training/true_face.py) and the patch discriminator
+    (training/patch_gan.py) on JAX: their stop_gradient turns run under jax.jit, they learn, and
+    TensorFlow resumes their weights and Adam state."""
     pytest.importorskip("jax")
+    from faceswap.training import patch_gan, true_face
     from faceswap.training.losses import LossSettings
-    from faceswap.training.true_face import DISCRIMINATOR_NAME
 
     model_dir = tmp_path / "model"
     side_a, side_b = face_folders
     _run_in_backend(["train", "--side-a", str(side_a), "--side-b", str(side_b), "--model-dir", str(model_dir),
-                     "--iterations", "20", "--true-face-power", "0.1", "--eyes-mouth-weight", "0", *TRAIN_ARGS])
+                     "--iterations", "20", "--true-face-power", "0.1", "--gan-power", "0.1",
+                     "--eyes-mouth-weight", "0", *TRAIN_ARGS])
     saved = load_checkpoint(model_dir)
-    discriminator = {k: v for k, v in saved.arrays.items() if k.startswith(f"{DISCRIMINATOR_NAME}/")}
+    discriminator = {k: v for k, v in saved.arrays.items()
+                     if k.startswith((f"{true_face.DISCRIMINATOR_NAME}/", f"{patch_gan.DISCRIMINATOR_NAME}/"))}
     assert saved.iteration == 20 and discriminator
+    assert {k.split("/")[0] for k in discriminator} == {true_face.DISCRIMINATOR_NAME, patch_gan.DISCRIMINATOR_NAME}
     networks = build_autoencoders("tiny")
     weights = sum(len(n.weights) for n in networks.networks().values())
     assert sum(k.startswith("optimizer/") for k in saved.arrays) == 1 + 2 * (weights + len(discriminator))
     settings = TrainSettings(config="tiny", batch_size=8, learning_rate=1e-3, save_interval=10, preview_interval=10,
                              preview_faces=3, prefetch=2, iterations=30)
     result = Trainer([side_a], [side_b], model_dir, settings, progress=False,
-                     loss=LossSettings(eyes_mouth_weight=0, true_face_power=0.1)).run()
+                     loss=LossSettings(eyes_mouth_weight=0, true_face_power=0.1, gan_power=0.1)).run()
     assert (result.start_iteration, result.iteration) == (20, 30)
     resumed = load_checkpoint(model_dir).arrays
     assert all(resumed[k].shape == v.shape for k, v in discriminator.items())
@@ -131,8 +135,8 @@ def test_the_true_face_term_trains_on_jax_and_resumes_on_tensorflow(face_folders
 
 
 def test_the_recipe_settings_train_through_the_backend_neutral_step(face_folders, tmp_path):
-    """mixed_bfloat16, warm-up + decay, balanced batches, the eyes-and-mouth weight and the true-face
-    term together."""
+    """mixed_bfloat16, warm-up + decay, balanced batches, the eyes-and-mouth weight, the true-face
+    and the GAN terms together."""
     import keras
 
     from faceswap.training.losses import LossSettings
@@ -142,7 +146,7 @@ def test_the_recipe_settings_train_through_the_backend_neutral_step(face_folders
                              decay_floor=0.5, balance=True, precision="mixed_bfloat16", save_interval=6,
                              preview_interval=6, preview_faces=2, prefetch=0)
     try:
-        loss = LossSettings(eyes_mouth_weight=300.0, true_face_power=0.01)
+        loss = LossSettings(eyes_mouth_weight=300.0, true_face_power=0.01, gan_power=0.1)
         result = Trainer([side_a], [side_b], tmp_path / "model", settings, loss=loss, progress=False).run()
     finally:
         keras.mixed_precision.set_global_policy("float32")
