@@ -5,7 +5,7 @@
 # models/default-training/ (checkpoint.npz and its parts checkpoint.partN.npz: float16 weights; the
 # optimizer state starts afresh). The train options are scripts/default_model/train_options.txt.
 # Usage: scripts/make_default_model.sh [ITERATIONS [EXTRA TRAIN OPTIONS...]]
-#   ITERATIONS is the total to reach (default 34000; the committed state has 31,536; the recipe's learning rate is constant, so any
+#   ITERATIONS is the total to reach (default 40000; the committed state has 37,000; the recipe's learning rate is constant, so any
 #   stopping point is fine: Ctrl-C or --minutes M saves the checkpoint), then export with the
 #   command printed at the end (to $work/export, measured beside models/default before it replaces it).
 set -euo pipefail
@@ -14,7 +14,7 @@ bash scripts/ensure_environment.sh
 work="${FACESWAP_DEFAULT_WORK:-workspace/default}"
 data=../shared/data
 python=.venv/bin/python
-iterations="${1:-34000}"
+iterations="${1:-40000}"
 shift || true
 if [ ! -f "$work/faces_b/faces.json" ]; then
   # Side B, the target: d6 frames 0-899; frames 900-1007 are held out for the benchmark.

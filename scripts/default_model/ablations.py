@@ -23,11 +23,11 @@ one part changed (``VARIANTS``):
 - ``pretrain``: N/2 iterations with side B = the side-A folders (both decoders on all the faces,
   DeepFaceLab's pretraining), then N/2 normal ones; the learning rate follows the same schedule
   as the others (``--decay-end``);
-- ``no-true-face`` / ``true-face-strong`` / ``true-face-weak``: DeepFaceLab's true face power (an
+- ``no-true-face`` / ``true-face-strong`` / ``true-face-step``: DeepFaceLab's true face power (an
   adversarial term that pushes the encoder's codes of side A towards side B's,
-  training/true_face.py) at 0 / 0.1 / 0.003 instead of the recipe's 0.01;
-- ``gan``: DeepFaceLab's GAN power 0.1 (a patch discriminator on decoder B's faces, for detail,
-  training/patch_gan.py) on top of the recipe.
+  training/true_face.py) at 0 / 0.1 / 0.01 (the identity step's power) instead of the recipe's 0.003;
+- ``no-gan``: without DeepFaceLab's GAN power (a patch discriminator on decoder B's faces, for
+  detail, training/patch_gan.py; the recipe's 0.1).
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -89,10 +89,10 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "color-augmentation": ("random lightness/contrast/tint on input and target", ["--color-augmentation"]),
     "no-warp": ("no random warp (the final phase without warp)", ["--warp-noise", "0"]),
     "pretrain": ("first half with side B = the side-A faces (pretraining), then normal", []),
-    "no-true-face": ("without DeepFaceLab's true face power (the recipe's 0.01 -> 0)", ["--true-face-power", "0"]),
-    "true-face-strong": ("true face power 0.1 (the recipe's 0.01)", ["--true-face-power", "0.1"]),
-    "true-face-weak": ("true face power 0.003 (the recipe's 0.01)", ["--true-face-power", "0.003"]),
-    "gan": ("GAN power 0.1 on decoder B's faces (the recipe has none)", ["--gan-power", "0.1"]),
+    "no-true-face": ("without DeepFaceLab's true face power (the recipe's 0.003 -> 0)", ["--true-face-power", "0"]),
+    "true-face-strong": ("true face power 0.1 (the recipe's 0.003)", ["--true-face-power", "0.1"]),
+    "true-face-step": ("true face power 0.01, the identity step's (the recipe's 0.003)", ["--true-face-power", "0.01"]),
+    "no-gan": ("without DeepFaceLab's GAN power (the recipe's 0.1 -> 0)", ["--gan-power", "0"]),
 }
 
 

@@ -47,14 +47,14 @@ def test_each_variant_changes_one_part_of_the_recipe(tmp_path):
     assert (baseline["config"], baseline["iterations"], baseline["batch_size"]) == ("lite96", 10_000, 8)
     assert not baseline["balance"] and not baseline["color_augmentation"] and baseline["precision"] == "mixed_bfloat16"
     assert (baseline["warmup_iterations"], baseline["decay_floor"], baseline["eyes_mouth_weight"]) == (300, 1.0, 0.0)
-    assert baseline["true_face_power"] == 0.01 and baseline["gan_power"] == 0.0
+    assert baseline["true_face_power"] == 0.003 and baseline["gan_power"] == 0.1
     assert baseline["warp_noise"] > 0 and (baseline["side_a"], baseline["side_b"]) == (["A1", "A2"], ["B"])
     people = ["A1", "A2", str(ablations.DEFAULT_WORK / "faces_a_people")]
     changed = {"eyes-mouth": {"eyes_mouth_weight": 300.0}, "all-people": {"side_a": people}, "balance": {"balance": True},
                "lr-schedule": {"decay_floor": 0.2}, "color-augmentation": {"color_augmentation": True},
                "no-warp": {"warp_noise": 0.0}, "no-true-face": {"true_face_power": 0.0},
-               "true-face-strong": {"true_face_power": 0.1}, "true-face-weak": {"true_face_power": 0.003},
-               "gan": {"gan_power": 0.1}}
+               "true-face-strong": {"true_face_power": 0.1}, "true-face-step": {"true_face_power": 0.01},
+               "no-gan": {"gan_power": 0.0}}
     for variant, change in changed.items():
         [command] = commands(variant)
         assert _settings(command) == {**baseline, **change}, variant
