@@ -284,6 +284,7 @@ class Trainer:
         # The training-only parts' variables follow the networks' (checkpoint.optimizer_groups).
         groups = {"networks": trainable_variables(networks),
                   **{name: list(part.trainable_variables) for name, part in extras.items()}}
+        variables = [variable for part in groups.values() for variable in part]
         start = 0
         fresh_moments_from: int | None = None
         meta: dict = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "training_seconds": 0.0}
@@ -307,13 +308,13 @@ class Trainer:
             logger.info("resuming %s from iteration %d", checkpoint.path, start)
         elif grow_source is not None:
             grown = grow_networks(grow_source, networks)
-            optimizer.build([variable for part in groups.values() for variable in part])
+            optimizer.build(variables)
             start = fresh_moments_from = grow_source.iteration
             meta.update({k: grow_source.meta[k] for k in ("created", "training_seconds") if k in grow_source.meta})
             meta["grown_from"] = {"path": str(grow_source.path), "config": grow_source.config.name,
                                   "iteration": grow_source.iteration, **grown.to_dict()}
         else:
-            optimizer.build([variable for part in groups.values() for variable in part])
+            optimizer.build(variables)
         self.model_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.model_dir.glob(".*.tmp"):  # torn writes of a run that was killed mid-save
             stale.unlink()

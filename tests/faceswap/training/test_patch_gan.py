@@ -74,20 +74,23 @@ def test_each_turn_sends_its_gradient_to_one_player_only():
 
 
 def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b):
-    """What it is for: on real faces of d12, after 80 steps it tells a face blurred as an
-    autoencoder blurs it (Gaussian, sigma 1.2 px) from the sharp face, on faces it did not train on."""
+    """What it is for: on real faces of d12, after 80 steps it scores every face it did not train on
+    higher than the same face blurred as an autoencoder blurs it (Gaussian, sigma 1.2 px): the
+    direction its gradient then gives decoder B. (Untrained, seeds 0-3 rank 0 / 100 / 0 / 67 % of the
+    three held-out pairs right, at random; trained, 100 % for each seed.)"""
     import cv2
     import keras
 
     from faceswap.training.true_face import logits_loss
 
+    keras.utils.set_random_seed(0)
     config = get_config("tiny")
     size = config.input_size
     faces = np.stack([cv2.resize(face_set_b.model_crop(i), (size, size), interpolation=cv2.INTER_AREA)
                       for i in range(len(face_set_b))]).astype(np.float32)
-    faces = np.concatenate([faces, faces[:, :, ::-1]])          # and their mirror images
-    soft = np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in faces])
-    held_out = len(faces) // 4
+    held_out, trained = faces[:len(faces) // 4], faces[len(faces) // 4:]
+    trained = np.concatenate([trained, trained[:, :, ::-1]])          # and their mirror images
+    blur = lambda images: np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in images])  # noqa: E731
     discriminator = patch_gan.build_patch_discriminator(config)
     inputs = keras.Input((size, size, 3))
     model = keras.Model(inputs, discriminator(inputs))
@@ -95,13 +98,13 @@ def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b):
     rng = np.random.default_rng(0)
     patches = (size + 7) // 8
     labels = np.concatenate([np.zeros((8, patches, patches, 1)), np.ones((8, patches, patches, 1))]).astype(np.float32)
+    soft_trained = blur(trained)
     for _ in range(80):
-        pick = rng.integers(held_out, len(faces), 8)
-        model.train_on_batch(np.concatenate([soft[pick], faces[pick]]), labels)
-    verdict_soft = model.predict(soft[:held_out], verbose=0).mean(axis=(1, 2, 3))
-    verdict_sharp = model.predict(faces[:held_out], verbose=0).mean(axis=(1, 2, 3))
-    accuracy = (np.mean(verdict_soft < 0) + np.mean(verdict_sharp > 0)) / 2
-    assert accuracy >= 0.9, (verdict_soft, verdict_sharp)
+        pick = rng.integers(0, len(trained), 8)
+        model.train_on_batch(np.concatenate([soft_trained[pick], trained[pick]]), labels)
+    verdict_soft = model.predict(blur(held_out), verbose=0).mean(axis=(1, 2, 3))
+    verdict_sharp = model.predict(held_out, verbose=0).mean(axis=(1, 2, 3))
+    assert len(held_out) >= 3 and np.all(verdict_sharp > verdict_soft), (verdict_soft, verdict_sharp)
 
 
 def test_the_discriminator_learns_and_comes_back_from_the_checkpoint(tmp_path, face_folders, tiny_settings, caplog):
