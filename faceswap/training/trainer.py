@@ -229,6 +229,9 @@ class Trainer:
         for name in ("iterations", "batch_size", "save_interval", "preview_interval"):
             if getattr(settings, name) < 1:
                 raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(settings, name)}")
+        for name in ("dssim_weight", "mse_weight", "eyes_mouth_weight", *(key for _, key in TRAINING_PARTS.values())):
+            if not getattr(self.loss, name) >= 0:   # also refuses NaN
+                raise FaceswapError(f"--{name.replace('_', '-')} must be 0 (off) or more, not {getattr(self.loss, name)}")
         if self.model_dir.exists() and not self.model_dir.is_dir():
             raise FaceswapError(f"{self.model_dir}: the model directory is a file")
 
@@ -254,9 +257,10 @@ class Trainer:
                 logger.info("%s has no %s: it starts afresh (%s %g)", checkpoint.path, name.replace("_", " "),
                             what, getattr(self.loss, key))
             elif name not in parts and checkpoint.extra_count(name):
+                used = checkpoint.meta.get(key, "> 0")
                 logger.warning("%s has a trained %s (%s %s) that this run does not use (%s 0): the next save "
-                               "leaves it out; pass --%s to keep it", checkpoint.path, name.replace("_", " "), what,
-                               checkpoint.meta.get(key, "> 0"), what, key.replace("_", "-"))
+                               "leaves it out; pass --%s %s to keep it", checkpoint.path, name.replace("_", " "), what,
+                               used, what, key.replace("_", "-"), used if isinstance(used, (int, float)) else "P")
 
     def run(self) -> TrainResult:
         settings = self.settings

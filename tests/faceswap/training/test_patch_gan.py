@@ -173,3 +173,13 @@ def test_a_mismatched_optimizer_layout_is_a_corrupt_checkpoint(tmp_path, face_fo
     np.savez(path, **arrays)
     with pytest.raises(CheckpointError, match="optimizer state has"):
         _train(model_dir, face_folders, tiny_settings, 12, gan=0.1)
+
+
+@pytest.mark.parametrize("field", ["gan_power", "true_face_power"])
+def test_a_negative_power_is_refused_before_anything_is_read(tmp_path, field):
+    from faceswap.errors import FaceswapError
+    from faceswap.training.trainer import TrainSettings
+
+    with pytest.raises(FaceswapError, match=f"--{field.replace('_', '-')} must be 0 \\(off\\) or more, not -0.1"):
+        Trainer([tmp_path / "missing-a"], [tmp_path / "missing-b"], tmp_path / "model", TrainSettings(config="tiny"),
+                loss=LossSettings(**{field: -0.1}), progress=False)
