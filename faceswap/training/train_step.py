@@ -23,7 +23,7 @@ import numpy as np
 
 from faceswap.model.architecture import Autoencoders
 from faceswap.training.losses import LossSettings, masked_face_loss
-from faceswap.training.true_face import logits_loss
+from faceswap.training.discriminator import logits_loss
 
 OUTPUT_A = "reconstruction_a"
 OUTPUT_B = "reconstruction_b"

@@ -43,3 +43,25 @@ def train_tiny(face_folders, tiny_settings):
         settings = tiny_settings(iterations=iterations, **overrides)
         return Trainer([side_a], [side_b], model_dir, settings, progress=False).run()
     return train
+
+
+@pytest.fixture(scope="session")
+def gradient_turns():
+    """``gradient_turns(discriminator, inputs) -> {False: (logits, to_inputs, to_weights), True: ...}``:
+    one forward pass per turn (``frozen`` False: the discriminator's, True: the generator's) of a
+    training/discriminator.py layer on the float32 NumPy ``inputs``, with the gradients of the
+    logits' sum (tf.GradientTape) to the inputs and to each weight (None where none flows)."""
+    def turns(discriminator, inputs):
+        import tensorflow as tf
+
+        inputs = tf.Variable(inputs)
+        weights = discriminator.trainable_variables
+        result = {}
+        for frozen in (False, True):
+            with tf.GradientTape() as tape:
+                logits = discriminator(inputs, frozen=frozen)
+                total = tf.reduce_sum(logits)
+            gradients = tape.gradient(total, [inputs, *weights])
+            result[frozen] = (logits, gradients[0], gradients[1:])
+        return result
+    return turns

@@ -49,22 +49,16 @@ def _carried_on(before: list[np.ndarray], after: list[np.ndarray]) -> bool:
     return len(relative) > 0 and float(np.median(relative)) < 0.1
 
 
-def test_each_turn_sends_its_gradient_to_one_player_only():
+def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns):
     import tensorflow as tf
 
     config = get_config("tiny")
     discriminator = patch_gan.build_patch_discriminator(config)
     size = config.input_size
-    faces = tf.Variable(np.random.default_rng(0).random((2, size, size, 3)).astype(np.float32))
-    weights = discriminator.trainable_variables
-    for frozen in (False, True):
-        with tf.GradientTape() as tape:
-            logits = discriminator(faces, frozen=frozen)
-            total = tf.reduce_sum(logits)
+    faces = np.random.default_rng(0).random((2, size, size, 3)).astype(np.float32)
+    for frozen, (logits, to_faces, to_weights) in gradient_turns(discriminator, faces).items():
         # one logit per patch: three stride-2 convolutions
         assert tuple(logits.shape) == (2, -(-size // 8), -(-size // 8), 1) and logits.dtype == tf.float32
-        gradients = tape.gradient(total, [faces, *weights])
-        to_faces, to_weights = gradients[0], gradients[1:]
         if frozen:   # the generator's turn: through the faces, the discriminator's weights untouched
             assert to_faces is not None and float(tf.reduce_max(tf.abs(to_faces))) > 0
             assert all(g is None for g in to_weights)
@@ -81,7 +75,7 @@ def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b):
     import cv2
     import keras
 
-    from faceswap.training.true_face import logits_loss
+    from faceswap.training.discriminator import logits_loss
 
     keras.utils.set_random_seed(0)
     config = get_config("tiny")

@@ -26,27 +26,20 @@ def _discriminator_arrays(model_dir) -> dict[str, np.ndarray]:
     return {key: value for key, value in checkpoint.arrays.items() if key.startswith(f"{DISCRIMINATOR_NAME}/")}
 
 
-def test_each_turn_sends_its_gradient_to_one_player_only():
+def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns):
     import tensorflow as tf
 
     config = get_config("tiny")
     discriminator = build_code_discriminator(config)
     code_size = 2 * config.latent_size
-    code = tf.Variable(np.random.default_rng(0).normal(size=(4, code_size, code_size, config.latent_upscale_filters))
-                       .astype(np.float32))
+    code = np.random.default_rng(0).normal(size=(4, code_size, code_size, config.latent_upscale_filters)).astype(np.float32)
     # DeepFaceLab's CodeDiscriminator: 1 + code_size // 8 strided convolutions, then one logit per patch
     assert len(discriminator.convs) == 1 + code_size // 8
     expected = code_size
     for _ in discriminator.convs:
         expected = -(-expected // 2)
-    weights = discriminator.trainable_variables
-    for frozen in (False, True):
-        with tf.GradientTape() as tape:
-            logits = discriminator(code, frozen=frozen)
-            total = tf.reduce_sum(logits)
+    for frozen, (logits, to_code, to_weights) in gradient_turns(discriminator, code).items():
         assert tuple(logits.shape) == (4, expected, expected, 1) and logits.dtype == tf.float32
-        gradients = tape.gradient(total, [code, *weights])
-        to_code, to_weights = gradients[0], gradients[1:]
         if frozen:   # the encoder's turn: through the code, the discriminator's weights untouched
             assert to_code is not None and float(tf.reduce_max(tf.abs(to_code))) > 0
             assert all(g is None for g in to_weights)
