@@ -21,6 +21,11 @@ def face_folders(test_model_work):
 
 
 @pytest.fixture(scope="session")
+def face_set_a(face_folders):
+    return load_face_set("a", [face_folders[0]], CLASSIC_MODEL_LAYOUT, progress=False)
+
+
+@pytest.fixture(scope="session")
 def face_set_b(face_folders):
     return load_face_set("b", [face_folders[1]], CLASSIC_MODEL_LAYOUT, progress=False)
 
