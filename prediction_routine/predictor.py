@@ -62,8 +62,8 @@ class RoutineSettings:
     max_image_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest accepted frame, bytes (1.5 MB online limit)")
     max_image_pixels: int = setting(4096 * 4096, "largest accepted frame, width x height")
     max_instances: int = setting(64, "most instances in one predict call")
-    max_streams: int = setting(512, "stream states (landmark smoothers, a few KB each) kept per worker, least "
-                                    "recently used go first")
+    max_streams: int = setting(512, "stream states (landmark smoothers, a few KB, and the temporal filter's last "
+                                    "face, ~37 KB a face at 96 px) kept per worker, least recently used go first")
     max_trackers: int = setting(512, "streams followed by their own face tracker (a few KB: trackers share the "
                                      "worker's detection graph and landmark model); further streams use the "
                                      "shared detector until a tracker is free")
@@ -81,9 +81,10 @@ def routine_settings(environ=None, **overrides: Any) -> RoutineSettings:
 
 
 class _StreamState:
-    """What one video stream keeps between frames: a landmark smoother and, while one of the
-    worker's ``max_trackers`` tracker slots is free, its own face tracker (both a few KB: the
-    tracker uses the worker's shared detection graph and landmark model)."""
+    """What one video stream keeps between frames: a landmark smoother (with the temporal filter's
+    last aligned face and swap per followed face, faceswap.swapping.temporal: ~37 KB a face at
+    96 px) and, while one of the worker's ``max_trackers`` tracker slots is free, its own face
+    tracker (a few KB: the tracker uses the worker's shared detection graph and landmark model)."""
 
     def __init__(self, tracker_slots: SlotLimit | None, max_faces: int, shared_detector=None):
         from faceswap.faces.smoothing import LandmarkSmoother

@@ -3,7 +3,9 @@
 The One-Euro filter (Casiez et al., CHI 2012) smooths strongly when a face is still (no jitter)
 and follows quickly when it moves (little lag). Speeds are measured in face sizes per second so
 the same settings work for small and large faces. One ``LandmarkSmoother`` per video stream;
-``reset()`` when the stream restarts. Several faces are followed by matching their centres.
+``reset()`` when the stream restarts. Several faces are followed by matching their centres; each
+followed face also has a ``dict`` that later stages keep per face track (``track_states``: the
+swapped face's temporal filter, faceswap.swapping.temporal).
 """
 
 from __future__ import annotations
@@ -63,17 +65,21 @@ class LandmarkSmoother:
 
     def __init__(self, settings: SmoothingSettings | None = None):
         self.settings = settings or SmoothingSettings()
-        self._tracks: list[tuple[np.ndarray, OneEuroFilter]] = []
+        self._tracks: list[tuple[np.ndarray, OneEuroFilter, dict]] = []
+        self.track_states: list[dict] = []
 
     def reset(self) -> None:
         self._tracks = []
+        self.track_states = []
 
     def smooth(self, landmarks: np.ndarray, timestamp_s: float) -> np.ndarray:
         """One face: (68, 2) px landmarks at ``timestamp_s`` seconds -> smoothed (68, 2) float32."""
         return self.smooth_many([landmarks], timestamp_s)[0]
 
     def smooth_many(self, faces: list[np.ndarray], timestamp_s: float) -> list[np.ndarray]:
-        """Several faces of one frame: each matched to the nearest previous track by centre."""
+        """Several faces of one frame: each matched to the nearest previous track by centre.
+        Afterwards ``track_states[i]`` is face i's per-track dict (the same object while the face is
+        followed; a new empty one for a new face or after a pause longer than ``reset_after``)."""
         remaining = list(self._tracks)
         tracks, results = [], []
         for landmarks in faces:
@@ -82,12 +88,16 @@ class LandmarkSmoother:
             size = float(np.ptp(landmarks[:, 0]) + np.ptp(landmarks[:, 1])) / 2 or 1.0
             best = None
             if remaining:
-                distances = [np.linalg.norm(previous - centre) for previous, _ in remaining]
+                distances = [np.linalg.norm(previous[0] - centre) for previous in remaining]
                 index = int(np.argmin(distances))
                 if distances[index] < size * 0.5:
-                    best = remaining.pop(index)[1]
-            smoother = best or OneEuroFilter(self.settings)
+                    best = remaining.pop(index)
+            smoother, state = (best[1], best[2]) if best else (OneEuroFilter(self.settings), {})
+            restarted = smoother._time is None or not 0 < timestamp_s - smoother._time <= self.settings.reset_after
+            if restarted:
+                state = {}
             results.append(smoother(landmarks, timestamp_s, scale=size).astype(np.float32))
-            tracks.append((centre, smoother))
+            tracks.append((centre, smoother, state))
         self._tracks = tracks
+        self.track_states = [state for _, _, state in tracks]
         return results

@@ -11,6 +11,7 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
    with decoder B;
 4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
+   temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
    optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
    ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
@@ -50,6 +51,7 @@ from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
 from faceswap.swapping.sharpening import sharpen_for_paste
+from faceswap.swapping.temporal import filter_face
 from faceswap.swapping.watermark import MarkSettings, draw_mark
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,10 @@ class SwapSettings:
                                        choices=tuple(INTERPOLATIONS))
     paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
+    temporal: float = setting(0.5, "video: the most of the previous frame's swapped face kept where the user's face "
+                              "did not change (0 = off; faceswap/swapping/temporal.py)")
+    temporal_threshold: float = setting(0.06, "video: change of the user's aligned face (grey level, 0-1) at which the "
+                                        "temporal filter keeps nothing of the previous frame")
     mouth: bool = setting(True, "keep the original mouth interior (teeth, tongue) where the mouth is open")
     mask_landmarks: str = setting("current", "landmarks the face mask follows: this frame's detection ('current', jaw and "
                                   "brows as they are now) or the smoothed ones the face is aligned with",
@@ -154,6 +160,10 @@ class FrameSwapper:
                              f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
         if self.settings.mask_landmarks not in ("current", "smoothed"):
             raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {self.settings.mask_landmarks!r}")
+        if not 0.0 <= self.settings.temporal < 1.0:
+            raise InputError(f"temporal must be in [0, 1), not {self.settings.temporal}")
+        if not self.settings.temporal_threshold > 0.0:
+            raise InputError(f"temporal_threshold must be > 0, not {self.settings.temporal_threshold}")
 
     @staticmethod
     def _check_settings(color: str, blend: str) -> None:
@@ -211,8 +221,9 @@ class FrameSwapper:
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks, statistics = [], [], []
-        for points, current in zip(landmarks, detected_landmarks):
+        matrices, masks, statistics, states = [], [], [], []
+        track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
+        for face_index, (points, current) in enumerate(zip(landmarks, detected_landmarks)):
             crop, matrix = align_face(frame, points, layout, self.settings.align_interpolation)
             if not np.all(np.isfinite(matrix)):
                 logger.debug("degenerate landmarks; face skipped")
@@ -224,6 +235,7 @@ class FrameSwapper:
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             matrices.append(matrix)
+            states.append(track_states[face_index] if track_states is not None else None)
             masks.append(mask)
             statistics.append(statistics_mask(crop_points, mask))
         batch = batch[: len(matrices)]
@@ -243,6 +255,9 @@ class FrameSwapper:
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
+            if states[index] is not None:
+                corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
+                                        self.settings.temporal_threshold)
             corrected = sharpen_for_paste(corrected, matrices[index], self.settings.sharpen)
             cpu.lap("colour")
             paste_face(output, corrected, masks[index], matrices[index], blend, self.settings.paste_interpolation)

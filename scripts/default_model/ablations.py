@@ -26,8 +26,8 @@ one part changed (``VARIANTS``):
 - ``no-true-face`` / ``true-face-strong`` / ``true-face-step``: DeepFaceLab's true face power (an
   adversarial term that pushes the encoder's codes of side A towards side B's,
   training/true_face.py) at 0 / 0.1 / 0.01 (the identity step's power) instead of the recipe's 0.003;
-- ``no-gan``: without DeepFaceLab's GAN power (a patch discriminator on decoder B's faces, for
-  detail, training/patch_gan.py; the recipe's 0.1).
+- ``no-gan`` / ``gan-strong``: DeepFaceLab's GAN power (a patch discriminator on decoder B's
+  faces, for detail, training/patch_gan.py) at 0 / 0.3 instead of the recipe's 0.1.
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -93,6 +93,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "true-face-strong": ("true face power 0.1 (the recipe's 0.003)", ["--true-face-power", "0.1"]),
     "true-face-step": ("true face power 0.01, the identity step's (the recipe's 0.003)", ["--true-face-power", "0.01"]),
     "no-gan": ("without DeepFaceLab's GAN power (the recipe's 0.1 -> 0)", ["--gan-power", "0"]),
+    "gan-strong": ("GAN power 0.3 (the recipe's 0.1)", ["--gan-power", "0.3"]),
 }
 
 

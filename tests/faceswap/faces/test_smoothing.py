@@ -57,3 +57,21 @@ def test_two_faces_keep_their_own_tracks():
 def test_filter_first_value_passes_through():
     value = np.arange(6.0).reshape(3, 2)
     np.testing.assert_array_equal(OneEuroFilter()(value, 0.0), value)
+
+
+def test_each_followed_face_keeps_its_own_state_until_it_is_lost():
+    """``track_states``: one dict per face of the last call, the same object while the face is
+    followed, a new one for a new face and after a pause longer than ``reset_after``."""
+    smoother = LandmarkSmoother()
+    square = np.array([[x, y] for x in range(0, 100, 10) for y in range(0, 100, 10)][:68], dtype=np.float64)
+    left, right = square + [100, 100], square + [600, 100]
+    smoother.smooth_many([left, right], 0.0)
+    first_left, first_right = smoother.track_states
+    assert first_left is not first_right and first_left == {} == first_right
+    first_left["kept"] = 1
+    smoother.smooth_many([right + 2, left + 2], 1 / 30)                 # order changed, faces moved a little
+    assert smoother.track_states[0] is first_right and smoother.track_states[1] is first_left
+    smoother.smooth_many([left + 4], 1 / 30 + smoother.settings.reset_after + 0.1)   # a long pause
+    assert smoother.track_states[0] == {} and smoother.track_states[0] is not first_left
+    smoother.reset()
+    assert smoother.track_states == []
