@@ -12,7 +12,8 @@ prediction_routine/server.py wraps the same object):
   colour transfer, blend, visible "AI-generated" mark) -> JPEG encode (+ XMP digital source type,
   faceswap.provenance.frame_metadata).
 
-Per-stream state (a LandmarkSmoother and a FaceTracker on the worker's shared graphs: ~20 KB)
+Per-stream state (a LandmarkSmoother and a FaceTracker on the worker's shared graphs: ~20 KB, and
+the temporal filter's last aligned face and swap per followed face: ~37 KB a face at 96 px)
 lives in a bounded LRU table with a time-to-live (prediction_routine/stream_states.py): a stream
 that lands on another replica simply starts a new state. With several worker processes
 (one per core) a stream's frames reach whichever worker is free; each keeps its own small state

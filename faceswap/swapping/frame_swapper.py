@@ -75,8 +75,8 @@ class SwapSettings:
                                        choices=tuple(INTERPOLATIONS))
     paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
-    temporal: float = setting(0.5, "video: the most of the previous frame's swapped face kept where the user's face "
-                              "did not change (0 = off; faceswap/swapping/temporal.py)")
+    temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
+                              "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
     temporal_threshold: float = setting(0.06, "video: change of the user's aligned face (grey level, 0-1) at which the "
                                         "temporal filter keeps nothing of the previous frame")
     mouth: bool = setting(True, "keep the original mouth interior (teeth, tongue) where the mouth is open")
@@ -257,7 +257,7 @@ class FrameSwapper:
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
-                                        self.settings.temporal_threshold)
+                                        self.settings.temporal_threshold, key=(id(self.model), direction, color))
             corrected = sharpen_for_paste(corrected, matrices[index], self.settings.sharpen)
             cpu.lap("colour")
             paste_face(output, corrected, masks[index], matrices[index], blend, self.settings.paste_interpolation)

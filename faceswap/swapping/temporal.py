@@ -22,7 +22,11 @@ motion-compensated temporal filtering", IEEE Trans. Communications 32(7), 1984):
 State is per face track: the caller's ``LandmarkSmoother`` keeps one ``dict`` per tracked face
 (``LandmarkSmoother.track_states``), so everything that smooths a stream's landmarks (conversion
 of a video, the live routine's streams, the quality benchmark) filters its faces too, and stills
-(no smoother) never are. A new track or a different crop size starts afresh.
+(no smoother, or video converted with ``--no-smooth``) never are. A new track, a different crop
+size, or another model, direction or colour mode than the previous frame's starts afresh.
+
+Since each output feeds the next, the memory is exponential: where a face stays still, frame
+t - k still weighs ``strength ** k`` (0.5: 1/2, 1/4, 1/8, ...; half-life one frame).
 """
 
 from __future__ import annotations
@@ -40,15 +44,18 @@ def _grey(image: np.ndarray) -> np.ndarray:
 
 
 def filter_face(state: dict, aligned: np.ndarray, swapped: np.ndarray, strength: float,
-                threshold: float) -> np.ndarray:
+                threshold: float, key: object = None) -> np.ndarray:
     """Temporally filter one face's swap and remember this frame in ``state``.
 
     state: this face track's dict (empty for a new track; filled here);
+    key: what the swap was made with (the frame swapper passes model, direction and colour mode):
+    a state kept under another key is not used (a stream that switches direction mid-way must not
+    show the other identity for a few frames) and is replaced;
     aligned: the frame's aligned face, float32 (S, S, 3) BGR in [0, 1] (the model's input);
     swapped: the swapped face for it, float32 (S, S, 3) BGR in [0, 1];
     strength: the most of the previous output kept, in [0, 1) (0 = off: ``swapped`` is returned);
     threshold: the input change (grey level in [0, 1], blurred) at and above which nothing is kept.
-    Returns float32 (S, S, 3) BGR in [0, 1] (a new array when filtered).
+    Returns float32 (S, S, 3) BGR in [0, 1] (``swapped`` itself when nothing was kept).
     Raises ValueError for a strength outside [0, 1) or a threshold <= 0.
     """
     if not 0.0 <= strength < 1.0:
@@ -57,13 +64,15 @@ def filter_face(state: dict, aligned: np.ndarray, swapped: np.ndarray, strength:
         raise ValueError(f"temporal threshold must be > 0, not {threshold}")
     grey = _grey(aligned)
     result = swapped
-    if strength > 0.0 and state.get("output") is not None and state["output"].shape == swapped.shape:
+    if (strength > 0.0 and state.get("output") is not None and state["output"].shape == swapped.shape
+            and state.get("key") == key):
         sigma = CHANGE_BLUR_SIGMA_AT_64 * swapped.shape[0] / 64.0
         change = cv2.GaussianBlur(np.abs(grey - _unit(state["input"])), (0, 0), sigma)
         keep = np.clip(1.0 - change / np.float32(threshold), 0.0, 1.0)
         weight = (np.float32(strength) * keep * keep)[..., None]
         result = swapped + weight * (_unit(state["output"]) - swapped)
     # kept as uint8 (S*S*4 bytes a face: ~37 KB at 96 px), since a server keeps one per face of every stream
+    state["key"] = key
     state["input"] = _bytes(grey)
     state["output"] = _bytes(result)
     return result

@@ -121,7 +121,7 @@ def test_the_frame_swapper_filters_video_faces_through_the_stream_smoother(make_
     filtered, smoother = run(0.7)
     assert np.array_equal(plain[0], filtered[0])                          # nothing to keep on the first frame
     assert not np.array_equal(plain[-1], filtered[-1])
-    assert len(smoother.track_states) == 1 and set(smoother.track_states[0]) == {"input", "output"}
+    assert len(smoother.track_states) == 1 and set(smoother.track_states[0]) == {"key", "input", "output"}
     # frame to frame, the filtered face changes less than the unfiltered one
     step = lambda outputs: sum(float(np.abs(b.astype(np.int16) - a.astype(np.int16)).mean())  # noqa: E731
                                for a, b in zip(outputs, outputs[1:]))
@@ -130,3 +130,57 @@ def test_the_frame_swapper_filters_video_faces_through_the_stream_smoother(make_
     swapper = make_temporal_swapper(temporal=0.7)
     assert np.array_equal(swapper.swap_frame(frames[-1], "a2b").frame,
                           make_temporal_swapper().swap_frame(frames[-1], "a2b").frame)
+
+
+def _flat(value: float, size: int = 16) -> np.ndarray:
+    return np.full((size, size, 3), value, dtype=np.float32)
+
+
+def test_the_weight_falls_with_the_square_of_the_change_and_each_output_feeds_the_next():
+    """Exact on flat crops (grey levels that uint8 holds exactly): a change of c keeps
+    strength * (1 - c / threshold)^2 of the previous output, and the previous output is the
+    filtered one (exponential memory), not the previous swap."""
+    strength, threshold = 0.5, 0.06
+    before, after = _flat(102 / 255), _flat(110 / 255)                  # the user's face changed by 8 grey levels
+    state: dict = {}
+    filter_face(state, before, _flat(51 / 255), strength, threshold)
+    result = filter_face(state, after, _flat(153 / 255), strength, threshold)
+    weight = strength * (1 - (8 / 255) / threshold) ** 2
+    np.testing.assert_allclose(result, 153 / 255 + weight * (51 / 255 - 153 / 255), atol=1e-6)
+
+    state = {}
+    swaps = [_flat(51 / 255), _flat(153 / 255), _flat(102 / 255)]         # a still face, the swap shimmering
+    outputs = [filter_face(state, before, swap, strength, threshold) for swap in swaps]
+    second = 153 / 255 + strength * (51 / 255 - 153 / 255)
+    third = 102 / 255 + strength * (np.rint(second * 255) / 255 - 102 / 255)   # kept as uint8 between frames
+    np.testing.assert_allclose(outputs[1], second, atol=1e-6)
+    np.testing.assert_allclose(outputs[2], third, atol=1e-6)
+
+
+def test_a_state_made_under_another_key_is_not_used():
+    state: dict = {}
+    filter_face(state, _flat(0.4), _flat(0.2), 0.5, 0.06, key=("model", "a2b", "illuminant"))
+    swap = _flat(0.6)
+    assert filter_face(state, _flat(0.4), swap, 0.5, 0.06, key=("model", "b2a", "illuminant")) is swap
+    assert state["key"] == ("model", "b2a", "illuminant")
+    assert not np.array_equal(filter_face(state, _flat(0.4), _flat(0.8), 0.5, 0.06, key=("model", "b2a", "illuminant")),
+                              _flat(0.8))
+
+
+def test_a_stream_that_switches_direction_does_not_show_the_other_identity(make_temporal_swapper, clip_path):
+    """Frame 0 swapped a2b, frame 1 b2a: frame 1 is exactly what the unfiltered pipeline gives
+    (same landmark smoothing), nothing of frame 0's a2b face kept."""
+    frames = [frame for _, frame in zip(range(2), read_frames(clip_path("d9")))]
+    outputs = {}
+    for temporal in (0.0, 0.9):
+        swapper, smoother = make_temporal_swapper(temporal=temporal), LandmarkSmoother()
+        outputs[temporal] = [swapper.swap_frame(frame, direction, smoother, timestamp_s=index / 30.0).frame
+                             for index, (frame, direction) in enumerate(zip(frames, ("a2b", "b2a")))]
+    assert np.array_equal(outputs[0.0][1], outputs[0.9][1])
+    # while the same direction goes on, the filter does keep some of frame 0
+    swapper, smoother = make_temporal_swapper(temporal=0.9), LandmarkSmoother()
+    same = [swapper.swap_frame(frame, "b2a", smoother, timestamp_s=index / 30.0).frame for index, frame in enumerate(frames)]
+    plain_swapper, plain_smoother = make_temporal_swapper(temporal=0.0), LandmarkSmoother()
+    plain = [plain_swapper.swap_frame(frame, "b2a", plain_smoother, timestamp_s=index / 30.0).frame
+             for index, frame in enumerate(frames)]
+    assert not np.array_equal(same[1], plain[1])
