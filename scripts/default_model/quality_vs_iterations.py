@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from faceswap.evaluation.benchmark import QualitySettings, evaluate_model  # noqa: E402
 from faceswap.model.architecture import build_autoencoders  # noqa: E402
+from faceswap.settings import settings_from  # noqa: E402
+from faceswap.swapping.frame_swapper import SwapSettings  # noqa: E402
 from faceswap.training.checkpoint import Checkpoint, is_part_path, read_checkpoint  # noqa: E402
 
 
@@ -63,9 +65,13 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
 
 def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argparse.Namespace) -> dict:
     """faceswap.evaluation's benchmark report of a checkpoint's Keras weights on ``media`` against
-    ``args.target`` (options of ``add_benchmark_arguments``; no contact sheets)."""
+    ``args.target`` (options of ``add_benchmark_arguments``; no contact sheets). The swap pipeline
+    is convert's defaults, overridable as convert's are by FACESWAP_SWAP_<NAME> (e.g.
+    FACESWAP_SWAP_TEMPORAL=0 to compare with readings taken before the temporal filter); the
+    report's ``swap_settings`` say which."""
     settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
-    return evaluate_model(KerasSnapshotModel(checkpoint), media, args.target, settings)
+    swap_settings = settings_from(SwapSettings, env_prefix="FACESWAP_SWAP_")
+    return evaluate_model(KerasSnapshotModel(checkpoint), media, args.target, settings, swap_settings)
 
 
 def summarise(report: dict) -> dict:
