@@ -43,10 +43,15 @@ class OneEuroFilter:
         self._speed: np.ndarray | None = None
         self._time: float | None = None
 
+    def continues(self, shape: tuple[int, ...], timestamp: float) -> bool:
+        """Whether a value of ``shape`` at ``timestamp`` seconds carries the filter on (False: it
+        starts over there — nothing before, another shape, a pause over ``reset_after`` or time going back)."""
+        return (self._value is not None and self._time is not None and self._value.shape == tuple(shape)
+                and 0 < timestamp - self._time <= self.settings.reset_after)
+
     def __call__(self, value: np.ndarray, timestamp: float, scale: float = 1.0) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)
-        if (self._value is None or self._time is None or self._value.shape != value.shape
-                or timestamp - self._time > self.settings.reset_after or timestamp <= self._time):
+        if not self.continues(value.shape, timestamp):
             self._value, self._speed, self._time = value.copy(), np.zeros_like(value), timestamp
             return value.copy()
         elapsed = timestamp - self._time
@@ -93,8 +98,7 @@ class LandmarkSmoother:
                 if distances[index] < size * 0.5:
                     best = remaining.pop(index)
             smoother, state = (best[1], best[2]) if best else (OneEuroFilter(self.settings), {})
-            restarted = smoother._time is None or not 0 < timestamp_s - smoother._time <= self.settings.reset_after
-            if restarted:
+            if not smoother.continues(landmarks.shape, timestamp_s):
                 state = {}
             results.append(smoother(landmarks, timestamp_s, scale=size).astype(np.float32))
             tracks.append((centre, smoother, state))

@@ -38,11 +38,6 @@ import numpy as np
 CHANGE_BLUR_SIGMA_AT_64 = 1.0
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    """float32 (S, S) luma of a float32 (S, S, 3) BGR crop in [0, 1] (ITU-R BT.601 weights)."""
-    return image[..., 0] * np.float32(0.114) + image[..., 1] * np.float32(0.587) + image[..., 2] * np.float32(0.299)
-
-
 def filter_face(state: dict, aligned: np.ndarray, swapped: np.ndarray, strength: float,
                 threshold: float, key: object = None) -> np.ndarray:
     """Temporally filter one face's swap and remember this frame in ``state``.
@@ -62,7 +57,7 @@ def filter_face(state: dict, aligned: np.ndarray, swapped: np.ndarray, strength:
         raise ValueError(f"temporal strength must be in [0, 1), not {strength}")
     if not threshold > 0.0:
         raise ValueError(f"temporal threshold must be > 0, not {threshold}")
-    grey = _grey(aligned)
+    grey = cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)   # float32 (S, S) luma, ITU-R BT.601 weights
     result = swapped
     if (strength > 0.0 and state.get("output") is not None and state["output"].shape == swapped.shape
             and state.get("key") == key):
