@@ -38,6 +38,10 @@ class LossSettings:
                                     "(DeepFaceLab's gan_power, training/patch_gan.py; typical 0.1 on a trained "
                                     "model, 0 = off). Give it again on every resume: a run without it drops "
                                     "a trained patch discriminator from the checkpoint")
+    gan_discriminator: str = setting("patch", "the discriminator of GAN power: patch (PatchGAN, a verdict per "
+                                              "22-px patch) or unet (DeepFaceLab's U-Net patch discriminator, "
+                                              "a verdict per pixel and per 12-px region; ~6x the cost); "
+                                              "training/patch_gan.py", choices=("patch", "unet"))
 
 
 def ssim_filter_size(image_size: int) -> int:

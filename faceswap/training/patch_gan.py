@@ -25,23 +25,41 @@ train in the one ``train_on_batch`` step (training/train_step.py), ``keras.ops``
 * encoder and decoder B read the discriminator with its weights behind ``stop_gradient`` and learn
   reconstruction -> 1 (weight ``LossSettings.gan_power``).
 
+``LossSettings.gan_discriminator = "unet"`` takes DeepFaceLab's own discriminator instead
+(training/unet_discriminator.py): a verdict per pixel and per 12-px region at 96 px, at about six
+times this one's cost.
+
 Faces are BGR float (N, S, S, 3) in [0, 1], multiplied by the face mask; logits are float32
-(N, S/8, S/8, 1).
+(N, S/8, S/8, 1) (``unet``: (N, S, S, 2)).
 """
 
 from __future__ import annotations
 
 from faceswap.training.discriminator import build_discriminator
+from faceswap.training.unet_discriminator import build_unet_discriminator
 
 DISCRIMINATOR_NAME = "patch_discriminator"
+UNET_DISCRIMINATOR_NAME = "unet_discriminator"
+# LossSettings.gan_discriminator -> the checkpoint key of that discriminator's weights
+DISCRIMINATOR_NAMES = {"patch": DISCRIMINATOR_NAME, "unet": UNET_DISCRIMINATOR_NAME}
 FILTERS = (32, 64, 128)
 KERNEL = 4
 SLOPE = 0.2
+UNET_BASE_CHANNELS = 16     # DeepFaceLab's gan_dims
+UNET_PATCH_FRACTION = 8     # DeepFaceLab's gan_patch_size: resolution // 8
 
 
-def build_patch_discriminator(config):
-    """The patch discriminator for ``config`` (a ModelConfig), built (weights created) and named
-    ``patch_discriminator``: the key its weights have in a checkpoint (training/discriminator.py's
-    layer with this module's filters, kernel and slope)."""
+def build_patch_discriminator(config, kind: str = "patch"):
+    """The GAN's discriminator for ``config`` (a ModelConfig), built (weights created) and named
+    ``DISCRIMINATOR_NAMES[kind]``, the key its weights have in a checkpoint: ``patch`` is
+    training/discriminator.py's layer with this module's filters, kernel and slope (logits
+    (N, S/8, S/8, 1)); ``unet`` is training/unet_discriminator.py's (logits (N, S, S, 2), patch size
+    S // 8, 16 base channels). ValueError for another ``kind``."""
+    if kind not in DISCRIMINATOR_NAMES:
+        raise ValueError(f"the GAN discriminator is one of {', '.join(DISCRIMINATOR_NAMES)}, not {kind!r}")
+    if kind == "unet":
+        return build_unet_discriminator(UNET_DISCRIMINATOR_NAME, config.input_size, 3,
+                                        patch_size=max(1, config.input_size // UNET_PATCH_FRACTION),
+                                        base=UNET_BASE_CHANNELS)
     return build_discriminator(DISCRIMINATOR_NAME, config.input_size, 3, filters=FILTERS,
                                kernels=[KERNEL] * len(FILTERS), slope=SLOPE)

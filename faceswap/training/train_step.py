@@ -15,6 +15,9 @@ With ``LossSettings.true_face_power`` > 0 the model has two more outputs, the co
 logits (training/true_face.py): ``true_face_discriminator`` (codes of A then B, labels 0 then 1,
 weight 1: the discriminator learns) and ``true_face_encoder`` (codes of A, labels 1, weight
 ``true_face_power``: the encoder learns), so the one ``train_on_batch`` trains both players.
+``LossSettings.gan_power`` > 0 adds ``gan_discriminator`` and ``gan_generator`` the same way, on
+decoder B's masked faces (training/patch_gan.py; weight ``gan_power`` x the discriminator's
+``verdict_maps``).
 """
 
 from __future__ import annotations
@@ -154,8 +157,12 @@ class TrainStep:
             weights.update({OUTPUT_DISCRIMINATOR: 1.0, OUTPUT_ENCODER: float(settings.true_face_power)})
         if patch_discriminator is not None:
             losses.update({OUTPUT_GAN_DISCRIMINATOR: logits_loss, OUTPUT_GAN_GENERATOR: logits_loss})
-            weights.update({OUTPUT_GAN_DISCRIMINATOR: 1.0, OUTPUT_GAN_GENERATOR: float(settings.gan_power)})
+            # a discriminator with several verdict maps (the U-Net's per-pixel and coarse logits) gives
+            # their mean; DeepFaceLab sums the maps' losses, so the generator's weight counts them
+            maps = int(getattr(patch_discriminator, "verdict_maps", 1))
+            weights.update({OUTPUT_GAN_DISCRIMINATOR: 1.0, OUTPUT_GAN_GENERATOR: float(settings.gan_power) * maps})
         # jit_compile "auto": XLA on JAX and on TensorFlow with a GPU; plain graphs on a TensorFlow CPU.
+        self.loss_weights = weights
         self.model.compile(optimizer=optimizer, loss=losses, loss_weights=weights)
         self._labels: dict[tuple, dict[str, np.ndarray]] = {}
 

@@ -171,7 +171,7 @@ def make_optimizer(settings: TrainSettings):
 
 # training-only parts: checkpoint name -> (what the option is called, LossSettings field)
 TRAINING_PARTS = {true_face.DISCRIMINATOR_NAME: ("true face power", "true_face_power"),
-                  patch_gan.DISCRIMINATOR_NAME: ("GAN power", "gan_power")}
+                  **{name: ("GAN power", "gan_power") for name in patch_gan.DISCRIMINATOR_NAMES.values()}}
 
 
 class _StopOnSigint:
@@ -232,6 +232,9 @@ class Trainer:
         for name in ("dssim_weight", "mse_weight", "eyes_mouth_weight", *(key for _, key in TRAINING_PARTS.values())):
             if not getattr(self.loss, name) >= 0:   # also refuses NaN
                 raise FaceswapError(f"--{name.replace('_', '-')} must be 0 (off) or more, not {getattr(self.loss, name)}")
+        if self.loss.gan_discriminator not in patch_gan.DISCRIMINATOR_NAMES:
+            raise FaceswapError(f"--gan-discriminator is one of {', '.join(patch_gan.DISCRIMINATOR_NAMES)}, "
+                                f"not {self.loss.gan_discriminator!r}")
         if self.model_dir.exists() and not self.model_dir.is_dir():
             raise FaceswapError(f"{self.model_dir}: the model directory is a file")
 
@@ -246,7 +249,8 @@ class Trainer:
         if self.loss.true_face_power > 0:
             parts[true_face.DISCRIMINATOR_NAME] = true_face.build_code_discriminator(config)
         if self.loss.gan_power > 0:
-            parts[patch_gan.DISCRIMINATOR_NAME] = patch_gan.build_patch_discriminator(config)
+            kind = self.loss.gan_discriminator
+            parts[patch_gan.DISCRIMINATOR_NAMES[kind]] = patch_gan.build_patch_discriminator(config, kind)
         return parts
 
     def _restore_training_parts(self, checkpoint: Checkpoint, parts: dict) -> None:
@@ -256,6 +260,10 @@ class Trainer:
             if name in parts and not checkpoint.restore_extra(name, parts[name]):
                 logger.info("%s has no %s: it starts afresh (%s %g)", checkpoint.path, name.replace("_", " "),
                             what, getattr(self.loss, key))
+            elif name not in parts and checkpoint.extra_count(name) and getattr(self.loss, key) > 0:
+                logger.warning("%s has a trained %s that this run does not use (it trains the %s "
+                               "discriminator): the next save leaves it out", checkpoint.path,
+                               name.replace("_", " "), self.loss.gan_discriminator)
             elif name not in parts and checkpoint.extra_count(name):
                 used = checkpoint.meta.get(key, "> 0")
                 logger.warning("%s has a trained %s (%s %s) that this run does not use (%s 0): the next save "
@@ -332,7 +340,7 @@ class Trainer:
             return result
 
         train_step = make_train_step(networks, optimizer, self.loss, extras.get(true_face.DISCRIMINATOR_NAME),
-                                     extras.get(patch_gan.DISCRIMINATOR_NAME))
+                                     extras.get(patch_gan.DISCRIMINATOR_NAMES[self.loss.gan_discriminator]))
         predict = make_predict(networks)
         previews = self._preview_faces(face_set_a, face_set_b)
         makers = (BatchMaker(face_set_a, settings.batch_size, seed, self.augment, self.mask, settings.balance),
@@ -344,7 +352,7 @@ class Trainer:
             meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
                          "training_seconds": round(result.training_seconds, 3), "sides": sides,
                          "learning_rate": settings.learning_rate, "true_face_power": self.loss.true_face_power,
-                         "gan_power": self.loss.gan_power,
+                         "gan_power": self.loss.gan_power, "gan_discriminator": self.loss.gan_discriminator,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             save_checkpoint(self.model_dir, networks, optimizer, meta, extras)

@@ -27,7 +27,10 @@ one part changed (``VARIANTS``):
   adversarial term that pushes the encoder's codes of side A towards side B's,
   training/true_face.py) at 0 / 0.1 / 0.01 (the identity step's power) instead of the recipe's 0.003;
 - ``no-gan`` / ``gan-strong``: DeepFaceLab's GAN power (a patch discriminator on decoder B's
-  faces, for detail, training/patch_gan.py) at 0 / 0.3 instead of the recipe's 0.1.
+  faces, for detail, training/patch_gan.py) at 0 / 0.3 instead of the recipe's 0.1;
+- ``gan-unet``: GAN power with DeepFaceLab's own U-Net patch discriminator (a verdict per pixel and
+  per 12-px region, training/unet_discriminator.py) instead of the recipe's PatchGAN; it starts
+  afresh, where the other variants carry on the checkpoint's trained PatchGAN.
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -94,6 +97,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "true-face-step": ("true face power 0.01, the identity step's (the recipe's 0.003)", ["--true-face-power", "0.01"]),
     "no-gan": ("without DeepFaceLab's GAN power (the recipe's 0.1 -> 0)", ["--gan-power", "0"]),
     "gan-strong": ("GAN power 0.3 (the recipe's 0.1)", ["--gan-power", "0.3"]),
+    "gan-unet": ("DeepFaceLab's U-Net patch discriminator for GAN power (the recipe's PatchGAN), starting afresh",
+                 ["--gan-discriminator", "unet"]),
 }
 
 

@@ -49,16 +49,20 @@ def _carried_on(before: list[np.ndarray], after: list[np.ndarray]) -> bool:
     return len(relative) > 0 and float(np.median(relative)) < 0.1
 
 
-def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns):
+@pytest.mark.parametrize("kind", ["patch", "unet"])
+def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns, kind):
     import tensorflow as tf
 
     config = get_config("tiny")
-    discriminator = patch_gan.build_patch_discriminator(config)
+    discriminator = patch_gan.build_patch_discriminator(config, kind)
     size = config.input_size
     faces = np.random.default_rng(0).random((2, size, size, 3)).astype(np.float32)
     for frozen, (logits, to_faces, to_weights) in gradient_turns(discriminator, faces).items():
-        # one logit per patch: three stride-2 convolutions
-        assert tuple(logits.shape) == (2, -(-size // 8), -(-size // 8), 1) and logits.dtype == tf.float32
+        if kind == "patch":   # one logit per patch: three stride-2 convolutions
+            assert tuple(logits.shape) == (2, -(-size // 8), -(-size // 8), 1)
+        else:                 # a logit per pixel, and the coarse one of the pixel's cell
+            assert tuple(logits.shape) == (2, size, size, 2)
+        assert logits.dtype == tf.float32
         if frozen:   # the generator's turn: through the faces, the discriminator's weights untouched
             assert to_faces is not None and float(tf.reduce_max(tf.abs(to_faces))) > 0
             assert all(g is None for g in to_weights)
@@ -67,7 +71,8 @@ def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns):
             assert all(g is not None for g in to_weights)
 
 
-def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b):
+@pytest.mark.parametrize("kind", ["patch", "unet"])
+def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b, kind):
     """What it is for: on real faces of d12, after 80 steps it scores every face it did not train on
     higher than the same face blurred as an autoencoder blurs it (Gaussian, sigma 1.2 px): the
     direction its gradient then gives decoder B. (Untrained, seeds 0-3 rank 0 / 100 / 0 / 67 % of the
@@ -85,20 +90,23 @@ def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b):
     held_out, trained = faces[:len(faces) // 4], faces[len(faces) // 4:]
     trained = np.concatenate([trained, trained[:, :, ::-1]])          # and their mirror images
     blur = lambda images: np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in images])  # noqa: E731
-    discriminator = patch_gan.build_patch_discriminator(config)
+    discriminator = patch_gan.build_patch_discriminator(config, kind)
     inputs = keras.Input((size, size, 3))
     model = keras.Model(inputs, discriminator(inputs))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=logits_loss)
     rng = np.random.default_rng(0)
-    patches = (size + 7) // 8
-    labels = np.concatenate([np.zeros((8, patches, patches, 1)), np.ones((8, patches, patches, 1))]).astype(np.float32)
+    shape = tuple(model.output.shape[1:])
+    labels = np.concatenate([np.zeros((8, *shape)), np.ones((8, *shape))]).astype(np.float32)
     soft_trained = blur(trained)
     for _ in range(80):
         pick = rng.integers(0, len(trained), 8)
         model.train_on_batch(np.concatenate([soft_trained[pick], trained[pick]]), labels)
-    verdict_soft = model.predict(blur(held_out), verbose=0).mean(axis=(1, 2, 3))
-    verdict_sharp = model.predict(held_out, verbose=0).mean(axis=(1, 2, 3))
-    assert len(held_out) >= 3 and np.all(verdict_sharp > verdict_soft), (verdict_soft, verdict_sharp)
+    soft, sharp = model.predict(blur(held_out), verbose=0), model.predict(held_out, verbose=0)
+    assert len(held_out) >= 3
+    for channel in range(shape[-1]):     # the U-Net's per-pixel verdict and its coarse one alike
+        verdict_soft = soft[..., channel].mean(axis=(1, 2))
+        verdict_sharp = sharp[..., channel].mean(axis=(1, 2))
+        assert np.all(verdict_sharp > verdict_soft), (channel, verdict_soft, verdict_sharp)
 
 
 def test_the_discriminator_learns_and_comes_back_from_the_checkpoint(tmp_path, face_folders, tiny_settings, caplog):
