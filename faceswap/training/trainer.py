@@ -39,7 +39,8 @@ from faceswap.faces.masks import MaskSettings
 from faceswap.model.architecture import CONFIGS, Autoencoders, build_autoencoders, get_config
 from faceswap.settings import setting
 from faceswap.training.augmentation import AugmentSettings
-from faceswap.training.backend import configure_threads
+from faceswap.training.backend import (PRECISIONS, accelerators, configure_threads, cpu_has_bfloat16,
+                                       resolve_precision)
 from faceswap.training import patch_gan, true_face
 from faceswap.training.checkpoint import Checkpoint, checkpoint_path, load_checkpoint, read_checkpoint, save_checkpoint
 from faceswap.training.dataset import BatchMaker, BatchPrefetcher
@@ -87,9 +88,12 @@ class TrainSettings:
                               "cores); 0 = one background thread")
     minutes: float = setting(0.0, "wall-clock budget of the run in minutes, loading and compiling included: the loop "
                                   "stops at it and the checkpoint is saved (0 = no limit)")
-    precision: str = setting("float32", "compute precision: float32, or mixed_bfloat16 (bfloat16 maths, float32 "
-                                        "weights; ~1.5x less CPU per iteration on CPUs with AVX512_BF16, "
-                                        "the checkpoint is the same)", choices=("float32", "mixed_bfloat16"))
+    precision: str = setting("float32", "compute precision: float32, mixed_bfloat16 (bfloat16 maths, float32 "
+                                        "weights; ~1.5x less CPU per iteration on CPUs with AVX512_BF16 or AMX, "
+                                        "~2.8x MORE on CPUs without, which emulate it; the checkpoint is the same), "
+                                        "or auto: mixed_bfloat16 on a GPU or a CPU with bfloat16 instructions, else "
+                                        "float32 (training/backend.py; the default model's recipe)",
+                             choices=PRECISIONS)
     grow_from: str = setting("", "start this model from a trained checkpoint (file or model directory) of a smaller "
                                  "config, e.g. lite96 -> lite96res or lite96wide (training/growing.py); its iteration "
                                  "count and seed carry on, Adam starts afresh (ramped by --warmup-iterations); "
@@ -289,7 +293,12 @@ class Trainer:
         origin = checkpoint if checkpoint is not None else grow_source
         seed = int(origin.meta.get("seed", settings.seed)) if origin is not None else settings.seed
         seed_weight_initialisation(seed)
-        set_precision(settings.precision)
+        precision = resolve_precision(settings.precision)
+        if precision != settings.precision:
+            logger.info("precision auto: %s (%s)", precision, "an accelerator" if accelerators() else
+                        "this CPU has bfloat16 instructions" if cpu_has_bfloat16() else
+                        "this CPU has no bfloat16 instructions")
+        set_precision(precision)
         networks = build_autoencoders(config)
         extras = self._training_parts(config)
         optimizer = make_optimizer(settings)

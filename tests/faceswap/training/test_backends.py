@@ -170,3 +170,51 @@ def test_pytorch_trains_and_its_checkpoint_resumes_on_tensorflow(face_folders, t
     result = Trainer([side_a], [side_b], model_dir, settings, progress=False).run()
     assert result.start_iteration == 20
     assert np.mean([a + b for _, a, b in result.losses]) < 1.05 * total[-5:].mean()
+
+
+X86_WITHOUT = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+X86_WITH = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n"
+X86_AMX = "flags\t\t: fpu avx512f amx_tile amx_bf16 amx_int8\n"
+ARM_WITH = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+ARM_WITHOUT = "processor\t: 0\nFeatures\t: fp asimd evtstrm crc32\nmodel name\t: bf16 lookalike\n"
+
+
+@pytest.mark.parametrize("cpuinfo, native", [(X86_WITHOUT, False), (X86_WITH, True), (X86_AMX, True),
+                                             (ARM_WITH, True), (ARM_WITHOUT, False), ("", False)])
+def test_bfloat16_instructions_are_read_from_the_cpu_flags(cpuinfo, native):
+    from faceswap.training.backend import cpu_has_bfloat16
+
+    assert cpu_has_bfloat16(cpuinfo) is native
+
+
+def test_auto_precision_is_bfloat16_only_where_it_is_computed_natively():
+    from faceswap.training.backend import cpu_has_bfloat16, resolve_precision
+
+    assert resolve_precision("auto", on_accelerator=False, cpuinfo=X86_WITHOUT) == "float32"
+    assert resolve_precision("auto", on_accelerator=False, cpuinfo=X86_WITH) == "mixed_bfloat16"
+    assert resolve_precision("auto", on_accelerator=True, cpuinfo=X86_WITHOUT) == "mixed_bfloat16"
+    for explicit in ("float32", "mixed_bfloat16"):       # an explicit choice is kept everywhere
+        assert resolve_precision(explicit, on_accelerator=False, cpuinfo=X86_WITHOUT) == explicit
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        resolve_precision("float16")
+    # this machine, no accelerator (TensorFlow CPU): what its own /proc/cpuinfo says
+    assert resolve_precision("auto") == ("mixed_bfloat16" if cpu_has_bfloat16() else "float32")
+
+
+def test_a_run_with_auto_precision_says_what_it_chose(face_folders, tmp_path, caplog):
+    import keras
+
+    from faceswap.training.backend import resolve_precision
+
+    side_a, side_b = face_folders
+    settings = TrainSettings(config="tiny", batch_size=4, learning_rate=1e-3, iterations=2, precision="auto",
+                             save_interval=2, preview_interval=2, preview_faces=2, prefetch=0)
+    caplog.set_level("INFO", logger="faceswap.training.trainer")
+    try:
+        result = Trainer([side_a], [side_b], tmp_path / "model", settings, progress=False).run()
+        policy = keras.mixed_precision.global_policy().name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    chosen = resolve_precision("auto")
+    assert result.iteration == 2 and policy == chosen
+    assert any(r.getMessage().startswith(f"precision auto: {chosen} (") for r in caplog.records)

@@ -65,10 +65,10 @@ def test_the_coarse_verdict_covers_its_cell_and_the_pixel_verdict_does_not():
 
 
 def test_its_pixel_verdict_finds_the_soft_half_of_a_face(face_set_b):
-    """What the U-Net adds over the PatchGAN: trained only on whole faces, sharp (real) against
-    blurred as an autoencoder blurs (sigma 1.2 px), on a held-out face blurred in one half only its
-    per-pixel verdict is lower on that half than on the sharp one, for every held-out face and
-    either half."""
+    """The per-pixel verdict says where a face looks drawn: trained only on whole faces, sharp (real)
+    against blurred as an autoencoder blurs (sigma 1.2 px), on a held-out face blurred in one half
+    only its per-pixel verdict is lower on that half than on the sharp one, for every held-out face
+    and either half (so decoder B is pushed on the soft part, not on the whole face)."""
     import cv2
     import keras
 

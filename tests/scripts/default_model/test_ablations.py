@@ -45,7 +45,7 @@ def test_each_variant_changes_one_part_of_the_recipe(tmp_path):
     [baseline_command] = commands("baseline")
     baseline = _settings(baseline_command)
     assert (baseline["config"], baseline["iterations"], baseline["batch_size"]) == ("lite96", 10_000, 8)
-    assert not baseline["balance"] and not baseline["color_augmentation"] and baseline["precision"] == "mixed_bfloat16"
+    assert not baseline["balance"] and not baseline["color_augmentation"] and baseline["precision"] == "auto"
     assert (baseline["warmup_iterations"], baseline["decay_floor"], baseline["eyes_mouth_weight"]) == (300, 1.0, 0.0)
     assert baseline["true_face_power"] == 0.003 and baseline["gan_power"] == 0.1
     assert baseline["warp_noise"] > 0 and (baseline["side_a"], baseline["side_b"]) == (["A1", "A2"], ["B"])
