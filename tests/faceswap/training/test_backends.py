@@ -218,3 +218,34 @@ def test_a_run_with_auto_precision_says_what_it_chose(face_folders, tmp_path, ca
     chosen = resolve_precision("auto")
     assert result.iteration == 2 and policy == chosen
     assert any(r.getMessage().startswith(f"precision auto: {chosen} (") for r in caplog.records)
+
+
+def test_the_unet_discriminator_judges_alike_on_jax_and_tensorflow(face_folders, tmp_path):
+    """Its transposed convolutions ("same" padding, stride 2 and 1) place their outputs alike on
+    both backends: the same weights give the same logits (so a GPU run on JAX trains the same layer)."""
+    pytest.importorskip("jax")
+    from faceswap.model.architecture import get_config
+    from faceswap.training import patch_gan
+
+    layer = patch_gan.build_patch_discriminator(get_config("lite96"), "unet")
+    rng = np.random.default_rng(3)
+    weights = [value + rng.normal(0, 0.05, value.shape).astype(np.float32) for value in layer.get_weights()]
+    layer.set_weights(weights)   # non-zero biases too
+    import cv2
+
+    faces = np.stack([cv2.resize(face, (96, 96), interpolation=cv2.INTER_CUBIC)
+                      for face in _faces(face_folders, 2)]).astype(np.float32)
+    np.savez(tmp_path / "in.npz", faces, *weights)
+    _run_in_backend(textwrap.dedent(f"""
+        import numpy as np
+        from faceswap.model.architecture import get_config
+        from faceswap.training import patch_gan
+        layer = patch_gan.build_patch_discriminator(get_config("lite96"), "unet")
+        with np.load({str(tmp_path / 'in.npz')!r}) as data:
+            arrays = [data[f"arr_{{i}}"] for i in range(len(data.files))]
+        layer.set_weights(arrays[1:])
+        np.save({str(tmp_path / 'jax.npy')!r}, np.asarray(layer(arrays[0])))
+        """))
+    expected = np.asarray(layer(faces))
+    assert expected.shape == (2, 96, 96, 2) and expected.std() > 0.01
+    np.testing.assert_allclose(np.load(tmp_path / "jax.npy"), expected, atol=1e-4)
