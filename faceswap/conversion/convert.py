@@ -20,6 +20,7 @@ model loads. Converted files become the output in one place, ``finalise_output``
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections import Counter
@@ -59,6 +60,8 @@ class ConvertSettings:
                                       "on a busy 2-core machine)")
     backend: str = setting("tflite", "model runtime to use from the model directory (tflite or savedmodel)",
                            choices=BACKENDS)
+    max_seconds: float = setting(0.0, "convert only the first this many seconds of a video, its sound cut at the "
+                                      "same point (0 = the whole video), e.g. to try a setting on a short piece")
 
 
 @dataclass
@@ -160,10 +163,13 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
     follower = FaceFollower(swapper.detector) if isinstance(swapper.detector, FaceDetector) else None
     started = time.perf_counter()
     encode = EncodeSettings(crf=settings.crf, preset=settings.preset, vp9_crf=settings.vp9_crf, ten_bit=settings.ten_bit)
-    bar = tqdm(total=info.frame_count or None, unit="frame", desc=f"convert {source.name}", disable=not progress)
+    total = info.frame_count or None
+    if total and settings.max_seconds and info.fps:
+        total = min(total, math.ceil(settings.max_seconds * info.fps))
+    bar = tqdm(total=total, unit="frame", desc=f"convert {source.name}", disable=not progress)
     try:
         with VideoConverter(source, output, encode) as video:
-            for frame in video.frames():
+            for frame in video.frames(settings.max_seconds):
                 result = swapper.swap_frame(frame.picture, settings.direction, smoother=smoother,
                                             timestamp_s=frame.time_s, detector=follower)
                 video.write(frame, result.frame)
@@ -176,7 +182,7 @@ def convert_video(source: str | Path, output: str | Path, swapper: FrameSwapper,
     finally:
         bar.close()
     report.seconds = time.perf_counter() - started
-    if info.frame_count and info.frame_count != report.frames:
+    if info.frame_count and info.frame_count != report.frames and not settings.max_seconds:
         logger.warning("%s: the container announces %d frames but %d were decoded", source, info.frame_count, report.frames)
     logger.info("%s: %d frames (%d with faces) in %.1f s -> %s%s", source, report.frames, report.frames_with_faces,
                 report.seconds, output, " with audio" if report.audio_kept else "")
@@ -247,6 +253,8 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
     source = Path(source)
     if settings.direction not in DIRECTIONS:
         raise InputError(f"unknown direction {settings.direction!r}: expected 'a2b' or 'b2a'")
+    if not settings.max_seconds >= 0:    # also refuses NaN
+        raise InputError(f"--max-seconds must be 0 (the whole video) or more, not {settings.max_seconds}")
     if source.is_dir():
         kind = "folder"
     elif source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:

@@ -464,19 +464,27 @@ class _AudioTrack:
         notes.append(f"audio track {number} ({name}, {source.codec_context.sample_rate} Hz) converted to "
                      f"{target.audio_codec.removeprefix('lib')} at {rate} Hz{extra}: {reason}")
 
-    def handle(self, packet: av.Packet, output: av.container.OutputContainer) -> None:
+    def handle(self, packet: av.Packet, output: av.container.OutputContainer, end_s: float | None = None) -> bool:
+        """Carry ``packet`` into ``output``, unless it starts at or after ``end_s`` (seconds on the
+        source's clock; None: no end). True when it does (the track has reached the end)."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if end_s is not None and stamp is not None and packet.time_base and float(stamp * packet.time_base) >= end_s:
+            return True
         if self.copy:
             if packet.dts is None:
-                return
+                return False
             packet.stream = self.stream
             output.mux(packet)
-            return
+            return False
         for frame in _decoded(packet, self.damaged):
+            if end_s is not None and frame.time is not None and frame.time >= end_s:
+                continue
             if self._next_pts is None:
                 start = frame.time if frame.time is not None else 0.0
                 self._next_pts = int(round(start * self._rate))
             for resampled in self._resampler.resample(frame):
                 self._encode(resampled, output)
+        return False
 
     def _encode(self, frame: av.AudioFrame | None, output: av.container.OutputContainer) -> None:
         if frame is not None:
@@ -624,18 +632,44 @@ class VideoConverter:
             self.notes.append(f"{other} stream dropped (only video and audio are converted)")
 
     # ---------------------------------------------------------------- the pass
-    def frames(self) -> Iterator[SourceFrame]:
+    def frames(self, max_seconds: float = 0.0) -> Iterator[SourceFrame]:
         """Every video frame of the source, in presentation order; audio is carried over meanwhile.
-        Call ``write`` for each frame before asking for the next one."""
+        With ``max_seconds`` > 0 only the frames that start within that many seconds of the video
+        stream's start, and the audio packets that start before the same point (a note says where
+        it was cut). Call ``write`` for each frame before asking for the next one."""
         streams = [self._in_video, *(track.source for track in self._audio.values())]
+        end_s = None
+        if max_seconds > 0:
+            start = self._in_video.start_time
+            end_s = (float(start * self._in_video.time_base) if start is not None else 0.0) + max_seconds
+        video_done = False
+        audio_done: set[int] = set()
         try:
             for packet in self._input.demux(*streams):
                 if packet.stream.index == self._in_video.index:
+                    if video_done:
+                        continue
                     for frame in _decoded(packet, self._damaged):
-                        yield from self._decoder.decode(frame)
-                else:
-                    self._audio[packet.stream.index].handle(packet, self._output)
-            yield from self._decoder.flush()
+                        for ready in self._decoder.decode(frame):
+                            if end_s is not None and ready.time_s >= end_s:
+                                video_done = True
+                                break
+                            yield ready
+                        if video_done:
+                            self.notes.append(f"cut after the first {max_seconds:g} s: {self.frames_written} "
+                                              "frames; the rest of the video and its sound are left out")
+                            break
+                elif self._audio[packet.stream.index].handle(packet, self._output, end_s):
+                    audio_done.add(packet.stream.index)
+                if video_done and audio_done >= set(self._audio):
+                    return
+            if not video_done:
+                for ready in self._decoder.flush():
+                    if end_s is not None and ready.time_s >= end_s:
+                        self.notes.append(f"cut after the first {max_seconds:g} s: {self.frames_written} "
+                                          "frames; the rest of the video and its sound are left out")
+                        break
+                    yield ready
         except av.FFmpegError as error:
             raise InputError(f"{self.source}: the video could not be converted to the end ({error.strerror}).") from None
 

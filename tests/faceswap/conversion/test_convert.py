@@ -45,6 +45,21 @@ def test_video_keeps_frame_count_fps_and_audio(clip_with_tone, test_model_dir, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped.mp4"]
 
 
+def test_max_seconds_converts_the_start_of_a_video(clip_with_tone, test_model_dir, tmp_path, capsys):
+    info = probe_video(clip_with_tone)
+    seconds = 5.5 / info.fps        # frames 0-5 start before it
+    output = tmp_path / "start.mp4"
+    code = _run_command(str(clip_with_tone), str(output), "--model-dir", str(test_model_dir), "--max-seconds",
+                        str(seconds))
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "6 frames (6 with faces" in printed and f"note: cut after the first {seconds:g} s: 6 frames" in printed
+    assert len(list(read_frames(output))) == 6 and has_audio_stream(output)
+    with pytest.raises(InputError, match="--max-seconds must be 0 \\(the whole video\\) or more, not -1"):
+        convert(clip_with_tone, tmp_path / "never.mp4", test_model_dir, ConvertSettings(max_seconds=-1), progress=False)
+    assert not (tmp_path / "never.mp4").exists()
+
+
 def test_existing_output_is_refused_unless_overwrite(clip_with_tone, test_model_dir, tmp_path):
     output = tmp_path / "taken.mp4"
     output.write_bytes(b"someone's video")

@@ -204,6 +204,35 @@ def test_variable_frame_rate_case_frame_75_stays_at_2_5_s(shared_data, tmp_path)
     assert _audio_span(tmp_path / "out.mp4") == pytest.approx(_audio_span(source), abs=0.03)
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])      # AAC copied; AAC re-encoded to Opus
+def test_max_seconds_cuts_the_frames_and_the_sound_at_the_same_point(shared_data, tmp_path, suffix):
+    """The first 3 s of the variable-frame-rate case (30 fps, then 15 fps from 2.5 s, AAC sound):
+    exactly the frames that start before 3 s, at their own times, and the sound up to 3 s."""
+    source = shared_data / "cases" / "variable_frame_rate.mp4"
+    output = tmp_path / f"out{suffix}"
+    with VideoConverter(source, output) as video:
+        for frame in video.frames(max_seconds=3.0):
+            video.write(frame, frame.picture)
+    source_times = _frame_times(source)
+    kept = [time for time in source_times if time < 3.0]
+    assert 80 <= len(kept) < len(source_times)
+    written = _frame_times(output)
+    assert len(written) == len(kept) == video.frames_written
+    assert max(abs(a - b) for a, b in zip(written, kept)) < 1 / 30
+    start, end = _audio_span(output)
+    assert start == pytest.approx(_audio_span(source)[0], abs=0.03) and end == pytest.approx(3.0, abs=0.03)
+    assert f"cut after the first 3 s: {len(kept)} frames; the rest of the video and its sound are left out" in video.notes
+    _decodes_with_ffmpeg(output)
+
+
+def test_max_seconds_past_the_end_keeps_everything(clip_with_tone, tmp_path):
+    with VideoConverter(clip_with_tone, tmp_path / "out.mp4") as video:
+        for frame in video.frames(max_seconds=3600):
+            video.write(frame, frame.picture)
+    assert video.frames_written == 12 and not any(note.startswith("cut after") for note in video.notes)
+    assert _audio_span(tmp_path / "out.mp4") == pytest.approx(_audio_span(clip_with_tone), abs=0.03)
+
+
 # ------------------------------------------------------------------ containers
 
 def test_browser_recording_to_webm_is_playable_vp9_opus(shared_data, tmp_path):
