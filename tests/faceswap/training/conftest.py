@@ -31,6 +31,44 @@ def face_set_b(face_folders):
 
 
 @pytest.fixture(scope="session")
+def blur_trained_discriminator(face_set_b):
+    """``train(kind, steps) -> (model, held_out, blur)``: a GAN discriminator of the `tiny` config
+    (training/patch_gan.py, ``kind`` patch or unet, seed 0) trained ``steps`` batches of 8 to tell
+    d12's real faces (label 1) from the same faces blurred as an autoencoder blurs (Gaussian, sigma
+    1.2 px; label 0), on three quarters of the faces and their mirror images. ``model``: a Keras
+    model faces -> logits; ``held_out``: the other quarter, float32 (N, S, S, 3) BGR [0, 1], never
+    trained on; ``blur(faces)``: the blur."""
+    def train(kind: str, steps: int):
+        import cv2
+        import keras
+        import numpy as np
+
+        from faceswap.model.architecture import get_config
+        from faceswap.training import patch_gan
+        from faceswap.training.discriminator import logits_loss
+
+        keras.utils.set_random_seed(0)
+        size = get_config("tiny").input_size
+        faces = np.stack([cv2.resize(face_set_b.model_crop(i), (size, size), interpolation=cv2.INTER_AREA)
+                          for i in range(len(face_set_b))]).astype(np.float32)
+        held_out, trained = faces[:len(faces) // 4], faces[len(faces) // 4:]
+        trained = np.concatenate([trained, trained[:, :, ::-1]])
+        blur = lambda images: np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in images])  # noqa: E731
+        inputs = keras.Input((size, size, 3))
+        model = keras.Model(inputs, patch_gan.build_patch_discriminator(get_config("tiny"), kind)(inputs))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=logits_loss)
+        shape = tuple(model.output.shape[1:])
+        labels = np.concatenate([np.zeros((8, *shape)), np.ones((8, *shape))]).astype(np.float32)
+        rng = np.random.default_rng(0)
+        soft_trained = blur(trained)
+        for _ in range(steps):
+            pick = rng.integers(0, len(trained), 8)
+            model.train_on_batch(np.concatenate([soft_trained[pick], trained[pick]]), labels)
+        return model, held_out, blur
+    return train
+
+
+@pytest.fixture(scope="session")
 def tiny_settings():
     """``tiny_settings(**overrides) -> TrainSettings``: a short `tiny` run (batch 8, lr 1e-3, a save and a
     preview every 10 iterations), any field overridden."""

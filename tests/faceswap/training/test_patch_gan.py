@@ -72,38 +72,15 @@ def test_each_turn_sends_its_gradient_to_one_player_only(gradient_turns, kind):
 
 
 @pytest.mark.parametrize("kind", ["patch", "unet"])
-def test_it_learns_to_tell_soft_faces_from_sharp_ones(face_set_b, kind):
+def test_it_learns_to_tell_soft_faces_from_sharp_ones(blur_trained_discriminator, kind):
     """What it is for: on real faces of d12, after 80 steps it scores every face it did not train on
     higher than the same face blurred as an autoencoder blurs it (Gaussian, sigma 1.2 px): the
     direction its gradient then gives decoder B. (Untrained, seeds 0-3 rank 0 / 100 / 0 / 67 % of the
     three held-out pairs right, at random; trained, 100 % for each seed.)"""
-    import cv2
-    import keras
-
-    from faceswap.training.discriminator import logits_loss
-
-    keras.utils.set_random_seed(0)
-    config = get_config("tiny")
-    size = config.input_size
-    faces = np.stack([cv2.resize(face_set_b.model_crop(i), (size, size), interpolation=cv2.INTER_AREA)
-                      for i in range(len(face_set_b))]).astype(np.float32)
-    held_out, trained = faces[:len(faces) // 4], faces[len(faces) // 4:]
-    trained = np.concatenate([trained, trained[:, :, ::-1]])          # and their mirror images
-    blur = lambda images: np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in images])  # noqa: E731
-    discriminator = patch_gan.build_patch_discriminator(config, kind)
-    inputs = keras.Input((size, size, 3))
-    model = keras.Model(inputs, discriminator(inputs))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=logits_loss)
-    rng = np.random.default_rng(0)
-    shape = tuple(model.output.shape[1:])
-    labels = np.concatenate([np.zeros((8, *shape)), np.ones((8, *shape))]).astype(np.float32)
-    soft_trained = blur(trained)
-    for _ in range(80):
-        pick = rng.integers(0, len(trained), 8)
-        model.train_on_batch(np.concatenate([soft_trained[pick], trained[pick]]), labels)
+    model, held_out, blur = blur_trained_discriminator(kind, 80)
     soft, sharp = model.predict(blur(held_out), verbose=0), model.predict(held_out, verbose=0)
     assert len(held_out) >= 3
-    for channel in range(shape[-1]):     # the U-Net's per-pixel verdict and its coarse one alike
+    for channel in range(soft.shape[-1]):     # the U-Net's per-pixel verdict and its coarse one alike
         verdict_soft = soft[..., channel].mean(axis=(1, 2))
         verdict_sharp = sharp[..., channel].mean(axis=(1, 2))
         assert np.all(verdict_sharp > verdict_soft), (channel, verdict_soft, verdict_sharp)

@@ -64,34 +64,13 @@ def test_the_coarse_verdict_covers_its_cell_and_the_pixel_verdict_does_not():
     assert np.all(pixels.std(axis=(2, 4)) > 0)
 
 
-def test_its_pixel_verdict_finds_the_soft_half_of_a_face(face_set_b):
+def test_its_pixel_verdict_finds_the_soft_half_of_a_face(blur_trained_discriminator):
     """The per-pixel verdict says where a face looks drawn: trained only on whole faces, sharp (real)
     against blurred as an autoencoder blurs (sigma 1.2 px), on a held-out face blurred in one half
     only its per-pixel verdict is lower on that half than on the sharp one, for every held-out face
     and either half (so decoder B is pushed on the soft part, not on the whole face)."""
-    import cv2
-    import keras
-
-    from faceswap.training.discriminator import logits_loss
-
-    keras.utils.set_random_seed(0)
-    config = get_config("tiny")
-    size = config.input_size
-    faces = np.stack([cv2.resize(face_set_b.model_crop(i), (size, size), interpolation=cv2.INTER_AREA)
-                      for i in range(len(face_set_b))]).astype(np.float32)
-    held_out, trained = faces[:len(faces) // 4], faces[len(faces) // 4:]
-    trained = np.concatenate([trained, trained[:, :, ::-1]])
-    blur = lambda images: np.stack([cv2.GaussianBlur(face, (0, 0), 1.2) for face in images])  # noqa: E731
-    layer = patch_gan.build_patch_discriminator(config, "unet")
-    inputs = keras.Input((size, size, 3))
-    model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=logits_loss)
-    labels = np.concatenate([np.zeros((8, size, size, 2)), np.ones((8, size, size, 2))]).astype(np.float32)
-    rng = np.random.default_rng(0)
-    soft_trained = blur(trained)
-    for _ in range(120):
-        pick = rng.integers(0, len(trained), 8)
-        model.train_on_batch(np.concatenate([soft_trained[pick], trained[pick]]), labels)
+    model, held_out, blur = blur_trained_discriminator("unet", 120)
+    size = held_out.shape[2]
     soft = blur(held_out)
     half = size // 2
     margin = 4     # leave out the seam, where the verdict sees both halves
