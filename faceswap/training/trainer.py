@@ -398,7 +398,7 @@ class Trainer:
                     now = time.perf_counter()
                     result.training_seconds += now - clock
                     clock = now
-                    loss_log.add(iteration, loss_a, loss_b, result.training_seconds)
+                    loss_log.add(iteration, loss_a, loss_b, result.training_seconds, _adversarial_losses(train_step))
                     result.losses.append((iteration, loss_a, loss_b))
                     result.iteration, result.loss_a, result.loss_b = iteration, loss_a, loss_b
                     bar.update(1)
@@ -464,3 +464,12 @@ def train(side_a, side_b, model_dir, settings: TrainSettings | None = None, **kw
     """Convenience wrapper: ``Trainer(...).run()``."""
     return Trainer(side_a, side_b, model_dir, settings, **kwargs).run()
 
+
+def _adversarial_losses(train_step) -> dict[str, float]:
+    """The last step's adversarial losses as loss_log's columns ({} when neither part trains)."""
+    losses = {}
+    if train_step.last_gan is not None:
+        losses["gan_discriminator"], losses["gan_generator"] = train_step.last_gan
+    if train_step.last_true_face is not None:
+        losses["true_face_discriminator"], losses["true_face_encoder"] = train_step.last_true_face
+    return losses

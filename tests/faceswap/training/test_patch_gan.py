@@ -5,6 +5,8 @@ combination (checkpoint.optimizer_groups), and switching it on or off resumes th
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -136,6 +138,15 @@ def test_switching_either_part_on_or_off_keeps_the_rest(tmp_path, face_folders, 
     assert _carried_on(networks_state, _group_state(model_dir, "networks"))
     fresh = _group_state(model_dir, true_face.DISCRIMINATOR_NAME)
     assert not _carried_on([value * 0 + 1 for value in fresh], fresh)    # the helper can tell a fresh start
+
+    # loss.csv holds both parts' losses per iteration, an empty cell where one was off (iteration 21)
+    with open(model_dir / "loss.csv", newline="") as handle:
+        rows = {int(row["iteration"]): row for row in csv.DictReader(handle)}
+    assert sorted(rows) == list(range(1, 23))
+    for iteration, row in rows.items():
+        assert 0 < float(row["gan_discriminator"]) < 5 and 0 < float(row["gan_generator"]) < 20
+        assert (row["true_face_discriminator"] == "") == (iteration == 21)
+    assert 0 < float(rows[22]["true_face_discriminator"]) < 5
 
 
 def test_a_mismatched_optimizer_layout_is_a_corrupt_checkpoint(tmp_path, face_folders, tiny_settings):
