@@ -11,7 +11,8 @@ one: faceswap/training/parallel_batches.py) and a wall-clock budget:
 
 Writes to ``--output``: ``model/`` (checkpoint.npz, loss.csv, loss.png, preview.png: a model
 directory that resumes anywhere, TensorFlow included) and ``summary.json`` (backend, devices,
-iterations, it/s overall and after the first ``--steady-after`` iterations (compilation), losses,
+iterations, it/s overall and after the first ``--steady-after`` iterations (compilation), losses and
+the adversarial parts' losses (means of the last 50 iterations),
 load average). ``--part-mb 15`` also writes the checkpoint as float16 weights (compact
 checkpoint) in parts of at most 15 MB, for transfers that limit file sizes, into ``compact/``
 (``checkpoint.npz``, ``checkpoint.part2.npz`` ...: faceswap/training/checkpoint.py): a model
@@ -83,6 +84,22 @@ def steady_rate(loss_csv: Path, skip: int) -> tuple[float, int]:
     return (count / seconds if seconds > 0 else math.nan), count
 
 
+def adversarial_means(loss_csv: Path, last: int) -> dict[str, float]:
+    """{column: mean over the last ``last`` iterations that recorded it} of loss.csv's adversarial
+    losses (GAN / true face discriminator and generator, faceswap/training/loss_log.py); {} without."""
+    from faceswap.training.loss_log import ADVERSARIAL_COLUMNS, LossLog
+
+    if not loss_csv.is_file():
+        return {}
+    log = LossLog(loss_csv)
+    means = {}
+    for name, _ in ADVERSARIAL_COLUMNS:
+        values = [losses[name] for _, losses in sorted(log.adversarial.items()) if name in losses][-last:]
+        if values:
+            means[name] = round(sum(values) / len(values), 5)
+    return means
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
@@ -126,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "loss_first": [round(a, 5) for a in losses[0][1:]] if losses else None,
         "loss_last50_mean": [round(sum(row[k] for row in tail) / len(tail), 5) for k in (1, 2)] if tail else None,
         "loss_every_n": [[i, round(a, 5), round(b, 5)] for i, a, b in losses[::max(1, len(losses) // 100)]],
+        "adversarial_last50_mean": adversarial_means(model_dir / "loss.csv", 50),
         "cpu_count": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     checkpoint = load_checkpoint(model_dir)

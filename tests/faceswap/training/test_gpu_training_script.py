@@ -69,6 +69,10 @@ def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, 
     # at least one iteration fits the budget even on a busy machine (JAX compiles the step first)
     assert summary["iteration"] >= 1 and summary["it_per_s"] > 0, summary
     assert summary["loss_first"] and all(np.isfinite(summary["loss_last50_mean"]))
+    # the recipe's two adversarial parts, read back from loss.csv: both players' losses of each
+    assert sorted(summary["adversarial_last50_mean"]) == ["gan_discriminator", "gan_generator",
+                                                          "true_face_discriminator", "true_face_encoder"]
+    assert all(0 < value < 50 for value in summary["adversarial_last50_mean"].values()), summary
     assert summary["run_seconds"] < 60 + 30  # the budget holds, saving included
     checkpoint = load_checkpoint(output / "model")
     assert checkpoint.iteration == summary["iteration"]
