@@ -28,6 +28,7 @@ HEADER = ("iteration", "loss_a", "loss_b", "seconds")
 ADVERSARIAL_COLUMNS = (("gan_discriminator", "GAN discriminator"), ("gan_generator", "GAN generator"),
                        ("true_face_discriminator", "true face discriminator"),
                        ("true_face_encoder", "true face encoder"))
+ADVERSARIAL_NAMES = tuple(name for name, _ in ADVERSARIAL_COLUMNS)
 
 
 class LossLog:
@@ -56,7 +57,7 @@ class LossLog:
         that trained (ValueError for another column name)."""
         self.rows.append((int(iteration), float(loss_a), float(loss_b), round(float(seconds), 3)))
         if adversarial:
-            unknown = set(adversarial) - {name for name, _ in ADVERSARIAL_COLUMNS}
+            unknown = set(adversarial).difference(ADVERSARIAL_NAMES)
             if unknown:
                 raise ValueError(f"not adversarial loss columns: {sorted(unknown)}")
             self.adversarial[int(iteration)] = {name: float(value) for name, value in adversarial.items()}
@@ -67,7 +68,7 @@ class LossLog:
         writer = csv.writer(text)
         kept = {iteration for iteration, *_ in self.rows}
         recorded = {name for iteration, losses in self.adversarial.items() if iteration in kept for name in losses}
-        extra = [name for name, _ in ADVERSARIAL_COLUMNS if name in recorded]
+        extra = [name for name in ADVERSARIAL_NAMES if name in recorded]
         writer.writerow((*HEADER, *extra))
         for iteration, loss_a, loss_b, seconds in self.rows:
             losses = self.adversarial.get(iteration, {})
@@ -129,7 +130,7 @@ class LossLog:
     def _adversarial_table(self) -> np.ndarray | None:
         """(N, 1 + len(ADVERSARIAL_COLUMNS)) float64: iteration, then each column's loss (nan where not
         recorded), for the kept rows that have any; None if none has."""
-        table = [(iteration, *(self.adversarial[iteration].get(name, math.nan) for name, _ in ADVERSARIAL_COLUMNS))
+        table = [(iteration, *(self.adversarial[iteration].get(name, math.nan) for name in ADVERSARIAL_NAMES))
                  for iteration, *_ in self.rows if iteration in self.adversarial]
         return np.array(table, dtype=np.float64) if table else None
 
@@ -137,7 +138,7 @@ class LossLog:
 def _adversarial_cells(row: Mapping[str, str | None]) -> dict[str, float]:
     """The adversarial losses of one CSV row (a DictReader row): the columns present and filled."""
     losses = {}
-    for name, _ in ADVERSARIAL_COLUMNS:
+    for name in ADVERSARIAL_NAMES:
         try:
             losses[name] = float(row[name])
         except (KeyError, TypeError, ValueError):

@@ -87,13 +87,13 @@ def steady_rate(loss_csv: Path, skip: int) -> tuple[float, int]:
 def adversarial_means(loss_csv: Path, last: int) -> dict[str, float]:
     """{column: mean over the last ``last`` iterations that recorded it} of loss.csv's adversarial
     losses (GAN / true face discriminator and generator, faceswap/training/loss_log.py); {} without."""
-    from faceswap.training.loss_log import ADVERSARIAL_COLUMNS, LossLog
+    from faceswap.training.loss_log import ADVERSARIAL_NAMES, LossLog
 
     if not loss_csv.is_file():
         return {}
     log = LossLog(loss_csv)
     means = {}
-    for name, _ in ADVERSARIAL_COLUMNS:
+    for name in ADVERSARIAL_NAMES:
         values = [losses[name] for _, losses in sorted(log.adversarial.items()) if name in losses][-last:]
         if values:
             means[name] = round(sum(values) / len(values), 5)
