@@ -77,6 +77,9 @@ class TrainSettings:
                                 "that stops early (a pretraining phase) follow the schedule of the whole run")
     balance: bool = setting(False, "draw batches balanced over identities and head yaw (training/sampling.py) "
                                    "instead of shuffled epochs")
+    lr_dropout: float = setting(1.0, "learning-rate dropout: the share of the weights each step updates, a "
+                                     "random draw per weight (DeepFaceLab's lr_dropout, 0.3 when on, for sharpness "
+                                     "late in training; training/lr_dropout.py); 1 = off")
     beta_1: float = setting(0.5, "Adam beta 1")
     beta_2: float = setting(0.999, "Adam beta 2")
     seed: int = setting(0, "seed of the initial weights, data order and augmentation (kept in the checkpoint)")
@@ -167,8 +170,15 @@ def _scheduled_rate(iteration: int, settings: TrainSettings, peak: float, warmup
 
 
 def make_optimizer(settings: TrainSettings):
+    """Adam with the settings' rate and betas; with ``lr_dropout`` < 1 the learning-rate dropout
+    variant (training/lr_dropout.py: the same variables, so the same checkpoints)."""
     import keras
 
+    if settings.lr_dropout < 1.0:
+        from faceswap.training.lr_dropout import LearningRateDropoutAdam
+
+        return LearningRateDropoutAdam(keep=settings.lr_dropout, learning_rate=settings.learning_rate,
+                                       beta_1=settings.beta_1, beta_2=settings.beta_2)
     return keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1,
                                  beta_2=settings.beta_2)
 
@@ -233,6 +243,9 @@ class Trainer:
         for name in ("iterations", "batch_size", "save_interval", "preview_interval"):
             if getattr(settings, name) < 1:
                 raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(settings, name)}")
+        if not 0.0 < settings.lr_dropout <= 1.0:   # also refuses NaN
+            raise FaceswapError(f"--lr-dropout is the share of the weights each step updates, in (0, 1] "
+                                f"(1 = off), not {settings.lr_dropout}")
         for name in ("dssim_weight", "mse_weight", "eyes_mouth_weight", *(key for _, key in TRAINING_PARTS.values())):
             if not getattr(self.loss, name) >= 0:   # also refuses NaN
                 raise FaceswapError(f"--{name.replace('_', '-')} must be 0 (off) or more, not {getattr(self.loss, name)}")
@@ -360,7 +373,8 @@ class Trainer:
 
             meta.update({"iteration": iteration, "seed": seed, "batch_size": settings.batch_size,
                          "training_seconds": round(result.training_seconds, 3), "sides": sides,
-                         "learning_rate": settings.learning_rate, "true_face_power": self.loss.true_face_power,
+                         "learning_rate": settings.learning_rate, "lr_dropout": settings.lr_dropout,
+                         "true_face_power": self.loss.true_face_power,
                          "gan_power": self.loss.gan_power, "gan_discriminator": self.loss.gan_discriminator,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})

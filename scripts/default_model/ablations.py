@@ -30,7 +30,9 @@ one part changed (``VARIANTS``):
   faces, for detail, training/patch_gan.py) at 0 / 0.3 instead of the recipe's 0.1;
 - ``gan-unet``: GAN power with DeepFaceLab's own U-Net patch discriminator (a verdict per pixel and
   per 12-px region, training/unet_discriminator.py) instead of the recipe's PatchGAN; it starts
-  afresh, where the other variants carry on the checkpoint's trained PatchGAN.
+  afresh, where the other variants carry on the checkpoint's trained PatchGAN;
+- ``lr-dropout``: DeepFaceLab's learning-rate dropout (``--lr-dropout 0.3``: each step updates a
+  random 30 % of the weights, training/lr_dropout.py), which its users switch on late for sharpness.
 
 Options after ``--`` go to every training command (e.g. ``--batch-size 8``). The learning rate
 of a variant follows the recipe's schedule for a run that ends at S + N: from a checkpoint past
@@ -99,6 +101,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gan-strong": ("GAN power 0.3 (the recipe's 0.1)", ["--gan-power", "0.3"]),
     "gan-unet": ("DeepFaceLab's U-Net patch discriminator for GAN power (the recipe's PatchGAN), starting afresh",
                  ["--gan-discriminator", "unet"]),
+    "lr-dropout": ("DeepFaceLab's learning-rate dropout: each step updates a random 30 % of the weights",
+                   ["--lr-dropout", "0.3"]),
 }
 
 
