@@ -71,16 +71,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args([*bundle_args, *model_dir, *argv])
 
 
-def steady_rate(loss_csv: Path, skip: int) -> tuple[float, int]:
-    """(iterations/s after the first ``skip`` iterations of this run, iterations counted) from loss.csv."""
+def steady_rate(loss_csv: Path, skip: int, start_iteration: int = 0) -> tuple[float, int]:
+    """(iterations/s after the first ``skip`` iterations of this run, iterations counted) from
+    loss.csv (read by faceswap/training/loss_log.py); this run's rows are those past
+    ``start_iteration``, the iteration it resumed from (rows of earlier runs in the same model
+    folder are not counted). (nan, 0) when fewer than ``skip`` + 2 iterations were recorded."""
+    from faceswap.training.loss_log import LossLog
+
     if not loss_csv.is_file():  # the budget ended before the first iteration
         return math.nan, 0
-    rows = [line.split(",") for line in loss_csv.read_text().splitlines()[1:] if line]
+    rows = [row for row in LossLog(loss_csv).rows if row[0] > start_iteration]
     if len(rows) <= skip + 1:
         return math.nan, 0
-    first, last = rows[skip], rows[-1]
-    count = int(last[0]) - int(first[0])
-    seconds = float(last[3]) - float(first[3])
+    (first, _, _, first_seconds), (last, _, _, last_seconds) = rows[skip], rows[-1]
+    count = last - first
+    seconds = last_seconds - first_seconds
     return (count / seconds if seconds > 0 else math.nan), count
 
 
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                       progress=not args.quiet)
     started = time.perf_counter()
     result = trainer.run()
-    rate, counted = steady_rate(model_dir / "loss.csv", args.steady_after)
+    rate, counted = steady_rate(model_dir / "loss.csv", args.steady_after, result.start_iteration)
     losses = result.losses
     tail = losses[-min(50, len(losses)):] if losses else []
     summary = {

@@ -19,7 +19,7 @@ import pytest
 from faceswap.training.checkpoint import load_checkpoint
 from scripts.default_model.recipe import recipe_options
 from scripts.gpu_training.prepare_bundle import WHEELS, locked_versions
-from scripts.gpu_training.train_gpu import parse as parse_train_gpu
+from scripts.gpu_training.train_gpu import parse as parse_train_gpu, steady_rate
 from tests.conftest import REPO_ROOT
 
 # What the GPU machines' Python images (PyTorch / JAX) already hold of Keras' requirements.
@@ -33,6 +33,20 @@ def test_the_wheels_cover_what_keras_needs_beyond_a_jax_or_pytorch_machine():
     needed = {re.split(r"[ ;<>=!~\[]", requirement)[0].lower().replace("_", "-")
               for requirement in importlib.metadata.requires("keras") if "extra ==" not in requirement}
     assert needed - GPU_IMAGE_HAS <= set(WHEELS), needed - GPU_IMAGE_HAS - set(WHEELS)
+
+
+def test_the_steady_rate_counts_this_run_only(tmp_path):
+    from faceswap.training.loss_log import LossLog
+
+    log = LossLog(tmp_path / "loss.csv")
+    for iteration in range(1, 11):   # an earlier run in the same folder: 1 it/s
+        log.add(iteration, 0.1, 0.1, iteration - 1.0)
+    for iteration in range(11, 21):  # this run, resumed at 10: 4 it/s
+        log.add(iteration, 0.1, 0.1, 20 + (iteration - 11) / 4)
+    log.save()
+    assert steady_rate(tmp_path / "loss.csv", 2, start_iteration=10) == (4.0, 7)
+    assert steady_rate(tmp_path / "loss.csv", 9, start_iteration=10) == (pytest.approx(float("nan"), nan_ok=True), 0)
+    assert steady_rate(tmp_path / "missing.csv", 0)[1] == 0
 
 
 def test_train_gpu_trains_from_the_bundle_on_jax_until_its_budget(face_folders, tmp_path):
