@@ -22,8 +22,10 @@ import keras
 from keras import ops
 
 
-def _uniform(shape, iteration, index: int):
-    """float32 uniform [0, 1) of ``shape``, a function of (``iteration`` (a scalar tensor), ``index``) only."""
+def _uniform(variable, iteration, index: int):
+    """float32 uniform [0, 1) of ``variable``'s shape (on its device), a function of (``iteration``
+    (a scalar tensor), ``index``) only."""
+    shape = tuple(variable.shape)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -40,8 +42,7 @@ def _uniform(shape, iteration, index: int):
 
         step = int(ops.convert_to_numpy(iteration))
         generator = torch.Generator(device="cpu").manual_seed(zlib.crc32(f"{index}:{step}".encode()))
-        draw = torch.rand(tuple(shape), generator=generator, dtype=torch.float32)
-        return draw.to(keras.src.backend.torch.core.get_device())
+        return torch.rand(shape, generator=generator, dtype=torch.float32).to(variable.value.device)
     raise NotImplementedError(f"learning-rate dropout has no random draw for the {backend!r} backend")
 
 
@@ -75,7 +76,7 @@ class LearningRateDropoutAdam(keras.optimizers.Adam):
             v_hat = self._velocity_hats[index]
             self.assign(v_hat, ops.maximum(v_hat, v))
             v = v_hat
-        kept = ops.cast(ops.less(_uniform(ops.shape(variable), self.iterations, index), self.keep), variable.dtype)
+        kept = ops.cast(ops.less(_uniform(variable, self.iterations, index), self.keep), variable.dtype)
         update = ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))
         self.assign_sub(variable, ops.multiply(update, kept))
 

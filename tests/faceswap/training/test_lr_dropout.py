@@ -100,7 +100,7 @@ def test_training_with_it_resumes_bit_identically(tmp_path, train_tiny):
                if key.startswith("decoder_b/"))
 
 
-def test_under_jax_jit_each_step_draws_anew():
+def test_each_step_draws_anew_under_jax_jit():
     pytest.importorskip("jax")
     process = _run_in_backend("""
 import jax, keras, numpy as np
@@ -118,6 +118,29 @@ for _ in range(2):
     moved.append(np.asarray(weights[0]) != before)
 print(moved[0].mean(), moved[1].mean(), (moved[0] & moved[1]).mean())
 """)
-    first, second, both = map(float, process.stdout.split()[-3:])
+    _assert_independent_draws(process.stdout)
+
+
+def test_each_step_draws_anew_on_pytorch():
+    pytest.importorskip("torch", reason="PyTorch is not in the lock; install the CPU wheel elsewhere to run this")
+    process = _run_in_backend("""
+import keras, numpy as np
+from faceswap.training.lr_dropout import LearningRateDropoutAdam
+optimizer = LearningRateDropoutAdam(keep=0.3, learning_rate=0.01)
+variable = keras.Variable(np.ones((300, 200), np.float32))
+optimizer.build([variable])
+gradient = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(300, 200)).astype(np.float32))
+moved = []
+for _ in range(2):
+    before = keras.ops.convert_to_numpy(variable.value)
+    optimizer.apply_gradients([(gradient, variable)])
+    moved.append(keras.ops.convert_to_numpy(variable.value) != before)
+print(moved[0].mean(), moved[1].mean(), (moved[0] & moved[1]).mean())
+""", backend="torch")
+    _assert_independent_draws(process.stdout)
+
+
+def _assert_independent_draws(stdout: str) -> None:
+    first, second, both = map(float, stdout.split()[-3:])
     assert abs(first - 0.3) < 0.03 and abs(second - 0.3) < 0.03
     assert abs(both - 0.09) < 0.02   # independent draws, not the same mask every step
