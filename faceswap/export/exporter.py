@@ -10,7 +10,8 @@ The export directory holds:
   (``--quantization``) chooses full-integer int8 (calibrated on training faces), float16 or float32
   instead (docs/performance.md compares their cost and parity);
 - ``manifest.json``: model config, input size and FaceLayout, training iterations and time, the
-  sides' data, creation date, a Keras-vs-TFLite parity measurement, and every file with its
+  sides' data, the code shift (``ExportSettings.code_shift``, ``--code-shift``: a2b codes moved
+  towards side B's, faceswap/model/code_shift.py; ``{"strength": 0.0}`` when off), creation date, a Keras-vs-TFLite parity measurement, and every file with its
   size and sha256 (the runtime checks them).
 
 ``ExportSettings.tflite_only`` (``--tflite-only``) leaves the SavedModel out once the TFLite models
@@ -37,6 +38,7 @@ import numpy as np
 
 from faceswap.errors import CheckpointError, FaceswapError
 from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
+from faceswap.model.code_shift import SHIFTED_DIRECTION, code_shift as shift_of
 from faceswap.model.runtime import SAVED_MODEL_DIR, file_sha256
 from faceswap.settings import setting
 from faceswap.training.checkpoint import load_checkpoint
@@ -72,6 +74,9 @@ class ExportSettings:
                                 choices=tuple(QUANTIZATIONS))
     calibration_faces: int = setting(256, "training faces (spread over every folder of both sides) that fix the "
                                           "int8 ranges (quantization int8)")
+    code_shift: float = setting(0.0, "move each face's code this share of the way from side A's mean code to side "
+                                     "B's before decoder B (a2b only; measured on the checkpoint's training faces, "
+                                     "which must be here; faceswap/model/code_shift.py); 0 = off")
     tflite_only: bool = setting(False, "leave the SavedModel out of the export (the small bundled copy of "
                                        "models/default; the savedmodel backend needs a full export)")
 
@@ -97,22 +102,31 @@ def _face_spec(size: int):
     return tf.TensorSpec((None, size, size, 3), tf.float32, name="faces")
 
 
-def write_savedmodel(networks: Autoencoders, path: Path) -> None:
-    """SavedModel with signatures 'a2b' and 'b2a': {'faces': (N,S,S,3) f32} -> {'faces': (N,S,S,3) f32}."""
+def swap_models(networks: Autoencoders, code_shift: np.ndarray | None = None) -> dict:
+    """{direction: Keras swap model} as exported: the a2b path with ``code_shift`` added to its codes
+    (faceswap/model/code_shift.py; None = no shift), b2a never shifted."""
+    return {direction: networks.swap_model(direction, code_shift if direction == SHIFTED_DIRECTION else None)
+            for direction in DIRECTIONS}
+
+
+def write_savedmodel(networks: Autoencoders, path: Path, code_shift: np.ndarray | None = None) -> None:
+    """SavedModel with signatures 'a2b' and 'b2a': {'faces': (N,S,S,3) f32} -> {'faces': (N,S,S,3) f32}
+    (``swap_models``: a2b with the ``code_shift``, if any)."""
     import keras
 
     archive = keras.export.ExportArchive()
-    for network in networks.networks().values():
-        archive.track(network)
+    models = swap_models(networks, code_shift)
+    for model in models.values():
+        archive.track(model)
     spec = _face_spec(networks.config.input_size)
 
-    def swap_function(decoder):
+    def swap_function(model):
         def swap(faces):
-            return {"faces": decoder(networks.encoder(faces, training=False), training=False)}
+            return {"faces": model(faces, training=False)}
         return swap
 
-    for direction in DIRECTIONS:
-        archive.add_endpoint(name=direction, fn=swap_function(networks.decoder_for(direction)), input_signature=[spec])
+    for direction, model in models.items():
+        archive.add_endpoint(name=direction, fn=swap_function(model), input_signature=[spec])
     archive.write_out(str(path), verbose=False)
 
 
@@ -167,13 +181,53 @@ def training_faces(sides: dict, layout, count: int, every_folder: bool = False) 
     return np.stack(faces) if faces else None
 
 
-def measure_parity(networks: Autoencoders, export_dir: Path, faces: np.ndarray) -> dict:
-    """Mean and max |TFLite - Keras| over ``faces`` (BGR float32 (N,S,S,3) [0,1]) for both directions."""
+def training_side_faces(sides: dict, layout) -> dict[str, np.ndarray]:
+    """Every training face of a checkpoint's sides (its meta ``sides``: {"a"|"b": {"folders": [...]}}) as
+    model crops: {"a": BGR float32 (N, S, S, 3) [0, 1], "b": ...}. FaceswapError naming the folders
+    when a side has none here."""
+    from faceswap.training.dataset import load_face_set
+
+    faces = {}
+    for side in ("a", "b"):
+        folders = [Path(folder) for folder in sides.get(side, {}).get("folders", [])]
+        present = [folder for folder in folders if (folder / "faces.json").is_file()]
+        if not present:
+            raise FaceswapError(f"the code shift is measured on the training faces, and none of side "
+                                f"{side.upper()}'s folders is here ({[str(f) for f in folders]}); extract them "
+                                f"first (scripts/make_default_model.sh does for the default model)")
+        face_set = load_face_set(side, present, layout, progress=False)
+        faces[side] = np.stack([face_set.model_crop(index) for index in range(len(face_set))])
+    return faces
+
+
+def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float) -> tuple[np.ndarray | None, dict]:
+    """The code shift of trained ``networks`` at ``strength`` (faceswap/model/code_shift.py), measured on
+    their training faces (``sides`` of the checkpoint's meta): (float32 code-shaped array, or None for
+    strength 0; its description for the manifest: strength, direction, faces per side, norm).
+    FaceswapError when the faces are not here or the strength is negative or not finite."""
+    if not (np.isfinite(strength) and strength >= 0):
+        raise FaceswapError(f"--code-shift is 0 (off) or more, not {strength}")
+    if strength == 0:
+        return None, {"strength": 0.0}
+    faces = training_side_faces(sides, networks.config.layout)
+    shift = shift_of(networks.encoder, faces["a"], faces["b"], strength)
+    description = {"strength": float(strength), "direction": SHIFTED_DIRECTION,
+                   "faces": {side: int(len(batch)) for side, batch in faces.items()},
+                   "norm": round(float(np.linalg.norm(shift)), 4)}
+    logger.info("code shift %.2f towards side B: norm %.3f, from %d + %d training faces", strength,
+                description["norm"], len(faces["a"]), len(faces["b"]))
+    return shift, description
+
+
+def measure_parity(networks: Autoencoders, export_dir: Path, faces: np.ndarray,
+                   code_shift: np.ndarray | None = None) -> dict:
+    """Mean and max |TFLite - Keras| over ``faces`` (BGR float32 (N,S,S,3) [0,1]) for both directions
+    (Keras: ``swap_models`` with the export's ``code_shift``)."""
     from faceswap.model.runtime import TFLiteSwap
 
     result = {"faces": int(len(faces))}
-    for direction in DIRECTIONS:
-        keras_out = np.asarray(networks.swap_model(direction)(faces, training=False))
+    for direction, model in swap_models(networks, code_shift).items():
+        keras_out = np.asarray(model(faces, training=False))
         runner = TFLiteSwap(export_dir / tflite_name(direction), networks.config.input_size, num_threads=2)
         tflite_out = runner.run(np.ascontiguousarray(faces, dtype=np.float32))
         difference = np.abs(tflite_out - keras_out)
@@ -196,7 +250,8 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
 
     Returns the manifest. CheckpointError if ``model_dir`` holds no usable checkpoint;
     FaceswapError if ``output`` is something else than an (old) export directory, for an unknown
-    ``settings.quantization``, or for ``int8`` when none of the checkpoint's face folders is here.
+    ``settings.quantization``, or for ``int8`` or a ``code_shift`` when the checkpoint's face folders
+    are not here.
     """
     settings = settings or ExportSettings()
     if settings.quantization not in QUANTIZATIONS:
@@ -210,12 +265,13 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     networks = build_autoencoders(checkpoint.config)
     checkpoint.restore_networks(networks)
     config = checkpoint.config
+    shift, shift_description = checkpoint_code_shift(networks, checkpoint.meta.get("sides", {}), settings.code_shift)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".export", dir=output.parent))
     staging.chmod(0o755)
     try:
-        write_savedmodel(networks, staging / SAVED_MODEL_DIR)
+        write_savedmodel(networks, staging / SAVED_MODEL_DIR, shift)
         meta = checkpoint.meta
         calibration = None
         if settings.quantization == "int8":
@@ -244,6 +300,7 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
                             + ("" if settings.tflite_only else "; savedmodel: float32"),
             "tflite_quantization": settings.quantization,
             "calibration_faces": 0 if calibration is None else int(len(calibration)),
+            "code_shift": shift_description,
             "iterations": checkpoint.iteration,
             "training_seconds": float(meta.get("training_seconds", 0.0)),
             "batch_size": meta.get("batch_size"),
@@ -255,7 +312,7 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
         }
         faces = training_faces(manifest["sides"], config.layout, settings.parity_faces)
         if faces is not None:
-            manifest["parity"] = measure_parity(networks, staging, faces)
+            manifest["parity"] = measure_parity(networks, staging, faces, shift)
             worst = max(manifest["parity"][d]["max_face_mean_abs_diff"] for d in DIRECTIONS)
             manifest["parity"]["tolerance"] = settings.parity_tolerance
             if worst > settings.parity_tolerance:

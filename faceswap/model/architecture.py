@@ -36,6 +36,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 DIRECTIONS = ("a2b", "b2a")
 
 
@@ -220,6 +222,24 @@ def build_decoder(config: ModelConfig, side: str):
     return keras.Model(inputs, x, name=f"decoder_{side}")
 
 
+def AddConstant(constant, name: str):   # noqa: N802  (a layer factory, named like the layer)
+    """A Keras layer adding the fixed float32 ``constant`` (broadcast over the batch) to its input;
+    the constant is a non-trainable weight, so it is saved, exported and converted with the model."""
+    keras = _keras()
+    value = np.asarray(constant, dtype=np.float32)
+
+    class _AddConstant(keras.layers.Layer):
+        def build(self, input_shape):
+            self.constant = self.add_weight(name="constant", shape=value.shape, initializer="zeros",
+                                            trainable=False, dtype="float32")
+            self.constant.assign(value)
+
+        def call(self, inputs):
+            return inputs + keras.ops.cast(self.constant, inputs.dtype)
+
+    return _AddConstant(name=name)
+
+
 @dataclass
 class Autoencoders:
     """The three networks and the two autoencoders built from them (encoder shared, same object)."""
@@ -243,12 +263,18 @@ class Autoencoders:
             return self.decoder_a
         raise ValueError(f"direction must be 'a2b' or 'b2a', not {direction!r}")
 
-    def swap_model(self, direction: str):
-        """encoder -> other side's decoder as one Keras model: (N,S,S,3) BGR [0,1] -> same."""
+    def swap_model(self, direction: str, code_shift=None):
+        """encoder -> other side's decoder as one Keras model: (N,S,S,3) BGR [0,1] -> same.
+
+        ``code_shift``: float32 array of the code's shape added to every code before the decoder
+        (faceswap/model/code_shift.py; the a2b path of a model exported with ``--code-shift``)."""
         keras = _keras()
         size = self.config.input_size
         inputs = keras.Input((size, size, 3), name="face")
-        outputs = self.decoder_for(direction)(self.encoder(inputs))
+        code = self.encoder(inputs)
+        if code_shift is not None:
+            code = AddConstant(code_shift, name="code_shift")(code)
+        outputs = self.decoder_for(direction)(code)
         return keras.Model(inputs, outputs, name=f"swap_{direction}")
 
 

@@ -8,7 +8,8 @@ Each snapshot (``iteration-<N>.npz`` with its parts, written by snapshot_checkpo
 into the Keras networks (no export needed) and evaluated with faceswap.evaluation's benchmark on the held-out
 clips against the target's held-out tail. Writes one JSON per snapshot next to it (reused on the
 next run), a JSON summary and a plot of identity, judged-target share and detail vs iterations,
-so the stopping point is a measurement.
+so the stopping point is a measurement. ``--code-shift S`` measures the snapshots as exported with
+``export --code-shift S`` (faceswap/model/code_shift.py; their training faces must be here).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from faceswap.evaluation.benchmark import QualitySettings, evaluate_model  # noqa: E402
+from faceswap.export.exporter import checkpoint_code_shift, swap_models  # noqa: E402
 from faceswap.model.architecture import build_autoencoders  # noqa: E402
 from faceswap.settings import settings_from  # noqa: E402
 from faceswap.swapping.frame_swapper import SwapSettings  # noqa: E402
@@ -34,15 +36,17 @@ class KerasSnapshotModel:
     """A training snapshot as a swap model for the benchmark: ``swap(faces, direction)`` with faces
     BGR float32 (N, S, S, 3) in [0, 1] (the same contract as faceswap.model.runtime.SwapModel)."""
 
-    def __init__(self, checkpoint: Checkpoint) -> None:
+    def __init__(self, checkpoint: Checkpoint, code_shift: float = 0.0) -> None:
         self.networks = build_autoencoders(checkpoint.config)
         checkpoint.restore_networks(self.networks)
+        shift, self.code_shift = checkpoint_code_shift(self.networks, checkpoint.meta.get("sides", {}), code_shift)
         self.input_size = checkpoint.config.input_size
         self.layout = checkpoint.config.layout
-        self.manifest = {"config": checkpoint.config.name, "iterations": checkpoint.iteration}
+        self.manifest = {"config": checkpoint.config.name, "iterations": checkpoint.iteration,
+                         "code_shift": self.code_shift}
         self.model_dir = checkpoint.path
         self.backend = "keras"
-        self._models = {direction: self.networks.swap_model(direction) for direction in ("a2b", "b2a")}
+        self._models = swap_models(self.networks, shift)
 
     def swap(self, faces: np.ndarray, direction: str) -> np.ndarray:
         faces = np.ascontiguousarray(faces, dtype=np.float32)
@@ -61,6 +65,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="../shared/data/clips/d6.mp4")
     parser.add_argument("--target-first-frame", type=int, default=900)
     parser.add_argument("--max-frames", type=int, default=30)
+    parser.add_argument("--code-shift", type=float, default=0.0,
+                        help="measure with the export's code shift at this strength (faceswap/model/code_shift.py; "
+                             "the checkpoint's training faces must be here)")
 
 
 def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argparse.Namespace) -> dict:
@@ -71,7 +78,8 @@ def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argpars
     report's ``swap_settings`` say which."""
     settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
     swap_settings = settings_from(SwapSettings, env_prefix="FACESWAP_SWAP_")
-    return evaluate_model(KerasSnapshotModel(checkpoint), media, args.target, settings, swap_settings)
+    model = KerasSnapshotModel(checkpoint, getattr(args, "code_shift", 0.0))
+    return evaluate_model(model, media, args.target, settings, swap_settings)
 
 
 def summarise(report: dict) -> dict:
@@ -104,7 +112,7 @@ def main() -> int:
     for path in snapshot_paths(args.snapshots):
         if int(path.stem.split("-")[1]) % args.multiples_of:
             continue
-        cached = path.with_suffix(".quality.json")
+        cached = path.with_suffix(f".quality{f'-shift{args.code_shift:g}' if args.code_shift else ''}.json")
         if cached.exists():
             report = json.loads(cached.read_text())
         else:

@@ -181,3 +181,52 @@ def test_int8_export_refuses_a_checkpoint_whose_faces_are_gone(test_model_work, 
     assert not (tmp_path / "out").exists()
     with pytest.raises(FaceswapError, match="unknown quantization"):
         export_model(test_model_work / "model", tmp_path / "out", ExportSettings(quantization="int4"))
+
+
+# The code shift (--code-shift, faceswap/model/code_shift.py): baked into the a2b graphs only.
+@pytest.fixture(scope="module")
+def exported_shifted(test_model_work, tmp_path_factory):
+    output = tmp_path_factory.mktemp("export-shift") / "model"
+    manifest = export_model(test_model_work / "model", output, ExportSettings(code_shift=0.5, parity_faces=4))
+    return output, manifest
+
+
+def test_code_shift_export_moves_the_a2b_codes_and_says_so(exported_shifted, exported, test_model_work, real_faces):
+    from faceswap.export.exporter import checkpoint_code_shift
+
+    output, manifest = exported_shifted
+    checkpoint = load_checkpoint(test_model_work / "model")
+    sides = checkpoint.meta["sides"]
+    assert manifest["code_shift"]["strength"] == 0.5 and manifest["code_shift"]["direction"] == "a2b"
+    assert manifest["code_shift"]["faces"] == {side: sides[side]["faces"] for side in ("a", "b")}
+    assert exported[1]["code_shift"] == {"strength": 0.0}
+    networks = build_autoencoders("tiny")
+    checkpoint.restore_networks(networks)
+    shift, description = checkpoint_code_shift(networks, sides, 0.5)
+    assert description == manifest["code_shift"] and description["norm"] == round(float(np.linalg.norm(shift)), 4)
+    shifted_keras = np.asarray(networks.swap_model("a2b", shift)(real_faces))
+    tflite, saved = load_swap_model(output, "tflite"), load_swap_model(output, "savedmodel")
+    plain = load_swap_model(exported[0], "tflite")
+    np.testing.assert_allclose(saved.swap(real_faces, "a2b"), shifted_keras, atol=1e-4)
+    served = tflite.swap(real_faces, "a2b")
+    assert np.abs(served - shifted_keras).mean(axis=(1, 2, 3)).max() < FACE_TOLERANCE
+    # the served a2b model is the shifted one, not the plain one ...
+    assert np.abs(served - plain.swap(real_faces, "a2b")).mean() > 2 * np.abs(served - shifted_keras).mean()
+    # ... and b2a is the same model as without the shift
+    np.testing.assert_allclose(tflite.swap(real_faces, "b2a"), plain.swap(real_faces, "b2a"), atol=1e-6)
+
+
+def test_code_shift_export_refuses_missing_faces_and_a_negative_strength(test_model_work, tmp_path, capsys):
+    checkpoint = load_checkpoint(test_model_work / "model")
+    moved = tmp_path / "moved-model"
+    moved.mkdir()
+    meta = {**checkpoint.meta, "sides": {side: {**data, "folders": [str(tmp_path / "gone")]}
+                                         for side, data in checkpoint.meta["sides"].items()}}
+    np.savez(moved / "checkpoint.npz", **checkpoint.arrays,
+             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    with pytest.raises(FaceswapError, match="code shift is measured on the training faces"):
+        export_model(moved, tmp_path / "out", ExportSettings(code_shift=0.5, parity_faces=0))
+    assert main(["--quiet", "export", "--model-dir", str(test_model_work / "model"), "--output",
+                 str(tmp_path / "out"), "--code-shift", "-1"]) != 0
+    assert "--code-shift is 0 (off) or more" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
