@@ -182,20 +182,21 @@ def training_faces(sides: dict, layout, count: int, every_folder: bool = False) 
 
 
 def training_side_faces(sides: dict, layout) -> dict[str, np.ndarray]:
-    """Every training face of a checkpoint's sides (its meta ``sides``: {"a"|"b": {"folders": [...]}}) as
-    model crops: {"a": BGR float32 (N, S, S, 3) [0, 1], "b": ...}. FaceswapError naming the folders
-    when a side has none here."""
-    from faceswap.training.dataset import load_face_set
+    """Every training face of a checkpoint's sides (its meta ``sides``: {"a"|"b": {"folders": [...]}},
+    face folders or face packs) as model crops: {"a": BGR float32 (N, S, S, 3) [0, 1], "b": ...}.
+    FaceswapError naming the folders when a side has none here."""
+    from faceswap.training.face_pack import is_face_pack, load_side
 
     faces = {}
     for side in ("a", "b"):
         folders = [Path(folder) for folder in sides.get(side, {}).get("folders", [])]
-        present = [folder for folder in folders if (folder / "faces.json").is_file()]
+        present = [folder for folder in folders
+                   if (folder / "faces.json").is_file() or (folder.is_file() and is_face_pack(folder))]
         if not present:
             raise FaceswapError(f"the code shift is measured on the training faces, and none of side "
                                 f"{side.upper()}'s folders is here ({[str(f) for f in folders]}); extract them "
                                 f"first (scripts/make_default_model.sh does for the default model)")
-        face_set = load_face_set(side, present, layout, progress=False)
+        face_set = load_side(side, present, layout, progress=False)
         faces[side] = np.stack([face_set.model_crop(index) for index in range(len(face_set))])
     return faces
 

@@ -230,3 +230,21 @@ def test_code_shift_export_refuses_missing_faces_and_a_negative_strength(test_mo
                  str(tmp_path / "out"), "--code-shift", "-1"]) != 0
     assert "--code-shift is 0 (off) or more" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_code_shift_is_measured_on_face_packs_too(test_model_work, tmp_path):
+    """A model trained from face packs (a GPU bundle's sides) gets the same shift as from the folders."""
+    from faceswap.export.exporter import checkpoint_code_shift
+    from faceswap.training.face_pack import write_face_pack
+
+    checkpoint = load_checkpoint(test_model_work / "model")
+    networks = build_autoencoders("tiny")
+    checkpoint.restore_networks(networks)
+    packs = {}
+    for side in ("a", "b"):
+        face_set = load_face_set(side, [test_model_work / f"faces_{side}"], CLASSIC_MODEL_LAYOUT, progress=False)
+        packs[side] = {"folders": [str(write_face_pack(face_set, tmp_path / f"faces_{side}.npz", quality=100))]}
+    from_packs, described = checkpoint_code_shift(networks, packs, 0.5)
+    from_folders, _ = checkpoint_code_shift(networks, checkpoint.meta["sides"], 0.5)
+    assert described["faces"] == {side: checkpoint.meta["sides"][side]["faces"] for side in ("a", "b")}
+    np.testing.assert_allclose(from_packs, from_folders, atol=0.05 * np.abs(from_folders).max())
