@@ -2,7 +2,8 @@
 
 Chromium's fake capture device plays a ``.y4m`` file in a loop; ``make_fake_webcam`` converts a
 clip (e.g. ../shared/data/clips/d9.mp4) to one with the ffmpeg binary that imageio-ffmpeg ships,
-scaled to the page's 640x480 capture size. Playwright drives the system browser at
+scaled to fill the page's 640x480 capture size and cropped to it, as a 4:3 webcam frames a scene
+(a square clip loses its top and bottom eighth; faces are never stretched). Playwright drives the system browser at
 /usr/bin/chromium; it never downloads a browser of its own.
 """
 
@@ -16,11 +17,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 def make_fake_webcam(clip: Path, target: Path, seconds: float = 3.0, width: int = 640, height: int = 480,
                      fps: int = 30) -> Path:
-    """Write the first ``seconds`` of ``clip`` to ``target`` (.y4m, ``width`` x ``height``, yuv420p)."""
+    """Write the first ``seconds`` of ``clip`` to ``target`` (.y4m, ``width`` x ``height``, yuv420p): scaled
+    with its aspect ratio kept until it covers the frame, then centre-cropped to it."""
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(clip), "-t", str(seconds),
-               "-vf", f"scale={width}:{height},fps={fps}", "-pix_fmt", "yuv420p", str(target)]
+               "-vf", f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},setsar=1,fps={fps}", "-pix_fmt", "yuv420p", str(target)]
     subprocess.run(command, check=True, timeout=300)
     return target
 
