@@ -100,6 +100,9 @@ class PredictionClientSettings:
     pool_size: int = setting(8, "idle HTTP connections kept for reuse")
     pool_max_idle_s: float = setting(1.5, "a pooled connection idle longer than this is closed, not reused "
                                           "(below the server's keep-alive timeout; gunicorn's is 2 s)")
+    max_request_bytes: int = setting(1_572_864, "largest request body sent: a bigger one is refused here as HTTP "
+                                                "413 without being sent (1.5 MB: Vertex AI's online-prediction "
+                                                "limit, and the local prediction server's)")
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
@@ -108,6 +111,8 @@ class PredictionClientSettings:
             raise FaceswapError(f"prediction timeout must be positive, got {self.timeout_s}")
         if self.retries < 0:
             raise FaceswapError(f"prediction retries must be 0 or more, got {self.retries}")
+        if self.max_request_bytes < 1024:
+            raise FaceswapError(f"the largest prediction request must be at least 1024 bytes, got {self.max_request_bytes}")
 
     @property
     def uses_vertex_api(self) -> bool:
@@ -253,13 +258,21 @@ class PredictionClient:
 
         Retries 429/502/503/504 answers and connection failures with exponential backoff;
         raises PredictionRejected for other 4xx answers and PredictionUnavailable for everything
-        else that yields no usable answer (never an httplib2 or googleapiclient exception).
+        else that yields no usable answer (never an httplib2 or googleapiclient exception). A body
+        over ``max_request_bytes`` is PredictionRejected (413) before anything is sent: the server
+        would refuse it on its declared length and close the connection, and a client still
+        sending then sees a broken pipe instead of the answer.
         """
         from googleapiclient.errors import HttpError
 
         if not isinstance(instances, list) or not instances:
             raise PredictionRejected("predict needs a non-empty list of instances")
         settings = self.settings
+        request = self._request(instances)
+        size = len(request.body or b"")
+        if size > settings.max_request_bytes:
+            raise PredictionRejected(f"the request body is {size} bytes; the prediction routine takes at most "
+                                     f"{settings.max_request_bytes} (1.5 MB online limit); not sent", 413)
         last_problem = "no attempt made"
         last_status: int | None = None
         attempt = 0
@@ -271,7 +284,7 @@ class PredictionClient:
             http, reused = self._borrow_http(fresh)
             fresh = False
             try:
-                answer = self._request(instances).execute(http=http, num_retries=0)
+                answer = request.execute(http=http, num_retries=0)
             except HttpError as error:
                 attempt += 1
                 self._return_http(http)

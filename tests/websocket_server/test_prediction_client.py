@@ -177,6 +177,23 @@ def test_a_refused_request_is_not_retried(scripted):
         client.predict([])
 
 
+def test_a_request_over_the_online_limit_is_refused_without_being_sent(scripted):
+    server = scripted([])
+    client = PredictionClient(client_settings(environ={}, api_endpoint=server.url, retries=3))
+    big = make_instance(b"\xff\xd8\xff\xe0" + bytes(1_180_000), "a2b")   # base64: ~1.57 MB of JSON
+    with pytest.raises(PredictionRejected, match="takes at most 1572864") as error:
+        client.predict([big])
+    assert error.value.status_code == 413 and server.requests == []
+    # just under the limit it is sent, and the same client goes on serving
+    fits = make_instance(b"\xff\xd8\xff\xe0" + bytes(1_170_000), "a2b")
+    assert client.predict([fits])[0]["faces"] == 1 and len(server.requests) == 1
+    small = PredictionClient(client_settings(environ={}, api_endpoint=server.url, max_request_bytes=4096))
+    with pytest.raises(PredictionRejected, match="takes at most 4096"):
+        small.predict([make_instance(bytes(4096), "a2b")])
+    with pytest.raises(FaceswapError, match="at least 1024"):
+        client_settings(environ={}, max_request_bytes=100)
+
+
 def test_an_unreachable_routine_fails_fast():
     port = free_port()   # nobody listens here
     client = PredictionClient(client_settings(environ={}, api_endpoint=f"http://127.0.0.1:{port}", retries=2,
