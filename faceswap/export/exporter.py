@@ -11,8 +11,9 @@ The export directory holds:
   instead (docs/performance.md compares their cost and parity);
 - ``manifest.json``: model config, input size and FaceLayout, training iterations and time, the
   sides' data, the code shift (``ExportSettings.code_shift``, ``--code-shift``: a2b codes moved
-  towards side B's, faceswap/model/code_shift.py; ``{"strength": 0.0}`` when off), creation date, a Keras-vs-TFLite parity measurement, and every file with its
-  size and sha256 (the runtime checks them).
+  towards side B's, faceswap/model/code_shift.py; ``{"strength": 0.0}`` when off), creation
+  date, a Keras-vs-TFLite parity measurement, and every file with its size and sha256 (the
+  runtime checks them).
 
 ``ExportSettings.tflite_only`` (``--tflite-only``) leaves the SavedModel out once the TFLite models
 are converted and checked: the small copy that the repository bundles as ``models/default`` (the

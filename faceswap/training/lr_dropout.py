@@ -6,7 +6,8 @@ with the full gradient every step), after Lin et al., "Learning Rate Dropout", a
 (2019). DeepFaceLab's users switch it on late, once the face is trained, "to get extra sharpness
 and reduce subpixel shake for less amount of iterations".
 
-``LearningRateDropoutAdam`` is ``keras.optimizers.Adam`` with that mask on the update. Its
+``LearningRateDropoutAdam`` is ``keras.optimizers.Adam``'s own step followed by the mask (the
+dropped weights keep the value they had before the step). Its
 variables are Adam's (the iteration count, a momentum and a velocity per weight), so checkpoints
 are the same with and without it. The mask is drawn with a stateless generator keyed on (the
 optimizer's iteration count, the variable's index): no random state to save, a resumed run
@@ -60,25 +61,12 @@ class LearningRateDropoutAdam(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
         if self.keep >= 1.0:
             return super().update_step(gradient, variable, learning_rate)
-        # keras.optimizers.Adam.update_step (Keras 3) with the update masked
-        index = self._get_variable_index(variable)
-        lr = ops.cast(learning_rate, variable.dtype)
-        gradient = ops.cast(gradient, variable.dtype)
-        local_step = ops.cast(self.iterations + 1, variable.dtype)
-        beta_1_power = ops.power(ops.cast(self.beta_1, variable.dtype), local_step)
-        beta_2_power = ops.power(ops.cast(self.beta_2, variable.dtype), local_step)
-        m = self._momentums[index]
-        v = self._velocities[index]
-        alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
-        if self.amsgrad:
-            v_hat = self._velocity_hats[index]
-            self.assign(v_hat, ops.maximum(v_hat, v))
-            v = v_hat
-        kept = ops.cast(ops.less(_uniform(variable, self.iterations, index), self.keep), variable.dtype)
-        update = ops.divide(ops.multiply(m, alpha), ops.add(ops.sqrt(v), self.epsilon))
-        self.assign_sub(variable, ops.multiply(update, kept))
+        # Adam's own step (moments and weights), then the dropped weights put back as they were;
+        # the draw is keyed on the iteration before Adam's step (the optimizer counts after it).
+        before = ops.copy(ops.convert_to_tensor(variable))
+        kept = ops.less(_uniform(variable, self.iterations, self._get_variable_index(variable)), self.keep)
+        super().update_step(gradient, variable, learning_rate)
+        self.assign(variable, ops.where(kept, ops.convert_to_tensor(variable), before))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "keep": self.keep}

@@ -78,7 +78,7 @@ def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argpars
     report's ``swap_settings`` say which."""
     settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
     swap_settings = settings_from(SwapSettings, env_prefix="FACESWAP_SWAP_")
-    model = KerasSnapshotModel(checkpoint, getattr(args, "code_shift", 0.0))
+    model = KerasSnapshotModel(checkpoint, args.code_shift)
     return evaluate_model(model, media, args.target, settings, swap_settings)
 
 

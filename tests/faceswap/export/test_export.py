@@ -168,7 +168,8 @@ def test_int8_export_matches_keras_on_real_faces(exported_int8, exported, test_m
     assert manifest["parity"]["a2b"]["mean_abs_diff"] > exported[1]["parity"]["a2b"]["mean_abs_diff"]
 
 
-def test_int8_export_refuses_a_checkpoint_whose_faces_are_gone(test_model_work, tmp_path):
+def _checkpoint_whose_faces_are_gone(test_model_work, tmp_path):
+    """A model directory with the test model's checkpoint whose meta names face folders that do not exist."""
     checkpoint = load_checkpoint(test_model_work / "model")
     moved = tmp_path / "moved-model"
     moved.mkdir()
@@ -176,6 +177,11 @@ def test_int8_export_refuses_a_checkpoint_whose_faces_are_gone(test_model_work, 
                                          for side, data in checkpoint.meta["sides"].items()}}
     np.savez(moved / "checkpoint.npz", **checkpoint.arrays,
              meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    return moved
+
+
+def test_int8_export_refuses_a_checkpoint_whose_faces_are_gone(test_model_work, tmp_path):
+    moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
     with pytest.raises(FaceswapError, match="needs the training faces to calibrate"):
         export_model(moved, tmp_path / "out", ExportSettings(quantization="int8", parity_faces=0))
     assert not (tmp_path / "out").exists()
@@ -217,13 +223,7 @@ def test_code_shift_export_moves_the_a2b_codes_and_says_so(exported_shifted, exp
 
 
 def test_code_shift_export_refuses_missing_faces_and_a_negative_strength(test_model_work, tmp_path, capsys):
-    checkpoint = load_checkpoint(test_model_work / "model")
-    moved = tmp_path / "moved-model"
-    moved.mkdir()
-    meta = {**checkpoint.meta, "sides": {side: {**data, "folders": [str(tmp_path / "gone")]}
-                                         for side, data in checkpoint.meta["sides"].items()}}
-    np.savez(moved / "checkpoint.npz", **checkpoint.arrays,
-             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
     with pytest.raises(FaceswapError, match="code shift is measured on the training faces"):
         export_model(moved, tmp_path / "out", ExportSettings(code_shift=0.5, parity_faces=0))
     assert main(["--quiet", "export", "--model-dir", str(test_model_work / "model"), "--output",
