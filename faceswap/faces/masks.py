@@ -148,3 +148,60 @@ def mouth_opening_ratio(landmarks68: np.ndarray) -> float:
     gap = np.linalg.norm(landmarks[[61, 62, 63]] - landmarks[[67, 66, 65]], axis=1).mean()
     width = np.linalg.norm(landmarks[54] - landmarks[48])
     return float(gap / width) if width > 0 else 0.0
+
+
+LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS = (36, 39), (42, 45)
+EYE_LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))   # (upper, lower) lid points of each eye
+# Lid gap over eye width at which the closed-eye region starts / is whole. MediaPipe's landmarks
+# (faces.detection) read 0.20-0.35 on open eyes, 0.13-0.16 on smiling squints and 0.09-0.12 at the
+# bottom of a blink; the range is narrow because a half-blended eye shows both eyes at once (docs/merge-settings.md, "Blinks").
+EYE_CLOSING_RATIO, EYE_CLOSED_RATIO = 0.155, 0.125
+
+
+def eye_opening_ratios(landmarks68: np.ndarray) -> tuple[float, float]:
+    """(image-left eye, image-right eye): mean lid gap (37-41, 38-40 / 43-47, 44-46) over the eye's
+    width (corners 36-39 / 42-45) from (68, 2) landmarks — the eye aspect ratio of Soukupova & Cech
+    ("Real-Time Eye Blink Detection using Facial Landmarks", CVWW 2016); 0.0 for a degenerate eye."""
+    landmarks = np.asarray(landmarks68, dtype=np.float64)
+    ratios = []
+    for corners, lids in zip((LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS), EYE_LIDS):
+        width = np.linalg.norm(landmarks[corners[1]] - landmarks[corners[0]])
+        gap = np.mean([np.linalg.norm(landmarks[upper] - landmarks[lower]) for upper, lower in lids])
+        ratios.append(float(gap / width) if width > 0 else 0.0)
+    return ratios[0], ratios[1]
+
+
+def closed_eyes_mask(landmarks68: np.ndarray, size: int, length: float = 1.4, height: float = 0.8,
+                     feather: float = 0.15) -> np.ndarray:
+    """The closed eyes: float32 (size, size) in [0, 1] from (68, 2) landmarks in crop px.
+
+    Per eye, an ellipse centred between its corners, on the line through them, ``length`` x the
+    eye's width long and
+    ``height`` x its width high — where an open eye, its lashes and a lined lid would be drawn —
+    feathered outwards with a Gaussian of ``feather`` x the eye's width, and weighed by how closed the eye
+    is: nothing while its lid gap is over ``EYE_CLOSING_RATIO`` of its width, all of it from
+    ``EYE_CLOSED_RATIO`` down (smoothstep between). Blending keeps the original frame here, as it
+    keeps an open mouth (``mouth_interior_mask``): a target whose eyes are open in nearly every
+    training frame makes the model draw them open through the user's blinks.
+    """
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    mask = np.zeros((size, size), dtype=np.float32)
+    for ratio, corners in zip(eye_opening_ratios(landmarks), (LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS)):
+        weight = float(np.clip((EYE_CLOSING_RATIO - ratio) / (EYE_CLOSING_RATIO - EYE_CLOSED_RATIO), 0.0, 1.0))
+        weight = weight * weight * (3.0 - 2.0 * weight)  # smoothstep
+        first, second = landmarks[corners[0]], landmarks[corners[1]]
+        width = float(np.linalg.norm(second - first))
+        if weight <= 0.0 or width < 1.0:
+            continue
+        centre = (first + second) / 2.0   # the corners stay where they are as the lids close
+        angle = float(np.degrees(np.arctan2(second[1] - first[1], second[0] - first[0])))
+        region = np.zeros((size, size), dtype=np.uint8)
+        sigma = feather * width
+        # Half-axes in 1/8 px, grown by two sigmas so that the weight is ~1 (0.98) on the whole ellipse.
+        axes = tuple(max(int(round((share * width / 2.0 + 2.0 * sigma) * 8)), 1) for share in (length, height))
+        cv2.ellipse(region, (int(round(centre[0] * 8)), int(round(centre[1] * 8))), axes, angle, 0, 360, 255, -1,
+                    cv2.LINE_AA, shift=3)
+        if sigma > 0:
+            region = cv2.GaussianBlur(region, (0, 0), sigma)
+        np.maximum(mask, region.astype(np.float32) * np.float32(weight / 255.0), out=mask)
+    return mask

@@ -7,7 +7,7 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 2. ``align`` — optional temporal smoothing of the landmarks (one ``LandmarkSmoother`` per stream,
    passed in by the caller), alignment of every face to the model's ``FaceLayout`` (one warp,
    ``align_interpolation``), and the face mask from the frame's own landmarks (``mask_landmarks``,
-   minus the open mouth when ``mouth`` is on);
+   minus the open mouth when ``mouth`` is on and the closed eyes when ``eyes`` is on);
 3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
    with decoder B;
 4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
@@ -46,7 +46,7 @@ import numpy as np
 from faceswap.errors import InputError
 from faceswap.faces.alignment import (INTERPOLATIONS, PASTE_INTERPOLATIONS, align_face, interpolation_flag,
                                       transform_points)
-from faceswap.faces.masks import MaskSettings, face_mask, mouth_interior_mask
+from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mouth_interior_mask
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
@@ -80,6 +80,7 @@ class SwapSettings:
     temporal_threshold: float = setting(0.06, "video: change of the user's aligned face (grey level, 0-1) at which the "
                                         "temporal filter keeps nothing of the previous frame")
     mouth: bool = setting(True, "keep the original mouth interior (teeth, tongue) where the mouth is open")
+    eyes: bool = setting(True, "keep the original eyes where they are closed (blinks), where the model would draw them open")
     mask_landmarks: str = setting("current", "landmarks the face mask follows: this frame's detection ('current', jaw and "
                                   "brows as they are now) or the smoothed ones the face is aligned with",
                                   choices=("current", "smoothed"))
@@ -232,12 +233,16 @@ class FrameSwapper:
             crop_points = transform_points(current if self.settings.mask_landmarks == "current" else points, matrix)
             mask = face_mask(crop_points, size, self.settings.mask)
             mask *= fade
+            # Colour statistics from the whole face's skin, before the person's own open mouth and
+            # closed eyes are cut out of the mask: which features are kept must not shift the colour.
+            statistics.append(statistics_mask(crop_points, mask))
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
+            if self.settings.eyes:
+                mask *= 1.0 - closed_eyes_mask(crop_points, size)
             matrices.append(matrix)
             states.append(track_states[face_index] if track_states is not None else None)
             masks.append(mask)
-            statistics.append(statistics_mask(crop_points, mask))
         batch = batch[: len(matrices)]
         aligned = time.perf_counter()
         cpu.lap("align")

@@ -6,7 +6,7 @@ on the faces real users send. Prints one JSON object.
 * ``cost``: CPU milliseconds of the process per 640x480 frame (d9, the webcam-like clip,
   cover-cropped) in FrameSwapper's ``align``, ``colour`` and ``blend`` stages (``SwapResult.cpu_ms``;
   CPU time, so a busy machine's waiting does not count) — the stages the merge settings change —
-  for the old merge (bilinear, Reinhard, no sharpening, no mouth region, mask from the smoothed
+  for the old merge (bilinear, Reinhard, no sharpening, no mouth or eye region, mask from the smoothed
   landmarks), each new setting alone, and the new defaults. Faces are detected once; the
   configurations run interleaved, round after round, so a noisy machine hits them alike.
 * ``colour``: for ../shared/data/cases/{overexposed_face,red_stage_light,very_dark_face}.png, each
@@ -52,7 +52,7 @@ from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings  # noqa: 
 from sample_frames import SHARED_DATA, cover_crop  # noqa: E402
 
 OLD_MERGE = dict(color="reinhard", align_interpolation="linear", paste_interpolation="linear", sharpen=0.0,
-                 mouth=False, mask_landmarks="smoothed")
+                 mouth=False, eyes=False, mask_landmarks="smoothed")
 CONFIGURATIONS = {
     "old merge": OLD_MERGE,
     "+ illuminant colour (skin statistics)": {**OLD_MERGE, "color": "illuminant"},
@@ -64,6 +64,7 @@ CONFIGURATIONS = {
     "+ mouth region": {**OLD_MERGE, "mouth": True},
     "new defaults": {},
     "new defaults without the mouth region": {"mouth": False},
+    "new defaults without the closed-eye region": {"eyes": False},
 }
 CASES = ("overexposed_face", "red_stage_light", "very_dark_face")
 DONORS = ("s0", "s1", "s3", "s4", "s5", "s8", "s9", "s10", "s12")

@@ -1,5 +1,6 @@
 """The eye/mouth masks (faceswap/faces/masks.py): eyes_mouth_mask (the training loss weight),
-mouth_opening_ratio and mouth_interior_mask (blending keeps a person's open mouth), on a
+mouth_opening_ratio and mouth_interior_mask (blending keeps a person's open mouth),
+eye_opening_ratios and closed_eyes_mask (blending keeps a person's closed eyes), on a
 synthetic face laid out from the mean face of the alignment template (no detector needed)."""
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
-from faceswap.faces.masks import (MaskSettings, eyes_mouth_mask, face_hull_points, face_mask, mouth_interior_mask,
-                                  mouth_opening_ratio, skin_mask)
+from faceswap.faces.masks import (EYE_CLOSED_RATIO, EYE_CLOSING_RATIO, MaskSettings, closed_eyes_mask,
+                                  eye_opening_ratios, eyes_mouth_mask, face_hull_points, face_mask,
+                                  mouth_interior_mask, mouth_opening_ratio, skin_mask)
 
 SIZE = 128
 
@@ -213,3 +215,61 @@ def test_a_1_px_feather_still_softens_the_edge():
     slight = face_mask(face, SIZE, MaskSettings(erode=0.0, feather=1.0 / SIZE))
     assert partial(slight) > 1.5 * partial(hard)
     np.testing.assert_array_equal(hard, anti_aliased_hull(face).astype(np.float32) / 255.0)
+
+
+def with_eyes(face: np.ndarray, left: float, right: float) -> np.ndarray:
+    """``face`` with each eye's lids (37, 38 over 41, 40 and 43, 44 over 47, 46) set so that its
+    lid gap over its width (the corners 36-39, 42-45) is ``left`` / ``right``."""
+    face = face.copy()
+    for ratio, (first, second), lids in ((left, (36, 39), ((37, 41), (38, 40))), (right, (42, 45), ((43, 47), (44, 46)))):
+        corner, other = face[first], face[second]
+        width = np.linalg.norm(other - corner)
+        along = (other - corner) / width
+        normal = np.array([along[1], -along[0]])                      # upwards in the image
+        for share, (upper, lower) in zip((1 / 3, 2 / 3), lids):
+            point = corner + share * (other - corner)
+            face[upper] = point + normal * ratio * width / 2
+            face[lower] = point - normal * ratio * width / 2
+    return face
+
+
+def test_the_eye_ratios_are_each_eyes_lid_gap_over_its_width():
+    face = with_eyes(synthetic_face(), 0.3, 0.1)
+    assert eye_opening_ratios(face) == pytest.approx((0.3, 0.1), abs=1e-9)
+    face[38] += (0, -4)                                     # one pair of the left eye further apart
+    width = np.linalg.norm(face[39] - face[36])
+    gaps = np.linalg.norm(face[37] - face[41]), np.linalg.norm(face[38] - face[40])
+    assert gaps[1] > gaps[0] + 3
+    assert eye_opening_ratios(face)[0] == pytest.approx(np.mean(gaps) / width, abs=1e-9)
+    face[39] = face[36]
+    assert eye_opening_ratios(face)[0] == 0.0
+
+
+def _eye_centres(face: np.ndarray) -> list[tuple[int, int]]:
+    return [tuple(np.round((face[a] + face[b]) / 2).astype(int)) for a, b in ((36, 39), (42, 45))]
+
+
+def test_closed_eyes_are_kept_and_open_eyes_are_not():
+    face = synthetic_face()
+    for ratio in (0.3, 0.2, EYE_CLOSING_RATIO):
+        mask = closed_eyes_mask(with_eyes(face, ratio, ratio), SIZE)
+        assert mask.shape == (SIZE, SIZE) and mask.dtype == np.float32 and not mask.any(), ratio
+    closed = with_eyes(face, 0.05, EYE_CLOSED_RATIO)
+    mask = closed_eyes_mask(closed, SIZE)
+    for x, y in _eye_centres(closed):
+        assert mask[y, x] > 0.99
+    width = np.linalg.norm(closed[39] - closed[36])
+    # The whole place of an open eye is covered: the lids of an eye open to 0.35 of its width.
+    for point in with_eyes(face, 0.35, 0.35)[36:48]:
+        assert mask[int(round(point[1])), int(round(point[0]))] > 0.95
+    for point, most in ((30, 0.0), (8, 0.0), (62, 0.0), (17, 0.1), (26, 0.1)):   # nose tip, chin, mouth, brow ends
+        x, y = np.round(closed[point]).astype(int)
+        assert mask[y, x] <= most, point
+    assert width > 10
+    # Half-way between the two ratios: smoothstep(0.5) = 0.5, on that eye only (a wink).
+    middle = (EYE_CLOSING_RATIO + EYE_CLOSED_RATIO) / 2
+    wink = closed_eyes_mask(with_eyes(face, middle, 0.3), SIZE)
+    (lx, ly), (rx, ry) = _eye_centres(face)
+    assert wink[ly, lx] == pytest.approx(0.5, abs=0.01) and wink[ry, rx] == 0.0
+    # Feathered: a soft edge, not a hard one.
+    assert ((mask > 0.05) & (mask < 0.95)).sum() > 50

@@ -1,6 +1,7 @@
 """The merge settings of issue 8 on real faces, through the real FrameSwapper: resampling that
 keeps detail, sharpening that never pushes detail above the input's, the mouth region that keeps
-the person's own open mouth, and a mask that follows the current frame (docs/merge-settings.md).
+the person's own open mouth, the eye region that keeps the person's own blink, and a mask that
+follows the current frame (docs/merge-settings.md).
 
 Detail is measured as the quality benchmark measures it (faceswap.evaluation.detail) with the
 pass-through model (faceswap.evaluation.passthrough): the ceiling of what the pipeline keeps."""
@@ -16,7 +17,7 @@ from faceswap.evaluation.detail import inner_face_mask, laplacian_variance
 from faceswap.evaluation.passthrough import PassThroughModel
 from faceswap.errors import InputError
 from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT, alignment_matrix, transform_points
-from faceswap.faces.masks import mouth_opening_ratio
+from faceswap.faces.masks import EYE_CLOSED_RATIO, EYE_CLOSING_RATIO, eye_opening_ratios, mouth_opening_ratio
 from faceswap.faces.smoothing import LandmarkSmoother
 from faceswap.images import read_image
 from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
@@ -100,6 +101,42 @@ def test_mouth_region_keeps_the_persons_open_mouth(pass_through, face_detector, 
     assert np.array_equal(kept[nose[1], nose[0]], swapped[nose[1], nose[0]])
     # a closed mouth: the setting changes nothing
     assert np.array_equal(with_mouth.swap_frame(closed, "a2b").frame, without.swap_frame(closed, "a2b").frame)
+
+
+@pytest.fixture(scope="module")
+def open_and_blinking(shared_data, face_detector):
+    """v23 (faces/videos; never trained on) frame 53, eyes open, and 57, the bottom of a blink."""
+    frames = {}
+    for index, frame in enumerate(read_frames(shared_data / "faces" / "videos" / "v23.mp4")):
+        if index in (53, 57):
+            frames[index] = (frame, face_detector.detect(frame)[0])
+        if index == 57:
+            break
+    assert min(eye_opening_ratios(frames[53][1].landmarks)) > EYE_CLOSING_RATIO
+    assert max(eye_opening_ratios(frames[57][1].landmarks)) < EYE_CLOSED_RATIO
+    return frames[53], frames[57]
+
+
+def test_eye_region_keeps_the_persons_blink(face_detector, open_and_blinking, test_model_dir):
+    from faceswap.model.runtime import load_swap_model
+
+    model = load_swap_model(test_model_dir)
+    (opened, _), (blinking, face) = open_and_blinking
+    with_eyes = FrameSwapper(model, face_detector, SwapSettings(mark=False, eyes=True))
+    without = FrameSwapper(model, face_detector, SwapSettings(mark=False, eyes=False))
+
+    kept = with_eyes.swap_frame(blinking, "a2b").frame
+    swapped = without.swap_frame(blinking, "a2b").frame
+    for first, second in ((36, 39), (42, 45)):
+        x, y = np.round((face.landmarks[first] + face.landmarks[second]) / 2).astype(int)
+        lids = (slice(y - 1, y + 2), slice(x - 2, x + 3))
+        assert np.abs(kept[lids].astype(int) - blinking[lids]).max() <= 2     # the person's own closed lids
+        assert np.abs(swapped[lids].astype(int) - blinking[lids]).max() > 10  # the model paints its own eye there
+    # the rest of the face is still swapped
+    nose = np.round(face.landmarks[30]).astype(int)
+    assert np.array_equal(kept[nose[1], nose[0]], swapped[nose[1], nose[0]])
+    # open eyes: the setting changes nothing
+    assert np.array_equal(with_eyes.swap_frame(opened, "a2b").frame, without.swap_frame(opened, "a2b").frame)
 
 
 def test_mask_follows_the_current_frame_not_the_smoothed_landmarks(face_detector, open_and_closed, test_model_dir):
