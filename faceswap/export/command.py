@@ -1,6 +1,8 @@
 """`python -m faceswap export`: a training model directory -> an exported model directory for serving.
 
     python -m faceswap export --model-dir workspace/d6-model --output models/default
+    python -m faceswap export --model-dir work/gpu-model --output work/exported --code-shift 0.5 \
+        --faces-a .gpu_bundle/faces_a.npz --faces-b .gpu_bundle/faces_b.npz
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "FILE and, past 15 MB, FILE's parts <stem>.partN.npz beside it (each small enough for "
                              "a repository; copy all of them to <model dir>/ under the names checkpoint*.npz to "
                              "resume)")
+    for side in ("a", "b"):
+        parser.add_argument(f"--faces-{side}", nargs="+", metavar="PATH",
+                            help=f"face folders or face packs of side {side.upper()} on this machine, where they are not "
+                                 f"at the paths the checkpoint names (a model trained on a GPU machine or in the "
+                                 f"cloud): for the code shift, int8 calibration and the parity check")
     add_dataclass_arguments(parser, ExportSettings)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(ExportSettings, args, env_prefix="FACESWAP_EXPORT_")
-    manifest = export_model(args.model_dir, args.output, settings)
+    face_sources = {side: paths for side, paths in (("a", args.faces_a), ("b", args.faces_b)) if paths}
+    manifest = export_model(args.model_dir, args.output, settings, face_sources or None)
     sizes = ", ".join(f"{entry['path']} {entry['bytes'] / 1e6:.1f} MB" for entry in manifest["files"]
                       if entry["path"].endswith(".tflite"))
     parity = manifest.get("parity")

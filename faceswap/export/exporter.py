@@ -158,67 +158,79 @@ def write_tflite(savedmodel: Path, direction: str, path: Path, quantization: str
     path.write_bytes(converter.convert())
 
 
-def training_faces(sides: dict, layout, count: int, every_folder: bool = False) -> np.ndarray | None:
-    """Up to ``count`` real faces (model crops, BGR float32 (N, S, S, 3) [0, 1]) from the checkpoint's
-    training folders (``sides`` of its meta), half per side, evenly spread over each folder; from the
-    first usable folder of a side, or from ``every_folder``. None when no folder is usable."""
-    if count <= 0:
-        return None
-    from faceswap.training.dataset import load_face_set
+def side_sources(sides: dict, side: str) -> list[Path]:
+    """The face folders (``extract`` output, with faces.json) and face packs of one side that are on
+    this machine, from ``sides`` as a checkpoint's meta has them: {"a"|"b": {"folders": [paths]}}."""
+    from faceswap.training.face_pack import is_face_pack
 
-    faces = []
-    for side in ("a", "b"):
-        folders = [Path(f) for f in sides.get(side, {}).get("folders", [])]
-        folders = [f for f in folders if (f / "faces.json").is_file()]
-        folders = folders if every_folder else folders[:1]
-        for folder in folders:
-            try:
-                face_set = load_face_set(side, [folder], layout, progress=False,
-                                         max_faces=max(1, count // (2 * len(folders))))
-            except FaceswapError as error:
-                logger.info("side %s folder %s unusable (%s)", side.upper(), folder, error)
-                continue
-            faces.extend(face_set.model_crop(index) for index in range(len(face_set)))
-    return np.stack(faces) if faces else None
+    paths = [Path(path) for path in sides.get(side, {}).get("folders", [])]
+    return [path for path in paths if (path / "faces.json").is_file() or (path.is_file() and is_face_pack(path))]
 
 
-def training_side_faces(sides: dict, layout) -> dict[str, np.ndarray]:
-    """Every training face of a checkpoint's sides (its meta ``sides``: {"a"|"b": {"folders": [...]}},
-    face folders or face packs) as model crops: {"a": BGR float32 (N, S, S, 3) [0, 1], "b": ...}.
-    FaceswapError naming the folders when a side has none here."""
-    from faceswap.training.face_pack import is_face_pack, load_side
+def load_training_faces(sides: dict, layout, max_per_side: int | None = None) -> dict[str, np.ndarray]:
+    """The training faces of each side whose folders or packs are here (``side_sources``) as model
+    crops: {"a": BGR float32 (N, S, S, 3) [0, 1], "b": ...}; a side with none here is left out.
+    ``max_per_side``: at most that many per side, evenly spread over all of its faces (None: every
+    face, as the code shift needs). InputError when a folder or pack here is unreadable."""
+    from faceswap.training.face_pack import load_side
 
     faces = {}
     for side in ("a", "b"):
-        folders = [Path(folder) for folder in sides.get(side, {}).get("folders", [])]
-        present = [folder for folder in folders
-                   if (folder / "faces.json").is_file() or (folder.is_file() and is_face_pack(folder))]
-        if not present:
-            raise FaceswapError(f"the code shift is measured on the training faces, and none of side "
-                                f"{side.upper()}'s folders is here ({[str(f) for f in folders]}); extract them "
-                                f"first (scripts/make_default_model.sh does for the default model)")
-        face_set = load_side(side, present, layout, progress=False)
-        faces[side] = np.stack([face_set.model_crop(index) for index in range(len(face_set))])
+        sources = side_sources(sides, side)
+        if not sources or (max_per_side is not None and max_per_side <= 0):
+            continue
+        per_folder = None if max_per_side is None else -(-max_per_side // len(sources))
+        face_set = load_side(side, sources, layout, progress=False, max_faces_per_folder=per_folder)
+        indices = spread_indices(len(face_set), max_per_side)
+        if len(indices):
+            faces[side] = np.stack([face_set.model_crop(int(index)) for index in indices])
     return faces
 
 
-def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float) -> tuple[np.ndarray | None, dict]:
+def spread_indices(count: int, wanted: int | None) -> np.ndarray:
+    """Indices of ``wanted`` items evenly spread over ``count`` (all of them when wanted is None or more)."""
+    if wanted is None or wanted >= count:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, max(wanted, 0)).round().astype(int))
+
+
+def _named_folders(sides: dict) -> dict:
+    return {side: data.get("folders", []) for side, data in sides.items()}
+
+
+def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
+                          faces: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray | None, dict]:
     """The code shift of trained ``networks`` at ``strength`` (faceswap/model/code_shift.py), measured on
-    their training faces (``sides`` of the checkpoint's meta): (float32 code-shaped array, or None for
-    strength 0; its description for the manifest: strength, direction, faces per side, norm).
-    FaceswapError when the faces are not here or the strength is negative or not finite."""
+    their training faces: ``faces`` as ``load_training_faces`` gives them, or loaded from ``sides``
+    (a checkpoint's meta ``sides``, or the face folders / packs to use instead). Returns (float32
+    code-shaped array, or None for strength 0; its description for the manifest: strength,
+    direction, faces per side, norm). FaceswapError when a side's faces are not here or the
+    strength is negative or not finite."""
     if not (np.isfinite(strength) and strength >= 0):
         raise FaceswapError(f"--code-shift is 0 (off) or more, not {strength}")
     if strength == 0:
         return None, {"strength": 0.0}
-    faces = training_side_faces(sides, networks.config.layout)
+    faces = load_training_faces(sides, networks.config.layout) if faces is None else faces
+    for side in ("a", "b"):
+        if side not in faces:
+            raise FaceswapError(f"the code shift is measured on the training faces, and none of side "
+                                f"{side.upper()}'s folders is here ({sides.get(side, {}).get('folders', [])}); "
+                                f"extract them first (scripts/make_default_model.sh does for the default model) "
+                                f"or name where they are with --faces-{side}")
     shift = shift_of(networks.encoder, faces["a"], faces["b"], strength)
     description = {"strength": float(strength), "direction": SHIFTED_DIRECTION,
-                   "faces": {side: int(len(batch)) for side, batch in faces.items()},
+                   "faces": {side: int(len(faces[side])) for side in ("a", "b")},
                    "norm": round(float(np.linalg.norm(shift)), 4)}
     logger.info("code shift %.2f towards side B: norm %.3f, from %d + %d training faces", strength,
                 description["norm"], len(faces["a"]), len(faces["b"]))
     return shift, description
+
+
+def _subset(faces: dict[str, np.ndarray], count: int) -> np.ndarray | None:
+    """About ``count`` faces, half per side present, evenly spread; None when there are none."""
+    parts = [batch[spread_indices(len(batch), max(count // len(faces), 1))] for batch in faces.values()] \
+        if faces and count > 0 else []
+    return np.concatenate(parts) if parts else None
 
 
 def measure_parity(networks: Autoencoders, export_dir: Path, faces: np.ndarray,
@@ -247,13 +259,18 @@ def _prepare_output(output: Path) -> None:
                             f"choose an empty or new --output")
 
 
-def export_model(model_dir: str | Path, output: str | Path, settings: ExportSettings | None = None) -> dict:
+def export_model(model_dir: str | Path, output: str | Path, settings: ExportSettings | None = None,
+                 face_sources: dict[str, list] | None = None) -> dict:
     """Export the checkpoint in ``model_dir`` to ``output`` (replacing an older export there).
 
+    face_sources: {"a"|"b": [face folders or face packs]} where a side's training faces are on this
+    machine when not at the paths the checkpoint names (a model trained on a GPU machine or in the
+    cloud); they serve the code shift, the int8 calibration and the parity check, and the manifest
+    lists them as ``face_sources``.
     Returns the manifest. CheckpointError if ``model_dir`` holds no usable checkpoint;
     FaceswapError if ``output`` is something else than an (old) export directory, for an unknown
-    ``settings.quantization``, or for ``int8`` or a ``code_shift`` when the checkpoint's face folders
-    are not here.
+    ``settings.quantization``, or for ``int8`` or a ``code_shift`` when the training faces are not
+    here; InputError for an unreadable face folder or pack.
     """
     settings = settings or ExportSettings()
     if settings.quantization not in QUANTIZATIONS:
@@ -267,7 +284,16 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     networks = build_autoencoders(checkpoint.config)
     checkpoint.restore_networks(networks)
     config = checkpoint.config
-    shift, shift_description = checkpoint_code_shift(networks, checkpoint.meta.get("sides", {}), settings.code_shift)
+    sides = checkpoint.meta.get("sides", {})
+    if face_sources:
+        sides = {**sides, **{side: {"folders": [str(path) for path in paths]}
+                             for side, paths in face_sources.items() if paths}}
+    # One read of the training faces serves the code shift (every face), the int8 calibration and
+    # the parity check (spread subsets).
+    wanted = max(settings.parity_faces, settings.calibration_faces if settings.quantization == "int8" else 0)
+    faces = load_training_faces(sides, config.layout,
+                                None if settings.code_shift > 0 else -(-wanted // 2)) if wanted or settings.code_shift else {}
+    shift, shift_description = checkpoint_code_shift(networks, sides, settings.code_shift, faces)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".export", dir=output.parent))
@@ -277,12 +303,11 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
         meta = checkpoint.meta
         calibration = None
         if settings.quantization == "int8":
-            calibration = training_faces(meta.get("sides", {}), config.layout, settings.calibration_faces,
-                                         every_folder=True)
+            calibration = _subset(faces, settings.calibration_faces)
             if calibration is None:
                 raise FaceswapError(f"{model_dir}: int8 quantization needs the training faces to calibrate on, "
-                                    f"and none of the checkpoint's face folders is here "
-                                    f"({[s.get('folders') for s in meta.get('sides', {}).values()]})")
+                                    f"and none of the checkpoint's face folders is here ({_named_folders(sides)}); "
+                                    f"name where they are with --faces-a / --faces-b")
         for direction in DIRECTIONS:
             write_tflite(staging / SAVED_MODEL_DIR, direction, staging / tflite_name(direction),
                          settings.quantization, calibration)
@@ -312,9 +337,11 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
             "checkpoint_saved": meta.get("updated"),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        faces = training_faces(manifest["sides"], config.layout, settings.parity_faces)
-        if faces is not None:
-            manifest["parity"] = measure_parity(networks, staging, faces, shift)
+        if face_sources:
+            manifest["face_sources"] = _named_folders(sides)
+        parity_faces = _subset(faces, settings.parity_faces)
+        if parity_faces is not None:
+            manifest["parity"] = measure_parity(networks, staging, parity_faces, shift)
             worst = max(manifest["parity"][d]["max_face_mean_abs_diff"] for d in DIRECTIONS)
             manifest["parity"]["tolerance"] = settings.parity_tolerance
             if worst > settings.parity_tolerance:

@@ -101,16 +101,18 @@ def is_face_pack(path: str | Path) -> bool:
 
 
 def load_side(side: str, paths: list[str | Path], model_layout: FaceLayout, oversample: float = 1.5,
-              progress: bool = True) -> FaceSet:
+              progress: bool = True, max_faces_per_folder: int | None = None) -> FaceSet:
     """The faces of one side from face packs (first, in the given order) and/or face folders (``extract``
-    output, after them); InputError as ``load_face_set`` / ``read_face_pack`` raise it."""
+    output, after them); InputError as ``load_face_set`` / ``read_face_pack`` raise it.
+    ``max_faces_per_folder``: read only that many faces of each folder, evenly spread (``load_face_set``'s
+    ``max_faces``); packs are always read whole (one file, decoded in memory)."""
     folders = [Path(p) for p in paths if not is_face_pack(p)]
     packs = [Path(p) for p in paths if is_face_pack(p)]
     if not packs:
-        return load_face_set(side, folders, model_layout, oversample, progress)
+        return load_face_set(side, folders, model_layout, oversample, progress, max_faces_per_folder)
     parts = [read_face_pack(pack, model_layout, side) for pack in packs]
     if folders:
-        parts.append(load_face_set(side, folders, model_layout, oversample, progress))
+        parts.append(load_face_set(side, folders, model_layout, oversample, progress, max_faces_per_folder))
     merged = FaceSet(side=side, folders=[folder for part in parts for folder in part.folders],
                      model_layout=model_layout)
     for part in parts:

@@ -248,3 +248,35 @@ def test_code_shift_is_measured_on_face_packs_too(test_model_work, tmp_path):
     from_folders, _ = checkpoint_code_shift(networks, checkpoint.meta["sides"], 0.5)
     assert described["faces"] == {side: checkpoint.meta["sides"][side]["faces"] for side in ("a", "b")}
     np.testing.assert_allclose(from_packs, from_folders, atol=0.05 * np.abs(from_folders).max())
+
+
+def test_faces_moved_elsewhere_are_named_on_the_command_line(test_model_work, tmp_path, capsys):
+    """A checkpoint trained elsewhere (a GPU machine, the cloud) names face paths that are not here:
+    --faces-a / --faces-b point the code shift, the int8 calibration and the parity check at the
+    faces on this machine, face packs included; without them the export says which option to use."""
+    from faceswap.training.face_pack import write_face_pack
+
+    moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
+    with pytest.raises(FaceswapError, match="--faces-a"):
+        export_model(moved, tmp_path / "refused", ExportSettings(code_shift=0.5, parity_faces=0))
+    pack = write_face_pack(load_face_set("b", [test_model_work / "faces_b"], CLASSIC_MODEL_LAYOUT, progress=False),
+                           tmp_path / "faces_b.npz", quality=100)
+    output = tmp_path / "out"
+    assert main(["--quiet", "export", "--model-dir", str(moved), "--output", str(output), "--code-shift", "0.5",
+                 "--quantization", "int8", "--calibration-faces", "8", "--parity-faces", "4",
+                 "--faces-a", str(test_model_work / "faces_a"), "--faces-b", str(pack)]) == 0
+    assert "exported tiny model" in capsys.readouterr().out
+    manifest = json.loads((output / "manifest.json").read_text())
+    trained = load_checkpoint(test_model_work / "model").meta["sides"]
+    assert manifest["face_sources"] == {"a": [str(test_model_work / "faces_a")], "b": [str(pack)]}
+    assert manifest["sides"] == json.loads(json.dumps({side: {**data, "folders": [str(tmp_path / "gone")]}
+                                                       for side, data in trained.items()}))
+    assert manifest["code_shift"]["faces"] == {side: trained[side]["faces"] for side in ("a", "b")}
+    assert manifest["calibration_faces"] == 8 and manifest["parity"]["faces"] == 4
+    # the same shift as an export from the faces where the checkpoint found them
+    networks = build_autoencoders("tiny")
+    load_checkpoint(test_model_work / "model").restore_networks(networks)
+    from faceswap.export.exporter import checkpoint_code_shift
+
+    _, here = checkpoint_code_shift(networks, trained, 0.5)
+    assert manifest["code_shift"]["norm"] == pytest.approx(here["norm"], rel=0.02)
