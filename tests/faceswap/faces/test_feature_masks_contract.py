@@ -273,3 +273,42 @@ def test_closed_eyes_are_kept_and_open_eyes_are_not():
     assert wink[ly, lx] == pytest.approx(0.5, abs=0.01) and wink[ry, rx] == 0.0
     # Feathered: a soft edge, not a hard one.
     assert ((mask > 0.05) & (mask < 0.95)).sum() > 50
+
+
+def _rotated(face: np.ndarray, degrees: float) -> np.ndarray:
+    """``face`` turned by ``degrees`` about the crop's centre."""
+    matrix = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), degrees, 1.0)
+    return face @ matrix[:, :2].T + matrix[:, 2]
+
+
+@pytest.mark.parametrize("degrees", [0.0, 90.0, -30.0])
+def test_the_eye_region_lies_along_the_eye_and_is_feathered_outwards(degrees):
+    """Per eye an ellipse 1.4 x 0.8 eye widths on the line through the corners, whole (weight 1)
+    inside, fading outwards over a Gaussian of 0.15 eye widths: half-way out along the eye's line
+    (0.9 widths from its centre) and across it (0.6 widths) it is partly kept; with the face turned
+    the ellipse turns with it. Either eye alone is kept when only it is closed."""
+    face = _rotated(with_eyes(synthetic_face(), 0.05, 0.05), degrees)
+    mask = closed_eyes_mask(face, SIZE)
+    assert mask.max() == 1.0
+    for first, second, outwards in ((36, 39, -1), (42, 45, 1)):   # outer corner 36 / 45: away from the nose
+        centre = (face[first] + face[second]) / 2
+        width = np.linalg.norm(face[second] - face[first])
+        along = (face[second] - face[first]) / width
+        across = np.array([along[1], -along[0]])
+
+        def at(offset):
+            x, y = np.round(centre + offset * width).astype(int)
+            return mask[y, x]
+
+        for sign in (1, -1):
+            assert at(sign * 0.6 * along) > 0.97 and at(sign * 0.3 * across) > 0.97
+            assert 0.2 < at(sign * 0.9 * along) < 0.95, at(sign * 0.9 * along)
+            assert 0.2 < at(sign * 0.6 * across) < 0.95, at(sign * 0.6 * across)
+            assert at(sign * 1.0 * across) < 0.05
+        assert at(outwards * 1.4 * along) < 0.05           # (inwards lies the other eye's region)
+    # one eye closed, the other open: that eye only, whichever it is
+    for left, right in ((0.05, 0.3), (0.3, 0.05)):
+        face = with_eyes(synthetic_face(), left, right)
+        mask = closed_eyes_mask(face, SIZE)
+        (lx, ly), (rx, ry) = _eye_centres(face)
+        assert (mask[ly, lx], mask[ry, rx]) == ((1.0, 0.0) if left < right else (0.0, 1.0))
