@@ -1,20 +1,21 @@
 """Screenshots of the live webcam page swapping held-out clips with the default model (docs/default-model.md).
 
-    .venv/bin/python scripts/default_model/live_page_screenshots.py                 # d12 and d18
+    .venv/bin/python scripts/default_model/live_page_screenshots.py                 # d12, d18, v25, v26
     .venv/bin/python scripts/default_model/live_page_screenshots.py --clips d12 --output-dir /tmp/shots
 
 Starts the real stack exactly as the README's run command does (``scripts/run_service.py``, what
 ``scripts/run_service.sh`` hands over to, here on free loopback ports and ``--model-dir
 models/default``), then for each clip: makes a 640x480 ``.y4m`` fake webcam from
-``../shared/data/clips/<clip>.mp4`` (scripts/browser_webcam.py), opens the page in Debian Chromium
+``../shared/data/clips/<clip>.mp4`` or ``../shared/data/faces/videos/<clip>.mp4`` (or a clip's path;
+scripts/browser_webcam.py), opens the page in Debian Chromium
 through Playwright, ticks the consent, presses Start, waits until merged frames with a face arrive
 and the HUD shows frames per second, and saves the page's video area (camera and swapped view side
 by side, with the page's "AI-generated" label) as ``<output-dir>/live-page-<clip>.png``, scaled down
 until it fits ``--max-kb``. Finally it stops the stack with SIGTERM, as Ctrl-C would, and checks
 that it said "Stopped." and exited with 0. Prints one JSON line per clip (HUD figures, load average).
 
-d12 and d18 are held out of the default model's training (docs/default-model.md), so the pictures
-show the model on faces it has never seen. The ``.y4m`` files go to a temporary folder.
+d12, d18, v25 and v26 are held out of the default model's training (docs/default-model.md), so the
+pictures show the model on faces it has never seen. The ``.y4m`` files go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from scripts.browser_webcam import give_consent_and_start, launch_chromium, make_fake_webcam  # noqa: E402
 
-CLIPS_DIR = REPO_ROOT.parent / "shared" / "data" / "clips"
+CLIPS_DIRS = (REPO_ROOT.parent / "shared" / "data" / "clips", REPO_ROOT.parent / "shared" / "data" / "faces" / "videos")
 READY_LINE = re.compile(r"Face-swap service is up: open (\S+)")
 
 # A merged frame is on screen: the relay answered "ok" with a face, and the HUD counts fps.
@@ -133,12 +134,23 @@ def fit_png(path: Path, max_kb: int) -> tuple[int, int]:
         scale *= 0.85
 
 
+def clip_source(clip: str) -> Path:
+    """A clip's path: ``clip`` itself when it is a file, else ``<clip>.mp4`` in ../shared/data/clips or
+    ../shared/data/faces/videos; FileNotFoundError naming where it was looked for."""
+    if Path(clip).is_file():
+        return Path(clip)
+    for folder in CLIPS_DIRS:
+        if (folder / f"{clip}.mp4").is_file():
+            return folder / f"{clip}.mp4"
+    raise FileNotFoundError(f"{clip}: no such clip, nor {clip}.mp4 in {' or '.join(str(f) for f in CLIPS_DIRS)} "
+                            f"(see ../shared/data/MANIFEST.md)")
+
+
 def screenshot_clip(playwright, page_url: str, clip: str, output_dir: Path, work_dir: Path,
                     arguments: argparse.Namespace) -> dict:
     """One clip as the webcam: start swapping, wait for merged frames, save the video area as PNG."""
-    source = CLIPS_DIR / f"{clip}.mp4"
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} is missing (see ../shared/data/clips/MANIFEST.md)")
+    source = clip_source(clip)
+    clip = source.stem
     webcam = make_fake_webcam(source, work_dir / f"{clip}-640x480.y4m", seconds=arguments.webcam_seconds)
     browser = launch_chromium(playwright, webcam)
     try:
@@ -180,8 +192,9 @@ def screenshot_clip(playwright, page_url: str, clip: str, output_dir: Path, work
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", nargs="+", default=["d12", "d18"],
-                        help="clip names under ../shared/data/clips (default: d12 d18, held out of training)")
+    parser.add_argument("--clips", nargs="+", default=["d12", "d18", "v25", "v26"],
+                        help="clip names under ../shared/data/clips or faces/videos, or clip paths (default: "
+                             "d12 d18 v25 v26, held out of training)")
     parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models" / "default",
                         help="exported model the stack serves (default: models/default)")
     parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "docs" / "images",
