@@ -288,6 +288,11 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     if face_sources:
         sides = {**sides, **{side: {"folders": [str(path) for path in paths]}
                              for side, paths in face_sources.items() if paths}}
+        for side, paths in face_sources.items():
+            missing = [str(path) for path in paths if Path(path) not in side_sources(sides, side)]
+            if missing:
+                raise FaceswapError(f"--faces-{side} {' '.join(missing)}: not a face folder (extract's output, with "
+                                    f"faces.json) nor a face pack (.npz) here")
     # One read of the training faces serves the code shift (every face), the int8 calibration and
     # the parity check (spread subsets).
     wanted = max(settings.parity_faces, settings.calibration_faces if settings.quantization == "int8" else 0)
@@ -340,6 +345,9 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
         if face_sources:
             manifest["face_sources"] = _named_folders(sides)
         parity_faces = _subset(faces, settings.parity_faces)
+        if parity_faces is None and settings.parity_faces > 0:
+            logger.warning("none of the training faces is here (%s): the TFLite vs Keras parity check is skipped; "
+                           "name where they are with --faces-a / --faces-b", _named_folders(sides))
         if parity_faces is not None:
             manifest["parity"] = measure_parity(networks, staging, parity_faces, shift)
             worst = max(manifest["parity"][d]["max_face_mean_abs_diff"] for d in DIRECTIONS)

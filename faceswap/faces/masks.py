@@ -153,9 +153,15 @@ def mouth_opening_ratio(landmarks68: np.ndarray) -> float:
 LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS = (36, 39), (42, 45)
 EYE_LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))   # (upper, lower) lid points of each eye
 # Lid gap over eye width at which the closed-eye region starts / is whole. MediaPipe's landmarks
-# (faces.detection) read 0.20-0.35 on open eyes, 0.13-0.16 on smiling squints and 0.09-0.12 at the
-# bottom of a blink; the range is narrow because a half-blended eye shows both eyes at once (docs/merge-settings.md, "Blinks").
-EYE_CLOSING_RATIO, EYE_CLOSED_RATIO = 0.155, 0.125
+# (faces.detection) read 0.16-0.35 on open eyes and 0.10-0.16 on closed ones (0.13-0.16 where the
+# head is turned a little or the eyes close in a smile); the range is narrow because a
+# half-blended eye shows both eyes at once (docs/merge-settings.md, "Blinks").
+EYE_CLOSING_RATIO, EYE_CLOSED_RATIO = 0.16, 0.14
+# Blinks close both eyes, but the two eyes' readings differ by up to ~0.03 (more on a turned head):
+# ratios closer than EYE_PAIR_GAP both take the smaller one, so an eye read a little more open does
+# not stay the model's while the other is the person's; from EYE_WINK_GAP apart each eye has its
+# own (a wink), smoothstep between.
+EYE_PAIR_GAP, EYE_WINK_GAP = 0.05, 0.1
 
 
 def eye_opening_ratios(landmarks68: np.ndarray) -> tuple[float, float]:
@@ -171,6 +177,17 @@ def eye_opening_ratios(landmarks68: np.ndarray) -> tuple[float, float]:
     return ratios[0], ratios[1]
 
 
+def paired_eye_ratios(landmarks68: np.ndarray) -> tuple[float, float]:
+    """``eye_opening_ratios`` with the two eyes paired: ratios less than ``EYE_PAIR_GAP`` apart both
+    become the smaller one, ratios ``EYE_WINK_GAP`` or more apart stay as they are (a wink), and in
+    between each moves towards the smaller by a smoothstep share."""
+    ratios = eye_opening_ratios(landmarks68)
+    smaller = min(ratios)
+    share = float(np.clip((EYE_WINK_GAP - abs(ratios[0] - ratios[1])) / (EYE_WINK_GAP - EYE_PAIR_GAP), 0.0, 1.0))
+    share = share * share * (3.0 - 2.0 * share)  # smoothstep
+    return ratios[0] - share * (ratios[0] - smaller), ratios[1] - share * (ratios[1] - smaller)
+
+
 def closed_eyes_mask(landmarks68: np.ndarray, size: int, length: float = 1.4, height: float = 0.8,
                      feather: float = 0.15) -> np.ndarray:
     """The closed eyes: float32 (size, size) in [0, 1] from (68, 2) landmarks in crop px.
@@ -180,13 +197,14 @@ def closed_eyes_mask(landmarks68: np.ndarray, size: int, length: float = 1.4, he
     ``height`` x its width high — where an open eye, its lashes and a lined lid would be drawn —
     feathered outwards with a Gaussian of ``feather`` x the eye's width, and weighed by how closed the eye
     is: nothing while its lid gap is over ``EYE_CLOSING_RATIO`` of its width, all of it from
-    ``EYE_CLOSED_RATIO`` down (smoothstep between). Blending keeps the original frame here, as it
+    ``EYE_CLOSED_RATIO`` down (smoothstep between), the two eyes paired (``paired_eye_ratios``) so
+    that a blink read unevenly closes both. Blending keeps the original frame here, as it
     keeps an open mouth (``mouth_interior_mask``): a target whose eyes are open in nearly every
     training frame makes the model draw them open through the user's blinks.
     """
     landmarks = np.asarray(landmarks68, dtype=np.float32)
     mask = np.zeros((size, size), dtype=np.float32)
-    for ratio, corners in zip(eye_opening_ratios(landmarks), (LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS)):
+    for ratio, corners in zip(paired_eye_ratios(landmarks), (LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS)):
         weight = float(np.clip((EYE_CLOSING_RATIO - ratio) / (EYE_CLOSING_RATIO - EYE_CLOSED_RATIO), 0.0, 1.0))
         weight = weight * weight * (3.0 - 2.0 * weight)  # smoothstep
         first, second = landmarks[corners[0]], landmarks[corners[1]]

@@ -259,6 +259,10 @@ def test_faces_moved_elsewhere_are_named_on_the_command_line(test_model_work, tm
     moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
     with pytest.raises(FaceswapError, match="--faces-a"):
         export_model(moved, tmp_path / "refused", ExportSettings(code_shift=0.5, parity_faces=0))
+    with pytest.raises(FaceswapError, match=r"--faces-b .*nope: not a face folder .* nor a face pack"):
+        export_model(moved, tmp_path / "refused", ExportSettings(code_shift=0.5, parity_faces=0),
+                     {"a": [test_model_work / "faces_a"], "b": [tmp_path / "nope"]})
+    assert not (tmp_path / "refused").exists()
     pack = write_face_pack(load_face_set("b", [test_model_work / "faces_b"], CLASSIC_MODEL_LAYOUT, progress=False),
                            tmp_path / "faces_b.npz", quality=100)
     output = tmp_path / "out"
@@ -280,3 +284,12 @@ def test_faces_moved_elsewhere_are_named_on_the_command_line(test_model_work, tm
 
     _, here = checkpoint_code_shift(networks, trained, 0.5)
     assert manifest["code_shift"]["norm"] == pytest.approx(here["norm"], rel=0.02)
+
+
+def test_a_plain_export_without_its_faces_says_the_parity_check_is_skipped(test_model_work, tmp_path, caplog):
+    moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
+    with caplog.at_level("WARNING", logger="faceswap.export.exporter"):
+        manifest = export_model(moved, tmp_path / "out", ExportSettings(parity_faces=4, tflite_only=True))
+    assert "parity" not in manifest and "face_sources" not in manifest
+    assert any("parity check is skipped" in record.getMessage() and "--faces-a" in record.getMessage()
+               for record in caplog.records)

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from faceswap.faces.alignment import MEAN_FACE, TEMPLATE_POINTS
-from faceswap.faces.masks import (EYE_CLOSED_RATIO, EYE_CLOSING_RATIO, MaskSettings, closed_eyes_mask,
-                                  eye_opening_ratios, eyes_mouth_mask, face_hull_points, face_mask,
-                                  mouth_interior_mask, mouth_opening_ratio, skin_mask)
+from faceswap.faces.masks import (EYE_CLOSED_RATIO, EYE_CLOSING_RATIO, EYE_PAIR_GAP, EYE_WINK_GAP, MaskSettings,
+                                  closed_eyes_mask, eye_opening_ratios, eyes_mouth_mask, face_hull_points,
+                                  face_mask, mouth_interior_mask, mouth_opening_ratio, paired_eye_ratios,
+                                  skin_mask)
 
 SIZE = 128
 
@@ -251,7 +252,7 @@ def _eye_centres(face: np.ndarray) -> list[tuple[int, int]]:
 
 def test_closed_eyes_are_kept_and_open_eyes_are_not():
     face = synthetic_face()
-    for ratio in (0.3, 0.2, EYE_CLOSING_RATIO):
+    for ratio in (0.3, 0.2, EYE_CLOSING_RATIO + 1e-6):
         mask = closed_eyes_mask(with_eyes(face, ratio, ratio), SIZE)
         assert mask.shape == (SIZE, SIZE) and mask.dtype == np.float32 and not mask.any(), ratio
     closed = with_eyes(face, 0.05, EYE_CLOSED_RATIO)
@@ -312,3 +313,19 @@ def test_the_eye_region_lies_along_the_eye_and_is_feathered_outwards(degrees):
         mask = closed_eyes_mask(face, SIZE)
         (lx, ly), (rx, ry) = _eye_centres(face)
         assert (mask[ly, lx], mask[ry, rx]) == ((1.0, 0.0) if left < right else (0.0, 1.0))
+
+
+def test_a_blink_read_unevenly_closes_both_eyes_and_a_wink_one():
+    """v23 frames 3-5 (head turned a little): both eyes closed, read 0.158 and 0.134. Paired, both
+    are kept whole; eyes EYE_WINK_GAP or more apart are a wink, each on its own; in between the
+    more open eye moves part of the way to the other."""
+    face = with_eyes(synthetic_face(), 0.158, 0.134)
+    assert paired_eye_ratios(face) == pytest.approx((0.134, 0.134), abs=1e-9)
+    mask = closed_eyes_mask(face, SIZE)
+    (lx, ly), (rx, ry) = _eye_centres(face)
+    assert mask[ly, lx] == mask[ry, rx] == 1.0
+    wink = with_eyes(synthetic_face(), 0.1 + EYE_WINK_GAP, 0.1)
+    assert paired_eye_ratios(wink) == pytest.approx(eye_opening_ratios(wink), abs=1e-9)
+    middle = (EYE_PAIR_GAP + EYE_WINK_GAP) / 2                       # smoothstep(0.5): half-way
+    between = with_eyes(synthetic_face(), 0.1, 0.1 + middle)
+    assert paired_eye_ratios(between) == pytest.approx((0.1, 0.1 + middle / 2), abs=1e-6)
