@@ -294,10 +294,12 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
                 raise FaceswapError(f"--faces-{side} {' '.join(missing)}: not a face folder (extract's output, with "
                                     f"faces.json) nor a face pack (.npz) here")
     # One read of the training faces serves the code shift (every face), the int8 calibration and
-    # the parity check (spread subsets).
+    # the parity check (spread subsets, half per side).
     wanted = max(settings.parity_faces, settings.calibration_faces if settings.quantization == "int8" else 0)
-    faces = load_training_faces(sides, config.layout,
-                                None if settings.code_shift > 0 else -(-wanted // 2)) if wanted or settings.code_shift else {}
+    if settings.code_shift > 0:
+        faces = load_training_faces(sides, config.layout)
+    else:
+        faces = load_training_faces(sides, config.layout, -(-wanted // 2)) if wanted > 0 else {}
     shift, shift_description = checkpoint_code_shift(networks, sides, settings.code_shift, faces)
 
     output.parent.mkdir(parents=True, exist_ok=True)

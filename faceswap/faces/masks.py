@@ -2,7 +2,9 @@
 
 The mask is the convex hull of the landmarks, extended upwards over the forehead (the
 landmarks stop at the eyebrows), then eroded and feathered so a swapped face blends in without
-a hard edge. Used by training (loss masked to the face) and by blending (conversion, serving).
+a hard edge. Used by training (loss masked to the face) and by blending (conversion, serving),
+where the regions of the person's own features are cut out of it: an open mouth
+(``mouth_interior_mask``) and closed eyes (``closed_eyes_mask``).
 """
 
 from __future__ import annotations
@@ -193,14 +195,13 @@ def closed_eyes_mask(landmarks68: np.ndarray, size: int, length: float = 1.4, he
     """The closed eyes: float32 (size, size) in [0, 1] from (68, 2) landmarks in crop px.
 
     Per eye, an ellipse centred between its corners, on the line through them, ``length`` x the
-    eye's width long and
-    ``height`` x its width high — where an open eye, its lashes and a lined lid would be drawn —
-    feathered outwards with a Gaussian of ``feather`` x the eye's width, and weighed by how closed the eye
-    is: nothing while its lid gap is over ``EYE_CLOSING_RATIO`` of its width, all of it from
-    ``EYE_CLOSED_RATIO`` down (smoothstep between), the two eyes paired (``paired_eye_ratios``) so
-    that a blink read unevenly closes both. Blending keeps the original frame here, as it
-    keeps an open mouth (``mouth_interior_mask``): a target whose eyes are open in nearly every
-    training frame makes the model draw them open through the user's blinks.
+    eye's width long and ``height`` x its width high — where an open eye, its lashes and a lined
+    lid would be drawn — feathered outwards with a Gaussian of ``feather`` x the eye's width, and
+    weighed by how closed the eye is: nothing while its lid gap is over ``EYE_CLOSING_RATIO`` of its
+    width, all of it from ``EYE_CLOSED_RATIO`` down (smoothstep between), the two eyes paired
+    (``paired_eye_ratios``) so that a blink read unevenly closes both. Blending keeps the original
+    frame here, as it keeps an open mouth (``mouth_interior_mask``): a target whose eyes are open in
+    nearly every training frame makes the model draw them open through the user's blinks.
     """
     landmarks = np.asarray(landmarks68, dtype=np.float32)
     mask = np.zeros((size, size), dtype=np.float32)
