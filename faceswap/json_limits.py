@@ -6,6 +6,10 @@ walked again (``json.dumps`` when the relay forwards it, ``repr`` in an error me
 internal error instead of a client error. Every tier therefore parses client JSON with
 ``loads_limited``, which raises ValueError (the tiers answer it as a 4xx-style error) for text
 nested deeper than ``max_depth`` levels. Pure Python: the relay deploys without the model stack.
+
+``ONLINE_PREDICTION_LIMIT_BYTES`` is the other bound every tier shares: the largest prediction
+request body (and frame) — the relay's client refuses bigger ones before sending, the prediction
+server and routine refuse them on arrival.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 from typing import Any
 
 MAX_JSON_DEPTH = 32
+ONLINE_PREDICTION_LIMIT_BYTES = 1_572_864  # 1.5 MB: Google's online-prediction request limit
 
 
 def nesting_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:

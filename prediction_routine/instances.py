@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from faceswap.errors import InputError
+from faceswap.json_limits import ONLINE_PREDICTION_LIMIT_BYTES
 from faceswap.swapping.blending import BLEND_MODES
 from faceswap.swapping.color_transfer import COLOR_MODES
 from faceswap.swapping.frame_swapper import DIRECTIONS
 
-ONLINE_PREDICTION_LIMIT_BYTES = 1_572_864  # 1.5 MB: Google's online-prediction request limit
 TIMING_STAGES = ("decode", "detect", "align", "model", "blend", "encode", "total")
 
 

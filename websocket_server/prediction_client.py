@@ -45,6 +45,7 @@ from typing import Any
 import httplib2
 
 from faceswap.errors import FaceswapError
+from faceswap.json_limits import ONLINE_PREDICTION_LIMIT_BYTES
 from faceswap.settings import setting, settings_from
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class PredictionClientSettings:
     pool_size: int = setting(8, "idle HTTP connections kept for reuse")
     pool_max_idle_s: float = setting(1.5, "a pooled connection idle longer than this is closed, not reused "
                                           "(below the server's keep-alive timeout; gunicorn's is 2 s)")
-    max_request_bytes: int = setting(1_572_864, "largest request body sent: a bigger one is refused here as HTTP "
+    max_request_bytes: int = setting(ONLINE_PREDICTION_LIMIT_BYTES, "largest request body sent: a bigger one is refused here as HTTP "
                                                 "413 without being sent (1.5 MB: Vertex AI's online-prediction "
                                                 "limit, and the local prediction server's)")
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from faceswap.faces.landmarks import inter_ocular_distance
+from faceswap.faces.masks import EYE_LIDS
 
 MOUTH_PAIRS = ((61, 67), (62, 66), (63, 65))
-EYE_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
+EYE_PAIRS = EYE_LIDS[0] + EYE_LIDS[1]   # (upper, lower) lid points: 37-41, 38-40, 43-47, 44-46
 
 
 def _mean_gap(landmarks68: np.ndarray, pairs: tuple[tuple[int, int], ...]) -> float:
