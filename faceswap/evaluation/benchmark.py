@@ -16,6 +16,9 @@ before they are measured. Then, per frame with a face in the input:
   pass-through, ``share_of_ceiling`` = ratio / ceiling_ratio;
 * expression — mouth and eye opening over the inter-ocular distance (faceswap.evaluation.expression),
   correlated input vs output over the clip;
+* tone — the colour difference (Delta E*ab) between input and output blurred over a tenth of the
+  face, 90th percentile over the bare face (faceswap.evaluation.tone): patches of the target's own
+  skin tone and light that the colour transfer leaves; ``tone_error`` is its mean over the frames;
 * pose — yaw, pitch, roll from the landmarks (faceswap.evaluation.head_pose), mean absolute
   difference input vs output in degrees;
 * ``landmark_error`` — mean distance of the output's landmarks from the input's over the
@@ -59,6 +62,7 @@ from faceswap.evaluation.head_pose import ANGLES, head_pose, pose_difference
 from faceswap.evaluation.identity import (SAME_PERSON_DISTANCE, FaceRecogniser, TargetIdentity, descriptor_distance,
                                           load_target_identity)
 from faceswap.evaluation.passthrough import PassThroughModel
+from faceswap.evaluation.tone import tone_error
 from faceswap.faces.alignment import EXTRACT_LAYOUT, alignment_matrix, transform_points, unalign_image
 from faceswap.faces.landmarks import inter_ocular_distance
 from faceswap.faces.masks import face_mask
@@ -161,6 +165,7 @@ class _Measures:
         self.mouth: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
         self.eye: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
         self.flicker: dict[str, list[float]] = {"input": [], "output": [], "ceiling": []}
+        self.tone: dict[str, list[float]] = {"output": [], "ceiling": []}
         self._previous: tuple | None = None
 
     def add_landmarks(self, kind: str, frame_shape, source: np.ndarray, source_pose, face) -> None:
@@ -241,6 +246,8 @@ class _Measures:
                 "ceiling_ratio": ceiling_ratio,
                 "share_of_ceiling": ratio / ceiling_ratio if ratio is not None and ceiling_ratio else None,
             },
+            "tone_error": _mean(self.tone["output"]),
+            "ceiling_tone_error": _mean(self.tone["ceiling"]),
             "landmark_error": _mean(self.landmark_error["output"]),
             "ceiling_landmark_error": _mean(self.landmark_error["ceiling"]),
             "pose_error_deg": self._pose("output"),
@@ -372,6 +379,9 @@ class QualityBenchmark:
         if details["input"] > 0:
             measures.ratios["output"].append(details["output"] / details["input"])
             measures.ratios["ceiling"].append(details["ceiling"] / details["input"])
+
+        for key, image in (("output", output), ("ceiling", ceiling)):
+            measures.tone[key].append(tone_error(frame, image, source))
 
         source_pose = head_pose(source, frame.shape)
         measures.add_landmarks("output", frame.shape, source, source_pose, output_face)

@@ -29,6 +29,13 @@ def _pose(entry: dict):
     return f"{pose['yaw']:.1f} / {pose['pitch']:.1f} / {pose['roll']:.1f} ({pose['mean']:.1f})"
 
 
+def _tone(entry: dict):
+    value, ceiling = _get(entry, "tone_error"), _get(entry, "ceiling_tone_error")
+    if value is None:
+        return None
+    return f"{value:.1f}" + (f" ({ceiling:.1f})" if ceiling is not None else "")
+
+
 ROWS = (
     ("output distance to the target", "identity.output_to_target", _number(2)),
     ("output distance to the source frame", "identity.output_to_source", _number(2)),
@@ -39,6 +46,7 @@ ROWS = (
     ("detail as a share of the ceiling", "detail.share_of_ceiling", _number(2)),
     ("mouth opening correlation", "expression.mouth_correlation", _number(2)),
     ("eye opening correlation", "expression.eye_correlation", _number(2)),
+    ("tone error, Delta E (pass-through)", _tone, None),
     ("head-pose error yaw / pitch / roll (mean), degrees", _pose, None),
     ("landmark error / inter-ocular", "landmark_error", _number(3)),
     ("flicker, output / input", "flicker_ratio", _number(2)),

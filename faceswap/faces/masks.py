@@ -92,25 +92,35 @@ def _fill_hulls(mask: np.ndarray, landmarks: np.ndarray, parts, value: int) -> N
         cv2.fillConvexPoly(mask, hull, value, shift=3)   # 8-connected (the default line type): hard edges
 
 
+def features_mask(landmarks68: np.ndarray, size: int, margin: float = 0.06) -> np.ndarray:
+    """The brows, eyes and mouth: uint8 (size, size) in {0, 255} from (68, 2) landmarks in crop px.
+
+    The hulls of the eyebrows (17-21, 22-26), the eyes (36-41, 42-47) and the whole mouth (outer
+    lip line 48-59: mouth interior, teeth and lips), each grown by ``margin`` x the inter-ocular
+    distance: the parts of a face whose colours are not the skin's.
+    """
+    landmarks = np.asarray(landmarks68, dtype=np.float32)
+    features = np.zeros((size, size), dtype=np.uint8)
+    _fill_hulls(features, landmarks, (slice(17, 22), slice(22, 27), *EYES, MOUTH), 255)
+    grow = int(round(margin * inter_ocular_distance(landmarks)))
+    if grow > 0:
+        features = cv2.dilate(features, _disc(grow))
+    return features
+
+
 def skin_mask(landmarks68: np.ndarray, size: int, features_margin: float = 0.06) -> np.ndarray:
     """Bare skin of the face: float32 (size, size) in {0, 1} from (68, 2) landmarks in crop px.
 
     The hull of the jaw line and the eyebrows (0-26), so nothing above the brows (hair) and
-    nothing outside the jaw (neck, background), minus the eyebrows (17-21, 22-26), the eyes
-    (36-41, 42-47) and the whole mouth (outer lip line 48-59, so the mouth interior, teeth and
-    lips), each grown by ``features_margin`` x the inter-ocular distance. Colour transfer takes
-    its statistics here: eyes, brows, teeth and hair have colours of their own that would pull
-    the skin's mean and spread.
+    nothing outside the jaw (neck, background), minus ``features_mask`` (brows, eyes, mouth grown
+    by ``features_margin`` x the inter-ocular distance). Colour transfer takes its statistics
+    here: eyes, brows, teeth and hair have colours of their own that would pull the skin's mean
+    and spread.
     """
     landmarks = np.asarray(landmarks68, dtype=np.float32)
     mask = np.zeros((size, size), dtype=np.uint8)
     _fill_hulls(mask, landmarks, (JAW_AND_BROWS,), 255)
-    features = np.zeros_like(mask)
-    _fill_hulls(features, landmarks, (slice(17, 22), slice(22, 27), *EYES, MOUTH), 255)
-    grow = int(round(features_margin * inter_ocular_distance(landmarks)))
-    if grow > 0:
-        features = cv2.dilate(features, _disc(grow))
-    mask[features > 0] = 0
+    mask[features_mask(landmarks, size, features_margin) > 0] = 0
     return (mask > 0).astype(np.float32)
 
 

@@ -50,6 +50,7 @@ from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mout
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
+from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
 from faceswap.swapping.watermark import MarkSettings, draw_mark
@@ -74,6 +75,10 @@ class SwapSettings:
     align_interpolation: str = setting("cubic", "resampling kernel cutting the face out (docs/merge-settings.md)",
                                        choices=tuple(INTERPOLATIONS))
     paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
+    local_tone: float = setting(0.15, "match the user's skin tone and light region by region: the blur's sigma as a share "
+                                "of the crop (0 = off: only the mean colour is matched; faceswap/swapping/local_tone.py)")
+    local_tone_lightness: float = setting(1.0, "how much of the user's shading the local tone match takes besides "
+                                          "the skin's colour, in [0, 1]")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -161,6 +166,10 @@ class FrameSwapper:
                              f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
         if self.settings.mask_landmarks not in ("current", "smoothed"):
             raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {self.settings.mask_landmarks!r}")
+        if not self.settings.local_tone >= 0.0:
+            raise InputError(f"local_tone must be >= 0 (0 = off), not {self.settings.local_tone}")
+        if not 0.0 <= self.settings.local_tone_lightness <= 1.0:
+            raise InputError(f"local_tone_lightness must be in [0, 1], not {self.settings.local_tone_lightness}")
         if not 0.0 <= self.settings.temporal < 1.0:
             raise InputError(f"temporal must be in [0, 1), not {self.settings.temporal}")
         if not self.settings.temporal_threshold > 0.0:
@@ -222,7 +231,7 @@ class FrameSwapper:
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks, statistics, states = [], [], [], []
+        matrices, masks, statistics, tones, states = [], [], [], [], []
         track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
         for face_index, (points, current) in enumerate(zip(landmarks, detected_landmarks)):
             crop, matrix = align_face(frame, points, layout, self.settings.align_interpolation)
@@ -236,6 +245,8 @@ class FrameSwapper:
             # Colour statistics from the whole face's skin, before the person's own open mouth and
             # closed eyes are cut out of the mask: which features are kept must not shift the colour.
             statistics.append(statistics_mask(crop_points, mask))
+            if self.settings.local_tone > 0:
+                tones.append(tone_weights(crop_points, mask, batch[len(matrices)], statistics[-1]))
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             if self.settings.eyes:
@@ -260,6 +271,9 @@ class FrameSwapper:
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
+            if tones and color != "none":
+                corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,
+                                                self.settings.local_tone_lightness)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

@@ -9,6 +9,7 @@ import pytest
 from faceswap.evaluation.detail import inner_face_mask, laplacian_variance
 from faceswap.evaluation.expression import correlation, eye_opening, mouth_opening
 from faceswap.evaluation.head_pose import head_pose, pose_difference
+from faceswap.evaluation.tone import tone_error
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +57,29 @@ def test_head_pose_of_a_frontal_face_and_a_turned_one_mirrored(d18_faces, face_d
     assert pose_difference(pose, pose) == {"yaw": 0.0, "pitch": 0.0, "roll": 0.0}
     assert pose_difference({"yaw": 179.0, "pitch": 0.0, "roll": 0.0},
                            {"yaw": -179.0, "pitch": 0.0, "roll": 0.0})["yaw"] == pytest.approx(2.0)
+
+
+def _forehead_patch(frame: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: a soft blob between the brows, a fifth of the face wide."""
+    width = float(np.ptp(landmarks[:, 0]))
+    centre = (landmarks[21] + landmarks[22]) / 2.0
+    blob = np.zeros(frame.shape[:2], np.float32)
+    cv2.circle(blob, tuple(int(round(v)) for v in centre), int(width * 0.12), 1.0, -1)
+    return cv2.GaussianBlur(blob, (0, 0), width * 0.05)
+
+
+def test_tone_error_sees_a_pale_patch_and_not_fine_detail(d18_faces):
+    frame, landmarks = d18_faces[0]
+    assert tone_error(frame, frame, landmarks) == 0.0
+    patch = _forehead_patch(frame, landmarks)[..., None]
+    pale = (frame + patch * 0.6 * (245.0 - frame)).astype(np.uint8)          # shine towards white
+    noise = np.random.default_rng(0).normal(0, 12, frame.shape)              # fine grain, no tone
+    grainy = np.clip(frame + noise, 0, 255).astype(np.uint8)
+    shifted = np.clip(frame.astype(np.int16) + (0, 0, 12), 0, 255).astype(np.uint8)   # redder all over
+    assert tone_error(frame, pale, landmarks) > 2.5 > 1.0 > tone_error(frame, grainy, landmarks)
+    assert tone_error(frame, shifted, landmarks) > 2.5                        # a global shift counts too
+
+
+def test_tone_error_of_a_face_outside_the_frame_is_nan(d18_faces):
+    frame, landmarks = d18_faces[0]
+    assert np.isnan(tone_error(frame, frame, landmarks + np.float32([10 * frame.shape[1], 0])))

@@ -161,6 +161,34 @@ def test_mask_follows_the_current_frame_not_the_smoothed_landmarks(face_detector
     assert not np.array_equal(results["smoothed"][mouth], opened[mouth])
 
 
+@pytest.fixture(scope="module")
+def shipped_model():
+    from pathlib import Path
+
+    from faceswap.model.runtime import load_swap_model
+
+    return load_swap_model(Path(__file__).resolve().parents[3] / "models" / "default")
+
+
+@pytest.mark.parametrize("clip, index", [("v25", 10), ("v17", 40)])
+def test_local_tone_takes_the_targets_pale_patch_away_and_keeps_the_detail(shared_data, face_detector, shipped_model,
+                                                                           clip, index):
+    """The shipped model draws the target's pale forehead and nose bridge (her footage's light) on
+    people it never saw (v25, v17); matching the tone region by region takes most of it away
+    (the tone error falls) and leaves the model's detail as it was."""
+    from faceswap.evaluation.tone import tone_error
+
+    frame = next(f for i, f in enumerate(read_frames(shared_data / "faces" / "videos" / f"{clip}.mp4")) if i == index)
+    face = face_detector.detect(frame)[0]
+    outputs = {tone: FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, local_tone=tone))
+               .swap_frame(frame, "a2b").frame for tone in (0.0, 0.15)}
+    before, after = (tone_error(frame, outputs[tone], face.landmarks) for tone in (0.0, 0.15))
+    assert before > 4.0 and after < 0.7 * before, (before, after)
+    inner = inner_face_mask(face.landmarks, frame.shape)
+    detail = [laplacian_variance(outputs[tone], inner) for tone in (0.0, 0.15)]
+    assert 0.9 < detail[1] / detail[0] < 1.1, detail
+
+
 @pytest.mark.parametrize("settings", [dict(align_interpolation="bicubic"), dict(paste_interpolation="area"),
                                       dict(mask_landmarks="later")])
 def test_bad_merge_settings_are_clear_errors(pass_through, face_detector, settings):

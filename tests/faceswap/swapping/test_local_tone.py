@@ -1,0 +1,169 @@
+"""Local tone match on real aligned faces: a pale patch of the target's own light, left by the mean
+colour transfer, takes the user's tone; the swapped face's detail stays; the user's fringe or
+glasses do not darken the face; errors are clear."""
+
+from __future__ import annotations
+
+import cv2
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from faceswap.faces.alignment import warp_to_crop
+from faceswap.faces.masks import face_mask, features_mask
+from faceswap.swapping.color_transfer import statistics_mask, transfer_color
+from faceswap.swapping.local_tone import coarse_size, local_tone_transfer, tone_weights
+
+
+def _as_float(crop: np.ndarray) -> np.ndarray:
+    return crop.astype(np.float32) / 255.0
+
+
+def _full(weights: np.ndarray, size: int) -> np.ndarray:
+    """Coarse-grid weights at the crop's size (nearest: each cell's weight over its pixels)."""
+    return cv2.resize(weights, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def _local_lab(image: np.ndarray, weights: np.ndarray, sigma: float = 6.0) -> np.ndarray:
+    weights = _full(weights, image.shape[0])
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+    blurred = cv2.GaussianBlur(weights, (0, 0), sigma)
+    return cv2.GaussianBlur(lab * weights[..., None], (0, 0), sigma) / np.maximum(blurred, 1e-6)[..., None]
+
+
+def _glabella_patch(face) -> np.ndarray:
+    """float32 (S, S) in [0, 1]: a soft blob between the brows and over the low forehead."""
+    size = face.mask.shape[0]
+    centre = (face.landmarks[21] + face.landmarks[22]) / 2.0
+    blob = np.zeros((size, size), np.float32)
+    cv2.circle(blob, tuple(int(round(v)) for v in centre), int(size * 0.1), 1.0, -1)
+    return cv2.GaussianBlur(blob, (0, 0), size * 0.05)
+
+
+@pytest.fixture(scope="module")
+def aligned96(aligned_still):
+    """aligned96('s0') -> the sample still's face at the bundled model's 96 px (the classic layout, scaled)."""
+    def _aligned(name: str):
+        face = aligned_still(name)
+        scale = 96 / face.mask.shape[0]
+        matrix = face.matrix * np.float32(scale)
+        landmarks = face.landmarks * np.float32(scale)
+        return SimpleNamespace(crop=warp_to_crop(face.frame, matrix, 96, "cubic"), landmarks=landmarks,
+                               mask=face_mask(landmarks, 96), frame=face.frame)
+    return _aligned
+
+
+@pytest.fixture(scope="module")
+def patched(aligned96):
+    """(swapped stand-in with a pale patch, colour-corrected; original; weights; patch; plain corrected)."""
+    user, other = aligned96("s0"), aligned96("s4")   # s4: a bare forehead
+    original = _as_float(user.crop)
+    skin = statistics_mask(user.landmarks, user.mask)
+    weights = tone_weights(user.landmarks, user.mask, original, skin)
+    plain = transfer_color(_as_float(other.crop), original, skin)
+    patch = _glabella_patch(user)
+    pale = plain + patch[..., None] * (np.float32(0.97) - plain) * np.float32(0.7)   # towards white: shine
+    return transfer_color(pale, original, skin), original, weights, patch, plain
+
+
+def test_tone_weights_are_bare_face_without_features(aligned_still):
+    face = aligned_still("s0")
+    original = _as_float(face.crop)
+    weights = tone_weights(face.landmarks, face.mask, original, statistics_mask(face.landmarks, face.mask))
+    size = face.mask.shape[0]
+    cell = size / coarse_size(size)
+    at = lambda point: weights[int(point[1] // cell), int(point[0] // cell)]
+    assert weights.dtype == np.float32 and weights.shape == (coarse_size(size),) * 2 == (16, 16)
+    assert at(face.landmarks[30]) > 0.5                                  # nose tip
+    assert at((face.landmarks[21] + face.landmarks[22]) / 2) > 0.3       # between the brows
+    for feature in (37, 44, 19, 24, 62):                                 # eyes, brows, mouth
+        assert at(face.landmarks[feature]) == 0.0, feature
+    assert weights[cv2.resize(face.mask, weights.shape, interpolation=cv2.INTER_AREA) <= 0.5].max() == 0.0   # nothing outside the face
+
+
+def test_a_pale_patch_takes_the_users_tone_and_the_detail_stays(patched):
+    corrected, original, weights, patch, _ = patched
+    result = local_tone_transfer(corrected, original, weights, radius=0.15)
+    assert result.dtype == np.float32 and result.shape == corrected.shape
+    assert result.min() >= 0.0 and result.max() <= 1.0
+
+    region = (patch > 0.5) & (_full(weights, patch.shape[0]) > 0)
+    assert region.sum() > 20
+    target = _local_lab(original, weights)
+    before = np.linalg.norm(_local_lab(corrected, weights) - target, axis=-1)[region].mean()
+    after = np.linalg.norm(_local_lab(result, weights) - target, axis=-1)[region].mean()
+    assert before > 4.0                  # the patch is a visible blotch (Delta E; 2.3 is just noticeable)
+    assert after < 0.5 * before          # and mostly gone
+
+    # Detail finer than the tone stays the swapped face's own.
+    high_pass = lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) - cv2.GaussianBlur(
+        cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (0, 0), 2.0)
+    face = _full(weights, corrected.shape[0]) > 0
+    assert np.corrcoef(high_pass(corrected)[face], high_pass(result)[face])[0, 1] > 0.9
+    assert np.corrcoef(high_pass(original)[face], high_pass(result)[face])[0, 1] < 0.6
+
+
+def test_lightness_zero_moves_colour_and_keeps_the_swapped_faces_shading(patched):
+    corrected, original, weights, patch, _ = patched
+    result = local_tone_transfer(corrected, original, weights, radius=0.15, lightness=0.0)
+    region = (patch > 0.5) & (_full(weights, patch.shape[0]) > 0)
+    lightness = lambda image: _local_lab(image, weights)[..., 0][region].mean()
+    chroma = lambda image: np.linalg.norm(_local_lab(image, weights)[..., 1:], axis=-1)[region].mean()
+    assert abs(lightness(result) - lightness(corrected)) < 1.5      # the pale patch keeps its lightness
+    assert abs(chroma(result) - chroma(original)) < 0.5 * abs(chroma(corrected) - chroma(original))
+
+
+def test_a_face_with_the_users_own_tone_is_left_as_it_is(aligned96):
+    face = aligned96("s3")
+    original = _as_float(face.crop)
+    weights = tone_weights(face.landmarks, face.mask, original, statistics_mask(face.landmarks, face.mask))
+    result = local_tone_transfer(original, original, weights, radius=0.15)
+    difference = np.abs(result - original)
+    assert difference.mean() < 0.5 / 255.0
+    assert np.percentile(difference, 99) < 2.0 / 255.0   # the gamut knee may touch the most saturated pixels
+
+
+def test_a_fringe_on_the_users_forehead_does_not_darken_the_swapped_face(aligned96, patched):
+    _, original, _, _, plain = patched
+    user = aligned96("s0")
+    size = user.mask.shape[0]
+    fringe_bottom = int(round(user.landmarks[17:27, 1].mean()))     # the classic crop ends just above the brows
+    hair = original.copy()
+    hair[:fringe_bottom] = np.float32([0.08, 0.1, 0.14])            # dark brown hair down to the brows
+    skin = statistics_mask(user.landmarks, user.mask)
+    weights = tone_weights(user.landmarks, user.mask, hair, skin)
+    forehead = ((np.arange(size)[:, None] < fringe_bottom) & (user.mask > 0.5)
+                & (features_mask(user.landmarks, size) == 0))
+    assert forehead.sum() > 10
+    cell = size // coarse_size(size)
+    hair_cells = forehead & (np.arange(size)[:, None] < fringe_bottom // cell * cell)   # cells of hair only
+    assert hair_cells.sum() > 10
+    assert _full(weights, size)[hair_cells].max() < 0.05             # hair is not skin
+    result = local_tone_transfer(plain, hair, weights, radius=0.15)
+    grey = lambda image: cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[forehead].mean()
+    assert grey(result) > 0.85 * grey(plain)
+
+
+def test_empty_weights_return_the_swapped_face_itself(patched):
+    corrected, original, weights, _, _ = patched
+    assert local_tone_transfer(corrected, original, np.zeros_like(weights), radius=0.15) is corrected
+
+
+@pytest.mark.parametrize("radius, lightness", [(0.0, 1.0), (-0.1, 1.0), (0.15, -0.1), (0.15, 1.5)])
+def test_bad_radius_or_lightness_is_a_clear_error(patched, radius, lightness):
+    corrected, original, weights, _, _ = patched
+    with pytest.raises(ValueError, match="local tone"):
+        local_tone_transfer(corrected, original, weights, radius=radius, lightness=lightness)
+
+
+def test_features_mask_covers_brows_eyes_and_mouth_only(aligned_still):
+    face = aligned_still("s0")
+    features = features_mask(face.landmarks, face.mask.shape[0])
+    at = lambda point: features[int(round(point[1])), int(round(point[0]))]
+    assert features.dtype == np.uint8
+    for feature in (19, 24, 37, 44, 51, 57, 62):
+        assert at(face.landmarks[feature]) == 255, feature
+    assert at(face.landmarks[30]) == 0                                   # nose tip
+    for eye, mouth_corner in ((41, 48), (46, 54)):                      # cheeks
+        assert at((face.landmarks[eye] + face.landmarks[mouth_corner]) / 2) == 0
