@@ -75,7 +75,7 @@ class SwapSettings:
     align_interpolation: str = setting("cubic", "resampling kernel cutting the face out (docs/merge-settings.md)",
                                        choices=tuple(INTERPOLATIONS))
     paste_interpolation: str = setting("cubic", "resampling kernel putting the face back", choices=PASTE_INTERPOLATIONS)
-    local_tone: float = setting(0.15, "match the user's skin tone and light region by region: the blur's sigma as a share "
+    local_tone: float = setting(0.2, "match the user's skin tone and light region by region: the blur's sigma as a share "
                                 "of the crop (0 = off: only the mean colour is matched; faceswap/swapping/local_tone.py)")
     local_tone_lightness: float = setting(1.0, "how much of the user's shading the local tone match takes besides "
                                           "the skin's colour, in [0, 1]")

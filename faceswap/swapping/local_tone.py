@@ -6,15 +6,17 @@ of her footage's studio light, her rosier cheeks, drawn by decoder B wherever th
 On a user lit differently they read as blotches — a pale patch between the brows and over the
 forehead on every held-out person (docs/merge-settings.md, "Local tone").
 
-Here the swapped face's colour, blurred over a fifth of the face, is moved to the user's, blurred
-the same way: a per-pixel, per-channel gain in linear light (the ``"illuminant"`` transform made
-local), so the detail the decoder draws stays and only the slowly varying tone changes. The blur
+Here the swapped face's colour, blurred with a Gaussian of a fifth of the crop (the frame
+swapper's default ``local_tone`` 0.2), is moved to the user's, blurred the same way: a per-pixel,
+per-channel gain in linear light (the ``"illuminant"`` transform made local), so the detail the
+decoder draws stays and only the slowly varying tone changes. The blur
 is a normalised convolution (Knutsson & Westin, "Normalized and differential convolution", CVPR
 1993): both faces are averaged only over bare face — the face mask without brows, eyes and mouth,
 and without what is not skin coloured on the user (a fringe, glasses frames) — so features do not
 bleed into the tone; elsewhere the average of the surrounding skin fills in. ``lightness`` sets
 how much of the user's shading is taken as well as their skin's colour (1: all of it, 0: colour
-only, the swapped face's own shading kept).
+only, the swapped face's own shading kept). The user's shading carries the shape of their face:
+the finer it is taken (a smaller radius) the more of the user's identity comes with it.
 
 Images are model-crop sized: ``float32 (S, S, 3)`` **BGR** in [0, 1]; masks ``float32 (S, S)``
 in [0, 1]. The blurs run at a quarter of the crop size (the tone is smooth).
@@ -92,7 +94,9 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
     swapped: float32 (S, S, 3) BGR in [0, 1], already colour-corrected (``transfer_color``);
     original: the user's aligned face, float32 (S, S, 3) BGR in [0, 1];
     weights: float32 (s, s) in [0, 1] on the coarse grid (``tone_weights``; another size is resized);
-    radius: the blur's sigma as a share of the crop size (> 0; ~0.15: a fifth of the face);
+    radius: the blur's sigma as a share of the crop size (> 0; the default merge uses 0.2: a smaller
+        radius takes more of the user's shading, which carries their face's shape, so identity
+        suffers; docs/merge-settings.md, "Local tone");
     lightness: in [0, 1], how much of the user's shading is taken besides their skin's colour.
     Returns float32 (S, S, 3) BGR in [0, 1]; ``swapped`` itself when ``weights`` is empty.
     Raises ValueError for a radius <= 0 or a lightness outside [0, 1].

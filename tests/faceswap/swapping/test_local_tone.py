@@ -167,3 +167,81 @@ def test_features_mask_covers_brows_eyes_and_mouth_only(aligned_still):
     assert at(face.landmarks[30]) == 0                                   # nose tip
     for eye, mouth_corner in ((41, 48), (46, 54)):                      # cheeks
         assert at((face.landmarks[eye] + face.landmarks[mouth_corner]) / 2) == 0
+
+
+def test_weights_at_the_crop_size_are_resized_to_the_grid(patched):
+    corrected, original, weights, _, _ = patched
+    full = _full(weights, corrected.shape[0])
+    np.testing.assert_allclose(local_tone_transfer(corrected, original, full, radius=0.15),
+                               local_tone_transfer(corrected, original, weights, radius=0.15), atol=1e-5)
+
+
+def _light_field(size: int) -> np.ndarray:
+    """float32 (S, S, 3): a smooth light difference, 1.35x at the left edge to 0.75x at the right,
+    brighter at the top than at the chin (two lamps), in linear light."""
+    x = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    field = (1.35 - 0.6 * x)[None, :] * (1.1 - 0.2 * x)[:, None]
+    return np.repeat(field[..., None], 3, axis=2)
+
+
+def test_a_smooth_difference_of_light_is_taken_whole_in_the_face(aligned96):
+    from faceswap.swapping.color_transfer import linear_to_srgb, srgb_to_linear
+
+    face = aligned96("s3")
+    original = _as_float(face.crop)
+    swapped = np.clip(linear_to_srgb(srgb_to_linear(original) * _light_field(96)), 0, 1).astype(np.float32)
+    weights = tone_weights(face.landmarks, face.mask, original, statistics_mask(face.landmarks, face.mask))
+    result = local_tone_transfer(swapped, original, weights, radius=0.15)
+    core = cv2.erode((_full(weights, 96) > 0.2).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert core.sum() > 500
+    difference = lambda image: np.linalg.norm(cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+                                              - cv2.cvtColor(original, cv2.COLOR_BGR2LAB), axis=-1)[core].mean()
+    assert difference(swapped) > 4.0
+    assert difference(result) < 0.4 * difference(swapped)           # neither far short of the light nor past it
+
+
+def test_the_radius_sets_how_local_the_match_is(patched):
+    corrected, original, weights, patch, _ = patched
+    region = (patch > 0.5) & (_full(weights, patch.shape[0]) > 0)
+    target = _local_lab(original, weights)
+    error = lambda image: np.linalg.norm(_local_lab(image, weights) - target, axis=-1)[region].mean()
+    local = error(local_tone_transfer(corrected, original, weights, radius=0.15))
+    broad = error(local_tone_transfer(corrected, original, weights, radius=3.0))   # wider than the face: one tone
+    assert local < 0.5 * error(corrected) < 0.5 * broad
+
+
+def test_half_the_lightness_takes_about_half_the_users_shading(patched):
+    corrected, original, weights, patch, _ = patched
+    region = (patch > 0.5) & (_full(weights, patch.shape[0]) > 0)
+    lightness = lambda image: _local_lab(image, weights)[..., 0][region].mean()
+    change = {share: lightness(local_tone_transfer(corrected, original, weights, 0.15, share)) - lightness(corrected)
+              for share in (0.5, 1.0)}
+    assert change[1.0] < -3.0                                        # the pale patch is darkened to the user's skin
+    assert 0.3 < change[0.5] / change[1.0] < 0.7
+
+
+def test_away_from_the_face_the_match_fades_out(aligned96):
+    face = aligned96("s3")
+    original = _as_float(face.crop)
+    swapped = original * np.float32(0.8)                              # drawn in a dimmer light
+    weights = tone_weights(face.landmarks, face.mask, original, statistics_mask(face.landmarks, face.mask))
+    result = local_tone_transfer(swapped, original, weights, radius=0.15)
+    ratio = (result + 1e-3) / (swapped + 1e-3)
+    nose = np.round(face.landmarks[30]).astype(int)
+    assert ratio[nose[1], nose[0]].mean() > 1.18                     # in the face: the user's light (1.25x)
+    assert ratio[:3, :3].mean() < 1.12 and ratio[:3, -3:].mean() < 1.12   # the top corners (hair): mostly left alone
+
+
+def test_gains_are_bounded_and_the_result_stays_in_range(aligned96):
+    face = aligned96("s3")
+    size = 96
+    weights = tone_weights(face.landmarks, face.mask, _as_float(face.crop), statistics_mask(face.landmarks, face.mask))
+    grey = lambda value: np.full((size, size, 3), value, np.float32)
+    brighter = local_tone_transfer(grey(0.1), grey(1.0), weights, radius=0.15)       # 10x the light asked for
+    darker = local_tone_transfer(grey(0.9), grey(0.0), weights, radius=0.15)         # no light at all
+    assert brighter.max() <= 0.1 * 2.0 ** (1 / 2.2) + 1e-4 and brighter.max() > 0.12
+    assert darker.min() >= 0.9 * 0.5 ** (1 / 2.2) - 1e-4 and darker.min() < 0.8
+    shiny = grey(0.5)
+    shiny[40:44, 40:44] = 0.99                                       # a highlight that the gain pushes past white
+    lit = local_tone_transfer(shiny, grey(0.9), weights, radius=0.15)
+    assert lit.max() <= 1.0 and lit[40:44, 40:44].min() > 0.98
