@@ -79,12 +79,12 @@ def tone_weights(crop_landmarks68: np.ndarray, face_mask: np.ndarray, original: 
     return bare * np.exp(np.float32(-0.5) * distance2)
 
 
-def _local_mean(image: np.ndarray, small_size: int, weights_small: np.ndarray, blurred_weights: np.ndarray,
-                sigma: float) -> np.ndarray:
-    """Normalised convolution on the coarse grid: blur(linear x w) / blur(w), (s, s, 3) float32 linear light."""
+def _weighted_blur(image: np.ndarray, small_size: int, weights_small: np.ndarray, sigma: float) -> np.ndarray:
+    """blur(linear x w) on the coarse grid, (s, s, 3) float32. Divided by blur(w) it is the
+    normalised convolution's local mean; the gains below are ratios of two of them, so the
+    division cancels and is not made."""
     small = srgb_to_linear(cv2.resize(image, (small_size, small_size), interpolation=cv2.INTER_AREA))
-    weighted = cv2.GaussianBlur(small * weights_small[..., None], (0, 0), sigma)
-    return weighted / np.maximum(blurred_weights, 1e-6)[..., None]
+    return cv2.GaussianBlur(small * weights_small[..., None], (0, 0), sigma)
 
 
 def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.ndarray, radius: float,
@@ -119,12 +119,12 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
     peak = float(blurred_weights.max())
     if peak <= 1e-6:
         return swapped
-    original_mean = _local_mean(original, small_size, weights_small, blurred_weights, sigma)
-    swapped_mean = _local_mean(swapped, small_size, weights_small, blurred_weights, sigma)
-    log_gains = np.log(np.clip((original_mean + 1e-4) / (swapped_mean + 1e-4), 1.0 / _MAX_GAIN, _MAX_GAIN))
+    original_sum = _weighted_blur(original, small_size, weights_small, sigma)
+    swapped_sum = _weighted_blur(swapped, small_size, weights_small, sigma)
+    log_gains = np.log(np.clip((original_sum + 1e-4) / (swapped_sum + 1e-4), 1.0 / _MAX_GAIN, _MAX_GAIN))
     if lightness < 1.0:
-        log_luminance_gain = np.log((cv2.transform(original_mean, _LUMINANCE_BGR) + 1e-4)
-                                    / (cv2.transform(swapped_mean, _LUMINANCE_BGR) + 1e-4))
+        log_luminance_gain = np.log((cv2.transform(original_sum, _LUMINANCE_BGR) + 1e-4)
+                                    / (cv2.transform(swapped_sum, _LUMINANCE_BGR) + 1e-4))
         log_gains -= np.float32(1.0 - lightness) * log_luminance_gain[..., None]
     confidence = np.clip(blurred_weights / np.float32(_CONFIDENT_SHARE * peak), 0.0, 1.0)
     log_gains *= (confidence * np.float32(1.0 / _ENCODING_GAMMA))[..., None]
