@@ -79,6 +79,8 @@ class SwapSettings:
                                 "of the crop (0 = off: only the mean colour is matched; faceswap/swapping/local_tone.py)")
     local_tone_lightness: float = setting(1.0, "how much of the user's shading the local tone match takes besides "
                                           "the skin's colour, in [0, 1]")
+    local_tone_highlights: float = setting(0.0, "a second, finer local tone match that only darkens (the target's "
+                                           "shine and pale patches): its blur's sigma as a share of the crop (0 = off)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -274,6 +276,9 @@ class FrameSwapper:
             if tones and color != "none":
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,
                                                 self.settings.local_tone_lightness)
+                if self.settings.local_tone_highlights > 0:
+                    corrected = local_tone_transfer(corrected, batch[index], tones[index],
+                                                    self.settings.local_tone_highlights, darken_only=True)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

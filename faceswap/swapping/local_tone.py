@@ -88,7 +88,7 @@ def _weighted_blur(image: np.ndarray, small_size: int, weights_small: np.ndarray
 
 
 def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.ndarray, radius: float,
-                        lightness: float = 1.0) -> np.ndarray:
+                        lightness: float = 1.0, darken_only: bool = False) -> np.ndarray:
     """Move the swapped face's low-frequency colour onto the user's.
 
     swapped: float32 (S, S, 3) BGR in [0, 1], already colour-corrected (``transfer_color``);
@@ -126,6 +126,8 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
         log_luminance_gain = np.log((cv2.transform(original_sum, _LUMINANCE_BGR) + 1e-4)
                                     / (cv2.transform(swapped_sum, _LUMINANCE_BGR) + 1e-4))
         log_gains -= np.float32(1.0 - lightness) * log_luminance_gain[..., None]
+    if darken_only:
+        np.minimum(log_gains, 0.0, out=log_gains)
     confidence = np.clip(blurred_weights / np.float32(_CONFIDENT_SHARE * peak), 0.0, 1.0)
     log_gains *= (confidence * np.float32(1.0 / _ENCODING_GAMMA))[..., None]
     gains = np.exp(cv2.resize(log_gains, (size, size), interpolation=cv2.INTER_LINEAR))

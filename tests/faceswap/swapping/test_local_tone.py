@@ -245,3 +245,15 @@ def test_gains_are_bounded_and_the_result_stays_in_range(aligned96):
     shiny[40:44, 40:44] = 0.99                                       # a highlight that the gain pushes past white
     lit = local_tone_transfer(shiny, grey(0.9), weights, radius=0.15)
     assert lit.max() <= 1.0 and lit[40:44, 40:44].min() > 0.98
+
+
+def test_darken_only_takes_a_pale_patch_down_and_leaves_a_dark_one(patched, aligned96):
+    corrected, original, weights, patch, plain = patched
+    region = (patch > 0.5) & (_full(weights, patch.shape[0]) > 0)
+    lightness = lambda image: _local_lab(image, weights)[..., 0][region].mean()
+    darkened = local_tone_transfer(corrected, original, weights, radius=0.1, darken_only=True)
+    assert lightness(darkened) < lightness(corrected) - 3.0           # the shine goes
+    assert np.all(darkened <= corrected + 1e-6)                       # nothing is brightened
+    shadow = plain * (1.0 - 0.5 * patch[..., None])                    # a dark patch instead
+    kept = local_tone_transfer(shadow, original, weights, radius=0.1, darken_only=True)
+    assert abs(lightness(kept) - lightness(shadow)) < 0.5
