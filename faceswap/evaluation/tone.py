@@ -32,10 +32,18 @@ def tone_error(frame: np.ndarray, output: np.ndarray, landmarks68: np.ndarray) -
 
     frame, output: uint8 (H, W, 3) BGR of the same shape (the input and the swapped frame);
     landmarks68: (68, 2) float px of the input's face. Returns a float >= 0 (CIE76 units), NaN
-    when the bare face is empty (a face cut by the frame's border).
+    when the bare face is empty (a face cut by the frame's border) or the landmarks are not finite
+    or degenerate. Raises ValueError when the two frames' shapes differ.
     """
+    if frame.shape != output.shape:
+        raise ValueError(f"frame and output shapes differ: {frame.shape} and {output.shape}")
+    landmarks68 = np.asarray(landmarks68, dtype=np.float64)
+    if not np.all(np.isfinite(landmarks68)) or np.ptp(landmarks68, axis=0).min() <= 0:
+        return float("nan")
     size = EXTRACT_LAYOUT.size
     matrix = alignment_matrix(landmarks68, EXTRACT_LAYOUT)
+    if not np.all(np.isfinite(matrix)):
+        return float("nan")
     points = transform_points(landmarks68, matrix)
     bare = (face_mask(points, size) > 0.5) & (features_mask(points, size) == 0)
     inside = cv2.warpAffine(np.full(frame.shape[:2], 255, np.uint8), matrix, (size, size), flags=cv2.INTER_NEAREST,

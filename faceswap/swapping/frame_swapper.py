@@ -11,7 +11,8 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
    with decoder B;
 4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
-   temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
+   local tone match of the user's skin tone and light region by region (``local_tone``,
+   faceswap.swapping.local_tone; skipped with colour ``none``), the temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
    optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
    ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
@@ -58,6 +59,8 @@ from faceswap.swapping.watermark import MarkSettings, draw_mark
 logger = logging.getLogger(__name__)
 
 DIRECTIONS = ("a2b", "b2a")
+# A local tone blur wider than the crop is one tone for the whole face: the mean colour already is.
+MAX_LOCAL_TONE = 1.0
 STAGES = ("detect", "align", "model", "blend", "total")
 
 
@@ -80,7 +83,8 @@ class SwapSettings:
     local_tone_lightness: float = setting(1.0, "how much of the user's shading the local tone match takes besides "
                                           "the skin's colour, in [0, 1]")
     local_tone_highlights: float = setting(0.0, "a second, finer local tone match that only darkens (the target's "
-                                           "shine and pale patches): its blur's sigma as a share of the crop (0 = off)")
+                                           "shine and pale patches; all of the user's lightness): its blur's sigma "
+                                           "as a share of the crop (0 = off)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -168,8 +172,10 @@ class FrameSwapper:
                              f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
         if self.settings.mask_landmarks not in ("current", "smoothed"):
             raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {self.settings.mask_landmarks!r}")
-        if not self.settings.local_tone >= 0.0:
-            raise InputError(f"local_tone must be >= 0 (0 = off), not {self.settings.local_tone}")
+        for name in ("local_tone", "local_tone_highlights"):
+            value = getattr(self.settings, name)
+            if not 0.0 <= value <= MAX_LOCAL_TONE:
+                raise InputError(f"{name} must be in [0, {MAX_LOCAL_TONE:g}] (0 = off), not {value}")
         if not 0.0 <= self.settings.local_tone_lightness <= 1.0:
             raise InputError(f"local_tone_lightness must be in [0, 1], not {self.settings.local_tone_lightness}")
         if not 0.0 <= self.settings.temporal < 1.0:

@@ -97,16 +97,18 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
     radius: the blur's sigma as a share of the crop size (> 0; the default merge uses 0.2: a smaller
         radius takes more of the user's shading, which carries their face's shape, so identity
         suffers; docs/merge-settings.md, "Local tone");
-    lightness: in [0, 1], how much of the user's shading is taken besides their skin's colour.
-    Returns float32 (S, S, 3) BGR in [0, 1]; ``swapped`` itself when ``weights`` is empty.
-    Raises ValueError for a radius <= 0 or a lightness outside [0, 1].
+    lightness: in [0, 1], how much of the user's shading is taken besides their skin's colour;
+    darken_only: every gain capped at 1, so the face is only darkened where it is lighter than the
+        user's (the target's shine), never brightened (the frame swapper's ``local_tone_highlights``).
+    Returns float32 (S, S, 3) BGR in [0, 1]; ``swapped`` itself when ``weights`` is all zero.
+    Raises ValueError for a radius that is not finite and > 0 or a lightness outside [0, 1].
 
     The gains are measured in linear light on the coarse grid and applied to the sRGB values as
     gain ** (1 / 2.2) (exact for a pure power-law encoding, within a few per cent of a gain for
     sRGB's), so the full-size face is never converted (the transfer costs ~0.3 ms at 96 px).
     """
-    if not radius > 0.0:
-        raise ValueError(f"local tone radius must be > 0, not {radius}")
+    if not 0.0 < radius < float("inf"):
+        raise ValueError(f"local tone radius must be finite and > 0, not {radius}")
     if not 0.0 <= lightness <= 1.0:
         raise ValueError(f"local tone lightness must be in [0, 1], not {lightness}")
     size = swapped.shape[0]

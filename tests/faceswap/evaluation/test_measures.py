@@ -83,3 +83,11 @@ def test_tone_error_sees_a_pale_patch_and_not_fine_detail(d18_faces):
 def test_tone_error_of_a_face_outside_the_frame_is_nan(d18_faces):
     frame, landmarks = d18_faces[0]
     assert np.isnan(tone_error(frame, frame, landmarks + np.float32([10 * frame.shape[1], 0])))
+    assert np.isnan(tone_error(frame, frame, np.full((68, 2), 50.0)))          # degenerate landmarks
+    assert np.isnan(tone_error(frame, frame, np.full((68, 2), np.nan)))
+
+
+def test_tone_error_refuses_frames_of_different_shapes(d18_faces):
+    frame, landmarks = d18_faces[0]
+    with pytest.raises(ValueError, match="shapes differ"):
+        tone_error(frame, frame[::2, ::2], landmarks)

@@ -37,7 +37,10 @@ def test_without_a_detector_it_finds_faces_with_its_own(bundled_model, still_pat
     (dict(color="sepia"), "unknown colour mode 'sepia': expected one of "),
     (dict(blend="smudge"), "unknown blend mode 'smudge': expected one of feather, poisson"),
     (dict(mask_landmarks="future"), "mask_landmarks must be 'current' or 'smoothed', not 'future'"),
-    (dict(local_tone=-0.1), "local_tone must be >= 0 (0 = off), not -0.1"),
+    (dict(local_tone=-0.1), "local_tone must be in [0, 1] (0 = off), not -0.1"),
+    (dict(local_tone=float("inf")), "local_tone must be in [0, 1] (0 = off), not inf"),
+    (dict(local_tone_highlights=float("nan")), "local_tone_highlights must be in [0, 1] (0 = off), not nan"),
+    (dict(local_tone_highlights=-1.0), "local_tone_highlights must be in [0, 1] (0 = off), not -1.0"),
     (dict(local_tone_lightness=1.5), "local_tone_lightness must be in [0, 1], not 1.5"),
 ])
 def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):

@@ -150,7 +150,8 @@ def test_empty_weights_return_the_swapped_face_itself(patched):
     assert local_tone_transfer(corrected, original, np.zeros_like(weights), radius=0.15) is corrected
 
 
-@pytest.mark.parametrize("radius, lightness", [(0.0, 1.0), (-0.1, 1.0), (0.15, -0.1), (0.15, 1.5)])
+@pytest.mark.parametrize("radius, lightness", [(0.0, 1.0), (-0.1, 1.0), (float("inf"), 1.0), (float("nan"), 1.0),
+                                               (0.15, -0.1), (0.15, 1.5)])
 def test_bad_radius_or_lightness_is_a_clear_error(patched, radius, lightness):
     corrected, original, weights, _, _ = patched
     with pytest.raises(ValueError, match="local tone"):
