@@ -61,7 +61,10 @@ def test_both_directions_and_options_give_different_merges(routine, d9_jpegs):
         instance(d9_jpegs[1], "a2b", options={"color": "none", "blend": "poisson"})])
     assert all(result["error"] is None and result["faces"] == 1 for result in (a2b, b2a, plain))
     merged = [image_of(result).astype(np.int16) for result in (a2b, b2a, plain)]
-    assert np.abs(merged[0] - merged[1]).mean() > 0.5, "decoder A and decoder B gave the same face"
+    # in the face, where the two directions differ (the whole frame's mean diluted it to ~0.44-0.5)
+    inner_face = face_box_mask(decode_image(d9_jpegs[1]), grow=-0.2)
+    # (the tiny test model reads ~2.9 grey levels, on and off; the same decoder twice reads 0)
+    assert np.abs(merged[0] - merged[1])[inner_face].mean() > 1.5, "decoder A and decoder B gave the same face"
     assert np.abs(merged[0] - merged[2]).mean() > 0.1, "colour/blend options had no effect"
 
 
