@@ -101,8 +101,11 @@ let receiveTimes = [];
 let recorder = null;
 let recordedChunks = [];
 let downloadUrl = null;
-// The last answered frame and the exact JPEG that was sent for it (for checks and debugging).
+// The last answered frame and the exact JPEG that was sent for it (for checks and debugging), and
+// the last such pair whose answer is on the swapped view: decoding is asynchronous, so for a moment
+// the newest answer is not drawn yet, and a check that compares the view with an answer reads drawnPair.
 let lastPair = null;
+let drawnPair = null;
 // Round-trip times of the most recent answers, oldest first (for benchmarks; bounded).
 const recentLatenciesMs = [];
 const RECENT_LATENCIES_KEPT = 600;
@@ -529,6 +532,9 @@ async function handleMessage(data, ws) {
       }
       swappedContext.drawImage(bitmap, 0, 0, elements.swappedView.width, elements.swappedView.height);
       bitmap.close();
+      if (lastPair && lastPair.seq === header.seq) {
+        drawnPair = lastPair;
+      }
       state.framesReceived += 1;
       state.faces = header.faces || 0;
       receiveTimes.push(now);
@@ -707,8 +713,9 @@ elements.recordStopButton.addEventListener('click', stopRecording);
 window.faceswapClient = {
   config,
   state,
-  // The last answered frame: {seq, status, sentBlob (the JPEG sent), receivedBlob (the JPEG drawn)}.
-  lastPair: () => lastPair,
+  // The last answered frame on the swapped view: {seq, status, sentBlob (the JPEG sent),
+  // receivedBlob (the JPEG drawn)}; null until one is drawn.
+  lastPair: () => drawnPair,
   recentLatenciesMs: () => recentLatenciesMs.slice(),
 };
 
