@@ -38,7 +38,7 @@ from faceswap.model.runtime import BACKENDS, load_swap_model
 from faceswap.provenance.conversion import attach_credentials
 from faceswap.provenance.credentials import CredentialSettings
 from faceswap.settings import setting
-from faceswap.swapping.frame_swapper import DIRECTIONS, FrameSwapper, SwapSettings
+from faceswap.swapping.frame_swapper import DIRECTIONS, FrameSwapper, SwapSettings, check_swap_settings
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +255,7 @@ def convert(source: str | Path, output: str | Path, model_dir: str | Path, setti
         raise InputError(f"unknown direction {settings.direction!r}: expected 'a2b' or 'b2a'")
     if not settings.max_seconds >= 0:    # also refuses NaN
         raise InputError(f"--max-seconds must be 0 (the whole video) or more, not {settings.max_seconds}")
+    check_swap_settings(swap_settings)   # before the model loads
     if source.is_dir():
         kind = "folder"
     elif source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:

@@ -148,6 +148,35 @@ class _CpuStages:
         self._last = now
 
 
+def check_swap_settings(settings: SwapSettings) -> None:
+    """Refuse unusable swap settings with one InputError sentence (FrameSwapper does this first;
+    convert calls it before the model loads)."""
+    _check_modes(settings.color, settings.blend)
+    interpolation_flag(settings.align_interpolation)
+    if settings.paste_interpolation not in PASTE_INTERPOLATIONS:
+        raise InputError(f"unknown paste interpolation {settings.paste_interpolation!r}: "
+                         f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
+    if settings.mask_landmarks not in ("current", "smoothed"):
+        raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {settings.mask_landmarks!r}")
+    for name in ("local_tone", "local_tone_highlights"):
+        value = getattr(settings, name)
+        if not 0.0 <= value <= MAX_LOCAL_TONE:
+            raise InputError(f"{name} must be in [0, {MAX_LOCAL_TONE:g}] (0 = off), not {value}")
+    if not 0.0 <= settings.local_tone_lightness <= 1.0:
+        raise InputError(f"local_tone_lightness must be in [0, 1], not {settings.local_tone_lightness}")
+    if not 0.0 <= settings.temporal < 1.0:
+        raise InputError(f"temporal must be in [0, 1), not {settings.temporal}")
+    if not settings.temporal_threshold > 0.0:
+        raise InputError(f"temporal_threshold must be > 0, not {settings.temporal_threshold}")
+
+
+def _check_modes(color: str, blend: str) -> None:
+    if color not in COLOR_MODES:
+        raise InputError(f"unknown colour mode {color!r}: expected one of {', '.join(COLOR_MODES)}")
+    if blend not in BLEND_MODES:
+        raise InputError(f"unknown blend mode {blend!r}: expected one of {', '.join(BLEND_MODES)}")
+
+
 class FrameSwapper:
     """Swap every face of a BGR frame with the other identity of a two-identity model.
 
@@ -158,6 +187,7 @@ class FrameSwapper:
     """
 
     def __init__(self, model, detector=None, settings: SwapSettings | None = None) -> None:
+        check_swap_settings(settings or SwapSettings())
         self.model = model
         if detector is None:
             from faceswap.faces.detection import FaceDetector
@@ -165,30 +195,6 @@ class FrameSwapper:
             detector = FaceDetector()
         self.detector = detector
         self.settings = settings or SwapSettings()
-        self._check_settings(self.settings.color, self.settings.blend)
-        interpolation_flag(self.settings.align_interpolation)
-        if self.settings.paste_interpolation not in PASTE_INTERPOLATIONS:
-            raise InputError(f"unknown paste interpolation {self.settings.paste_interpolation!r}: "
-                             f"expected one of {', '.join(PASTE_INTERPOLATIONS)}")
-        if self.settings.mask_landmarks not in ("current", "smoothed"):
-            raise InputError(f"mask_landmarks must be 'current' or 'smoothed', not {self.settings.mask_landmarks!r}")
-        for name in ("local_tone", "local_tone_highlights"):
-            value = getattr(self.settings, name)
-            if not 0.0 <= value <= MAX_LOCAL_TONE:
-                raise InputError(f"{name} must be in [0, {MAX_LOCAL_TONE:g}] (0 = off), not {value}")
-        if not 0.0 <= self.settings.local_tone_lightness <= 1.0:
-            raise InputError(f"local_tone_lightness must be in [0, 1], not {self.settings.local_tone_lightness}")
-        if not 0.0 <= self.settings.temporal < 1.0:
-            raise InputError(f"temporal must be in [0, 1), not {self.settings.temporal}")
-        if not self.settings.temporal_threshold > 0.0:
-            raise InputError(f"temporal_threshold must be > 0, not {self.settings.temporal_threshold}")
-
-    @staticmethod
-    def _check_settings(color: str, blend: str) -> None:
-        if color not in COLOR_MODES:
-            raise InputError(f"unknown colour mode {color!r}: expected one of {', '.join(COLOR_MODES)}")
-        if blend not in BLEND_MODES:
-            raise InputError(f"unknown blend mode {blend!r}: expected one of {', '.join(BLEND_MODES)}")
 
     def effective_mark(self, requested: bool | None) -> bool:
         """Whether a merged frame gets the mark, given a request's ``mark`` option (None = default)."""
@@ -221,7 +227,7 @@ class FrameSwapper:
             raise InputError("the frame must be a uint8 (H, W, 3) BGR image")
         color = self.settings.color if color is None else color
         blend = self.settings.blend if blend is None else blend
-        self._check_settings(color, blend)
+        _check_modes(color, blend)
         marked = self.effective_mark(mark)
 
         faces = (detector or self.detector).detect(frame)[: max(self.settings.max_faces, 0)]

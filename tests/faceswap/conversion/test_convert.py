@@ -15,6 +15,7 @@ from faceswap.conversion.convert import ConvertSettings, convert
 from faceswap.conversion.video_io import has_audio_stream, probe_video, read_frames
 from faceswap.errors import InputError, ModelDirectoryError
 from faceswap.images import read_image
+from faceswap.swapping.frame_swapper import SwapSettings
 
 
 def _run_command(*argv: str) -> int:
@@ -164,6 +165,15 @@ def test_unsupported_output_is_refused_before_the_model_loads(clip_with_tone, tm
     message = str(raised.value)
     assert "out.avi: videos are written as .mp4, .m4v, .mov, .mkv or .webm (.avi is not supported)" in message
     assert message.endswith("suffixes.") and not (tmp_path / "out.avi").exists()
+
+
+@pytest.mark.parametrize("settings, message", [(dict(local_tone=float("inf")), r"local_tone must be in \[0, 1\]"),
+                                               (dict(color="sepia"), "unknown colour mode 'sepia'")])
+def test_bad_swap_settings_are_refused_before_the_model_loads(clip_with_tone, tmp_path, settings, message):
+    with pytest.raises(InputError, match=message):   # not the missing model: the settings come first
+        convert(clip_with_tone, tmp_path / "out.mp4", tmp_path / "no-model-here", progress=False,
+                swap_settings=SwapSettings(**settings))
+    assert not (tmp_path / "out.mp4").exists()
 
 
 def test_small_faces_in_full_hd_frames_are_found_and_swapped(shared_data, test_model_dir, tmp_path):
