@@ -12,7 +12,8 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
    with decoder B;
 4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
    local tone match of the user's skin tone and light region by region (``local_tone``,
-   faceswap.swapping.local_tone; skipped with colour ``none``), the temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
+   ``local_tone_highlights``, faceswap.swapping.local_tone; skipped with colour ``none``), the
+   temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
    optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
    ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
@@ -247,6 +248,8 @@ class FrameSwapper:
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
         matrices, masks, statistics, tones, states = [], [], [], [], []
         track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
+        tone = self.settings.local_tone > 0 or self.settings.local_tone_highlights > 0
+        tone = tone and color != "none"   # the tone match corrects a colour transfer: none, nothing to do
         for face_index, (points, current) in enumerate(zip(landmarks, detected_landmarks)):
             crop, matrix = align_face(frame, points, layout, self.settings.align_interpolation)
             if not np.all(np.isfinite(matrix)):
@@ -259,7 +262,7 @@ class FrameSwapper:
             # Colour statistics from the whole face's skin, before the person's own open mouth and
             # closed eyes are cut out of the mask: which features are kept must not shift the colour.
             statistics.append(statistics_mask(crop_points, mask))
-            if self.settings.local_tone > 0:
+            if tone:
                 tones.append(tone_weights(crop_points, mask, batch[len(matrices)], statistics[-1]))
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
@@ -285,12 +288,12 @@ class FrameSwapper:
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
-            if tones and color != "none":
+            if tone and self.settings.local_tone > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,
                                                 self.settings.local_tone_lightness)
-                if self.settings.local_tone_highlights > 0:
-                    corrected = local_tone_transfer(corrected, batch[index], tones[index],
-                                                    self.settings.local_tone_highlights, darken_only=True)
+            if tone and self.settings.local_tone_highlights > 0:
+                corrected = local_tone_transfer(corrected, batch[index], tones[index],
+                                                self.settings.local_tone_highlights, darken_only=True)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

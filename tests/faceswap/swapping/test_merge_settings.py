@@ -192,6 +192,12 @@ def test_local_tone_takes_the_targets_pale_patch_away_and_keeps_the_detail(share
     # the optional darken-only pass takes more of the pale patch (at a cost in identity: merge-settings.md)
     highlights = FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, local_tone_highlights=0.1))
     assert tone_error(frame, highlights.swap_frame(frame, "a2b").frame, face.landmarks) < after
+    # on its own too (the first pass off), and with colour "none" neither pass runs
+    alone = FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, local_tone=0.0, local_tone_highlights=0.1))
+    assert tone_error(frame, alone.swap_frame(frame, "a2b").frame, face.landmarks) < before
+    plain = [FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, color="none", local_tone=tone))
+             .swap_frame(frame, "a2b").frame for tone in (0.0, default)]
+    assert np.array_equal(plain[0], plain[1])
 
 
 @pytest.mark.parametrize("settings", [dict(align_interpolation="bicubic"), dict(paste_interpolation="area"),
