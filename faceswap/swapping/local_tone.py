@@ -40,8 +40,6 @@ _MAX_GAIN = 2.0
 # three): full weight at the mean, falling as a Gaussian of this many deviations.
 _SKIN_TOLERANCE = 2.5
 _MIN_SKIN_DEVIATION = np.array([4.0, 2.0, 2.0])   # L*, a*, b*: a face of one flat colour still tolerates some
-# Brows, eyes and mouth are grown by this share of the inter-ocular distance (as for the skin mask).
-_FEATURES_MARGIN = 0.06
 # Gains in linear light act on sRGB-encoded values as gain ** (1 / this) (a pure power law's exponent).
 _ENCODING_GAMMA = 2.2
 # Where the bare-face weight, blurred, is under this share of its maximum the gains fade towards 1.
@@ -61,8 +59,8 @@ def tone_weights(crop_landmarks68: np.ndarray, face_mask: np.ndarray, original: 
     original: the user's aligned face, float32 (S, S, 3) BGR in [0, 1]; skin: the colour
     transfer's statistics mask (``statistics_mask``, float32 (S, S)), whose mean colour is the
     user's skin. The face mask above one half, without brows, eyes and mouth (``features_mask``,
-    grown by 0.06 of the inter-ocular distance), each cell weighed by how
-    skin-like the user's colour is there (a fringe or a glasses frame weighs ~0).
+    grown as for the skin mask), each cell weighed by how skin-like the user's colour is there (a
+    fringe or a glasses frame weighs ~0).
     """
     size = face_mask.shape[0]
     small = coarse_size(size)
@@ -71,7 +69,7 @@ def tone_weights(crop_landmarks68: np.ndarray, face_mask: np.ndarray, original: 
         return cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA)
 
     points = np.asarray(crop_landmarks68, dtype=np.float32) * np.float32(small / size)
-    bare = (shrink(face_mask) > 0.5) & (features_mask(points, small, margin=_FEATURES_MARGIN) == 0)
+    bare = (shrink(face_mask) > 0.5) & (features_mask(points, small) == 0)
     lab = cv2.cvtColor(shrink(original), cv2.COLOR_BGR2LAB)
     mean, deviation = masked_mean_and_deviation(lab, shrink(skin))
     scale = (1.0 / (_SKIN_TOLERANCE * np.maximum(deviation, _MIN_SKIN_DEVIATION))).astype(np.float32)
