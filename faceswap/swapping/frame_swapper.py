@@ -52,6 +52,7 @@ from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mout
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
+from faceswap.swapping.landmark_warp import landmark_warp
 from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
@@ -86,6 +87,10 @@ class SwapSettings:
     local_tone_highlights: float = setting(0.0, "a second, finer local tone match that only darkens (the target's "
                                            "shine and pale patches; all of the user's lightness): its blur's sigma "
                                            "as a share of the crop (0 = off)")
+    landmark_warp: float = setting(0.0, "move the swapped face's features this share of the way onto the user's "
+                                   "landmarks, in [0, 1] (0 = off; faceswap/swapping/landmark_warp.py)")
+    landmark_warp_radius: float = setting(0.15, "landmark warp: sigma of its smooth field as a share of the crop, "
+                                          "in (0, 1]")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -165,6 +170,10 @@ def check_swap_settings(settings: SwapSettings) -> None:
             raise InputError(f"{name} must be in [0, {MAX_LOCAL_TONE:g}] (0 = off), not {value}")
     if not 0.0 <= settings.local_tone_lightness <= 1.0:
         raise InputError(f"local_tone_lightness must be in [0, 1], not {settings.local_tone_lightness}")
+    if not 0.0 <= settings.landmark_warp <= 1.0:
+        raise InputError(f"landmark_warp must be in [0, 1] (0 = off), not {settings.landmark_warp}")
+    if not 0.0 < settings.landmark_warp_radius <= 1.0:
+        raise InputError(f"landmark_warp_radius must be in (0, 1], not {settings.landmark_warp_radius}")
     if not 0.0 <= settings.temporal < 1.0:
         raise InputError(f"temporal must be in [0, 1), not {settings.temporal}")
     if not settings.temporal_threshold > 0.0:
@@ -196,6 +205,12 @@ class FrameSwapper:
             detector = FaceDetector()
         self.detector = detector
         self.settings = settings or SwapSettings()
+
+    def _landmark_model(self):
+        """The process's face landmark model (the landmark warp's), loaded on first use."""
+        from faceswap.faces.landmark_model import shared_landmark_model
+
+        return shared_landmark_model()
 
     def effective_mark(self, requested: bool | None) -> bool:
         """Whether a merged frame gets the mark, given a request's ``mark`` option (None = default)."""
@@ -246,7 +261,7 @@ class FrameSwapper:
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks, statistics, tones, states = [], [], [], [], []
+        matrices, masks, statistics, tones, states, features = [], [], [], [], [], []
         track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
         tone = self.settings.local_tone > 0 or self.settings.local_tone_highlights > 0
         tone = tone and color != "none"   # the tone match corrects a colour transfer: none, nothing to do
@@ -268,6 +283,9 @@ class FrameSwapper:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             if self.settings.eyes:
                 mask *= 1.0 - closed_eyes_mask(crop_points, size)
+            if self.settings.landmark_warp > 0:   # onto the landmarks the face is aligned with (smoothed on video)
+                features.append((transform_points(points, matrix), faces[face_index].mesh,
+                                 smoother.track_states[face_index] if smoother is not None else None))
             matrices.append(matrix)
             states.append(track_states[face_index] if track_states is not None else None)
             masks.append(mask)
@@ -294,6 +312,11 @@ class FrameSwapper:
             if tone and self.settings.local_tone_highlights > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index],
                                                 self.settings.local_tone_highlights, darken_only=True)
+            if features:
+                targets, mesh, warp_state = features[index]
+                corrected = landmark_warp(frame, matrices[index], corrected, masks[index], targets, mesh,
+                                          self._landmark_model(), self.settings.landmark_warp,
+                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction))
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

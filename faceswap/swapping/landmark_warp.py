@@ -1,0 +1,165 @@
+"""Landmark warp: move the swapped face's features onto the user's landmarks.
+
+Decoder B draws its person's features where *her* footage puts them: d6's one clip is mostly
+frontal and level, so on a user who turns or tilts the head the eyes, nose and mouth come out a
+few pixels nearer a frontal face than the user's (pose error 3.8-4.7 degrees on d12 and d18,
+landmark error 0.04-0.07 of the inter-ocular distance against 0.01 for the pass-through;
+docs/merge-settings.md, "Landmark warp"). This module measures where the features of the swapped
+face actually are and bends it, smoothly, so that they land on the user's:
+
+1. the swapped face is put into a crop of its surroundings (the frame around it, twice the model
+   crop's side, so the face has the margin MediaPipe's landmark model expects) and the 468-point
+   face mesh is run on it once (``FaceLandmarkModel``, the tracker's own model, region from the
+   user's mesh as MediaPipe's tracking loop does);
+2. the displacements from the user's 68 landmarks to the swapped face's are interpolated over the
+   crop by Gaussian radial basis functions with a ridge (regularised RBF interpolation, e.g.
+   Wendland, "Scattered Data Approximation", 2005, ch. 8 and 11): a smooth field that is 0 far
+   from the face, so the border and the mask's seam stay where they are;
+3. the swapped face is resampled through that field (``cv2.remap``, bicubic), scaled by the
+   strength: 1 puts every feature where the user's is, 0 leaves the face as drawn.
+
+This is the classic landmark-driven face morph (Beier & Neely, "Feature-based image
+metamorphosis", SIGGRAPH 1992; the Delaunay warp of LearnOpenCV's "Face Swap using OpenCV") with
+a smooth field instead of triangles. The features' *positions* are the user's; their shapes and
+the face's texture stay the model's. Position carries some identity (how far apart the eyes are,
+how long the nose is), so the strength trades pose and expression against identity.
+
+Images are model-crop sized ``float32 (S, S, 3)`` **BGR** in [0, 1]; landmarks ``(68, 2)`` crop
+px (x, y); frames ``uint8 (H, W, 3)`` BGR.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from faceswap.faces.alignment import transform_points, warp_to_crop
+from faceswap.faces.landmarks import mesh_to_68
+
+logger = logging.getLogger(__name__)
+
+# The context crop around the swapped face is this many times the model crop's side: MediaPipe's
+# landmark model wants a region 1.5x the face mesh's box, and the model crop is the inner face.
+CONTEXT_SCALE = 2
+# The field is computed on a grid this many times coarser than the crop (it is smooth).
+_DOWNSCALE = 4
+# Ridge of the RBF system (in units of the kernel's peak): neighbouring landmarks (an eyelid's
+# points lie 1-3 px apart) make the plain system ill-conditioned, and the landmark model's own
+# noise should be smoothed, not interpolated exactly.
+_RIDGE = 0.3
+# No displacement beyond this share of the crop is believed: larger ones are a failed mesh.
+MAX_DISPLACEMENT_SHARE = 0.12
+# Video: each frame's displacements move this share of the way from the previous frame's towards
+# this frame's (an exponential moving average per face track): the mesh of a generated face jitters
+# by a fraction of a pixel from frame to frame, and a warp that followed it would shimmer.
+DISPLACEMENT_SMOOTHING = 0.5
+# Below this face-presence probability the mesh of the swapped face is not trusted: no warp.
+MIN_PRESENCE = 0.5
+
+
+def context_matrix(matrix: np.ndarray, size: int) -> np.ndarray:
+    """(2, 3) frame -> context-crop matrix for a face aligned by ``matrix`` (frame -> model crop of
+    ``size`` px): the same scale, the crop ``CONTEXT_SCALE`` times as wide around the same centre."""
+    shifted = np.array(matrix, dtype=np.float64, copy=True)
+    shifted[:, 2] += size * (CONTEXT_SCALE - 1) / 2.0
+    return shifted
+
+
+def swapped_landmarks(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
+                      user_mesh: np.ndarray, landmark_model) -> tuple[np.ndarray, float]:
+    """Where the swapped face's features are: ((68, 2) float64 crop px, face presence in [0, 1]).
+
+    frame: uint8 (H, W, 3) BGR, the user's frame; matrix: (2, 3) frame -> model crop;
+    swapped: float32 (S, S, 3) BGR [0, 1], the swapped face in that crop; mask: float32 (S, S)
+    [0, 1], where it replaces the frame; user_mesh: (468, 2) frame px, the user's face mesh (its
+    box sets the landmark model's region, as in MediaPipe's tracking loop); landmark_model: a
+    ``FaceLandmarkModel`` (faceswap.faces.landmark_model).
+    """
+    size = swapped.shape[0]
+    to_context = context_matrix(matrix, size)
+    context = warp_to_crop(frame, to_context, size * CONTEXT_SCALE, "linear")
+    start = size * (CONTEXT_SCALE - 1) // 2
+    inner = context[start:start + size, start:start + size].astype(np.float32)
+    weight = mask[..., None]
+    inner = inner * (1.0 - weight) + (swapped * np.float32(255.0)) * weight
+    context[start:start + size, start:start + size] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
+    from faceswap.faces.landmark_model import roi_from_mesh
+
+    roi = roi_from_mesh(transform_points(user_mesh, to_context))
+    mesh, presence = landmark_model.run(np.ascontiguousarray(context[..., ::-1]), roi)
+    return mesh_to_68(mesh).astype(np.float64) - start, presence
+
+
+def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radius: float) -> np.ndarray:
+    """The smooth field that sends each target to its source: float32 (S, S, 2) px (dx, dy).
+
+    targets: (K, 2) crop px, where the features should be (the user's landmarks); sources: (K, 2)
+    crop px, where they are in the swapped face; radius: the Gaussian kernel's sigma as a share of
+    the crop side ``size``. The field at a target is (nearly, the fit is regularised) its source
+    minus the target, and falls to 0 a few radii away from every landmark. Displacements longer
+    than ``MAX_DISPLACEMENT_SHARE`` of the crop are shortened to it.
+    Raises ValueError for shapes that differ, non-finite points or a radius that is not > 0.
+    """
+    targets = np.asarray(targets, dtype=np.float64)
+    sources = np.asarray(sources, dtype=np.float64)
+    if targets.shape != sources.shape or targets.ndim != 2 or targets.shape[1] != 2:
+        raise ValueError(f"targets {targets.shape} and sources {sources.shape} must both be (K, 2)")
+    if not (np.all(np.isfinite(targets)) and np.all(np.isfinite(sources))):
+        raise ValueError("landmarks must be finite")
+    if not radius > 0:
+        raise ValueError(f"the radius must be > 0, not {radius}")
+    sigma = radius * size
+    displacement = sources - targets
+    longest = MAX_DISPLACEMENT_SHARE * size
+    length = np.linalg.norm(displacement, axis=1, keepdims=True)
+    displacement *= np.minimum(1.0, longest / np.maximum(length, 1e-9))
+    differences = targets[:, None, :] - targets[None, :, :]
+    kernel = np.exp(-(differences ** 2).sum(-1) / (2.0 * sigma ** 2))
+    weights = np.linalg.solve(kernel + _RIDGE * np.eye(len(targets)), displacement)
+    cells = max(size // _DOWNSCALE, 4)
+    axis = (np.arange(cells) + 0.5) * (size / cells) - 0.5
+    grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
+    to_grid = np.exp(-((grid[:, None, :] - targets[None, :, :]) ** 2).sum(-1) / (2.0 * sigma ** 2))
+    coarse = (to_grid @ weights).reshape(cells, cells, 2).astype(np.float32)
+    return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarray:
+    """``face`` (float32 (S, S, 3) BGR [0, 1]) resampled so that output px p shows face px
+    p + strength * field[p] (bicubic, border repeated); float32 (S, S, 3) in [0, 1]."""
+    size = face.shape[0]
+    axis = np.arange(size, dtype=np.float32)
+    map_x = axis[None, :] + np.float32(strength) * field[..., 0]
+    map_y = axis[:, None] + np.float32(strength) * field[..., 1]
+    warped = cv2.remap(face, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(warped, 0.0, 1.0, out=warped)
+
+
+def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
+                  user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
+                  radius: float, state: dict | None = None, key: object = None) -> np.ndarray:
+    """The swapped face with its features moved ``strength`` of the way onto the user's.
+
+    user_landmarks: (68, 2) crop px, where the user's features are in this crop; the other
+    arguments as in ``swapped_landmarks``; radius as in ``displacement_field``; state: this face
+    track's dict on video (the smoother's ``track_states``), where the displacements are smoothed
+    from frame to frame (``DISPLACEMENT_SMOOTHING``), None for a still; key: what the swap was made
+    with (model, direction): a state kept under another key starts afresh.
+    Returns float32 (S, S, 3) BGR [0, 1]: ``swapped`` itself (unchanged) when the landmark model
+    does not find the swapped face.
+    """
+    found, presence = swapped_landmarks(frame, matrix, swapped, mask, user_mesh, landmark_model)
+    if presence < MIN_PRESENCE or not np.all(np.isfinite(found)):
+        logger.debug("landmark warp: the swapped face's mesh was not found (presence %.2f); not warped", presence)
+        return swapped
+    user_landmarks = np.asarray(user_landmarks, dtype=np.float64)
+    displacement = found - user_landmarks
+    if state is not None:
+        previous = state.get("landmark_warp")
+        if previous is not None and previous[0] == key and previous[1].shape == displacement.shape:
+            displacement = previous[1] + DISPLACEMENT_SMOOTHING * (displacement - previous[1])
+        state["landmark_warp"] = (key, displacement)
+    field = displacement_field(user_landmarks, user_landmarks + displacement, swapped.shape[0], radius)
+    return warp_face(swapped, field, strength)

@@ -1,0 +1,119 @@
+"""Landmark warp on real faces: the swapped face's features are found where they are drawn, and the
+warp moves them onto the user's landmarks; the field is smooth, local and bounded; errors are clear."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from faceswap.faces.alignment import FaceLayout, align_face, transform_points
+from faceswap.faces.landmark_model import shared_landmark_model
+from faceswap.faces.landmarks import inter_ocular_distance
+from faceswap.faces.masks import face_mask
+from faceswap.images import read_image
+from faceswap.swapping.landmark_warp import (MAX_DISPLACEMENT_SHARE, displacement_field, landmark_warp,
+                                             swapped_landmarks, warp_face)
+
+SIZE = 96
+INNER = slice(17, 68)   # brows, nose, eyes, mouth: the points inside the model crop
+
+
+@pytest.fixture(scope="module")
+def user(still_path, face_detector):
+    """The largest face of sample still s0 at the bundled model's layout (96 px, no padding):
+    frame, crop float32 BGR [0, 1], matrix, mask, landmarks (crop px), mesh (frame px)."""
+    frame = read_image(still_path("s0"))
+    face = face_detector.detect(frame)[0]
+    crop, matrix = align_face(frame, face.landmarks, FaceLayout(SIZE, 0.0), "cubic")
+    landmarks = transform_points(face.landmarks, matrix)
+    return SimpleNamespace(frame=frame, crop=crop.astype(np.float32) / 255.0, matrix=matrix,
+                           mask=face_mask(landmarks, SIZE), landmarks=landmarks, mesh=face.mesh)
+
+
+def _shifted(user, dx: float, dy: float) -> np.ndarray:
+    """The user's face cut out ``dx``, ``dy`` crop px further right and down: features drawn off their place."""
+    shift = np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy]])
+    crop = cv2.warpAffine(user.crop, shift, (SIZE, SIZE), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(crop, 0.0, 1.0)
+
+
+def _found(user, swapped):
+    return swapped_landmarks(user.frame, user.matrix, swapped, user.mask, user.mesh, shared_landmark_model())
+
+
+def test_the_users_own_face_is_found_where_it_is(user):
+    found, presence = _found(user, user.crop)
+    assert presence > 0.9
+    error = np.linalg.norm(found[INNER] - user.landmarks[INNER], axis=1).mean()
+    assert error < 0.03 * inter_ocular_distance(user.landmarks), error
+
+
+def test_features_drawn_off_their_place_are_found_there(user):
+    found, _ = _found(user, _shifted(user, 4.0, -3.0))
+    offset = (found[INNER] - user.landmarks[INNER]).mean(axis=0)
+    assert np.allclose(offset, [4.0, -3.0], atol=1.0), offset
+
+
+@pytest.mark.parametrize("strength", [0.5, 1.0])
+def test_the_warp_moves_the_features_onto_the_users(user, strength):
+    swapped = _shifted(user, 4.0, -3.0)
+    warped = landmark_warp(user.frame, user.matrix, swapped, user.mask, user.landmarks, user.mesh,
+                           shared_landmark_model(), strength, 0.15)
+    before = (_found(user, swapped)[0][INNER] - user.landmarks[INNER]).mean(axis=0)
+    after = (_found(user, warped)[0][INNER] - user.landmarks[INNER]).mean(axis=0)
+    # strength s leaves (1 - s) of the offset, less what the regularised field does not reach
+    assert np.linalg.norm(after) < (1.0 - strength) * np.linalg.norm(before) + 1.2, (before, after)
+    assert np.linalg.norm(after) > (1.0 - strength) * np.linalg.norm(before) - 1.2, (before, after)
+
+
+def test_a_face_the_landmark_model_cannot_find_is_left_as_drawn(user):
+    noise = np.random.default_rng(0).random((SIZE, SIZE, 3), dtype=np.float32)
+    full = np.ones((SIZE, SIZE), np.float32)
+    out = landmark_warp(user.frame, user.matrix, noise, full, user.landmarks, user.mesh, shared_landmark_model(),
+                        1.0, 0.15)
+    assert out is noise
+
+
+def test_no_displacement_gives_no_field(user):
+    field = displacement_field(user.landmarks, user.landmarks, SIZE, 0.15)
+    assert field.shape == (SIZE, SIZE, 2) and field.dtype == np.float32
+    assert np.abs(field).max() == 0.0
+
+
+def test_a_uniform_shift_is_followed_near_the_features_and_fades_far_from_them(user):
+    shift = np.array([3.0, -2.0])
+    field = displacement_field(user.landmarks, user.landmarks + shift, SIZE, 0.15)
+    nose = np.round(user.landmarks[30]).astype(int)
+    assert np.allclose(field[nose[1], nose[0]], shift, atol=0.6), field[nose[1], nose[0]]
+    far = displacement_field(user.landmarks[INNER] * 0.3, user.landmarks[INNER] * 0.3 + shift, SIZE, 0.1)
+    assert np.linalg.norm(far[-1, -1]) < 0.05 * np.linalg.norm(shift)   # corner, away from every landmark
+
+
+def test_a_failed_mesh_cannot_tear_the_face(user):
+    sources = user.landmarks.copy()
+    sources[30] += [60.0, 0.0]   # one point far off
+    field = displacement_field(user.landmarks, sources, SIZE, 0.15)
+    assert np.linalg.norm(field, axis=-1).max() <= MAX_DISPLACEMENT_SHARE * SIZE + 1e-3
+
+
+@pytest.mark.parametrize("targets, sources, radius", [
+    (np.zeros((68, 2)), np.zeros((67, 2)), 0.15),
+    (np.full((68, 2), np.nan), np.zeros((68, 2)), 0.15),
+    (np.zeros((68, 2)), np.zeros((68, 2)), 0.0),
+    (np.zeros((68, 2)), np.zeros((68, 2)), float("nan")),
+])
+def test_bad_fields_are_clear_errors(targets, sources, radius):
+    with pytest.raises(ValueError):
+        displacement_field(targets, sources, SIZE, radius)
+
+
+def test_a_constant_field_shifts_the_face(user):
+    field = np.zeros((SIZE, SIZE, 2), np.float32)
+    field[..., 0] = 2.0
+    out = warp_face(user.crop, field, 1.0)
+    assert np.allclose(out[:, :-4], user.crop[:, 2:-2], atol=1e-4)
+    assert np.array_equal(warp_face(user.crop, field, 0.0), np.clip(user.crop, 0, 1))
