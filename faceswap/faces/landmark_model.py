@@ -99,6 +99,13 @@ class FaceLandmarkModel:
     def run(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
         """(mesh float32 (468, 2) image px, face presence in [0, 1]) of the face in ``roi`` of ``rgb``
         (RGB uint8 (H, W, 3)). Only the region is sampled (192x192), never the whole image."""
+        mesh, presence = self.run_3d(rgb, roi)
+        return np.ascontiguousarray(mesh[:, :2]), presence
+
+    def run_3d(self, rgb: np.ndarray, roi: Roi) -> tuple[np.ndarray, float]:
+        """As ``run``, with each point's depth: mesh float32 (468, 3), x and y image px, z relative
+        depth in image px too (the model's z scaled as x is; smaller is nearer the camera, 0 near
+        the face's centre, as in MediaPipe's face mesh)."""
         forward = roi.matrix()
         crop = cv2.warpAffine(rgb, forward, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
@@ -106,11 +113,13 @@ class FaceLandmarkModel:
             np.multiply(crop, np.float32(1.0 / 255.0), out=self._tensor[0])
             self._interpreter.set_tensor(self._input, self._tensor)
             self._interpreter.invoke()
-            points = self._interpreter.get_tensor(self._landmarks).reshape(468, 3)[:, :2].astype(np.float64)
+            points = self._interpreter.get_tensor(self._landmarks).reshape(468, 3).astype(np.float64)
             logit = float(self._interpreter.get_tensor(self._presence).reshape(-1)[0])
-        mesh = points @ forward[:, :2].T + forward[:, 2]
+        mesh = np.empty((468, 3), dtype=np.float32)
+        mesh[:, :2] = points[:, :2] @ forward[:, :2].T + forward[:, 2]
+        mesh[:, 2] = points[:, 2] * (roi.side / INPUT_SIZE)
         presence = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
-        return mesh.astype(np.float32), presence
+        return mesh, presence
 
 
 

@@ -52,7 +52,7 @@ from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mout
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
-from faceswap.swapping.landmark_warp import landmark_warp
+from faceswap.swapping.landmark_warp import WARP_MODES, landmark_warp
 from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
@@ -91,6 +91,9 @@ class SwapSettings:
                                    "landmarks, in [0, 1] (0 = off; faceswap/swapping/landmark_warp.py)")
     landmark_warp_radius: float = setting(0.15, "landmark warp: sigma of its smooth field as a share of the crop, "
                                           "in (0, 1]")
+    landmark_warp_mode: str = setting("pose", "landmark warp: 'pose' turns the swapped face's own landmarks to the "
+                                      "user's head pose (its shape kept), 'features' moves every feature onto the "
+                                      "user's", choices=WARP_MODES)
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -174,6 +177,8 @@ def check_swap_settings(settings: SwapSettings) -> None:
         raise InputError(f"landmark_warp must be in [0, 1] (0 = off), not {settings.landmark_warp}")
     if not 0.0 < settings.landmark_warp_radius <= 1.0:
         raise InputError(f"landmark_warp_radius must be in (0, 1], not {settings.landmark_warp_radius}")
+    if settings.landmark_warp_mode not in WARP_MODES:
+        raise InputError(f"landmark_warp_mode must be one of {', '.join(WARP_MODES)}, not {settings.landmark_warp_mode!r}")
     if not 0.0 <= settings.temporal < 1.0:
         raise InputError(f"temporal must be in [0, 1), not {settings.temporal}")
     if not settings.temporal_threshold > 0.0:
@@ -283,8 +288,8 @@ class FrameSwapper:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             if self.settings.eyes:
                 mask *= 1.0 - closed_eyes_mask(crop_points, size)
-            if self.settings.landmark_warp > 0:   # onto the landmarks the face is aligned with (smoothed on video)
-                features.append((transform_points(points, matrix), faces[face_index].mesh,
+            if self.settings.landmark_warp > 0:
+                features.append((transform_points(current, matrix), faces[face_index].mesh,
                                  smoother.track_states[face_index] if smoother is not None else None))
             matrices.append(matrix)
             states.append(track_states[face_index] if track_states is not None else None)
@@ -316,7 +321,8 @@ class FrameSwapper:
                 targets, mesh, warp_state = features[index]
                 corrected = landmark_warp(frame, matrices[index], corrected, masks[index], targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
-                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction))
+                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
+                                          self.settings.landmark_warp_mode)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

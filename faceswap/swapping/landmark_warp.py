@@ -36,7 +36,7 @@ import cv2
 import numpy as np
 
 from faceswap.faces.alignment import transform_points, warp_to_crop
-from faceswap.faces.landmarks import mesh_to_68
+from faceswap.faces.landmarks import MESH_TO_68, mesh_to_68
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ MAX_DISPLACEMENT_SHARE = 0.12
 # this frame's (an exponential moving average per face track): the mesh of a generated face jitters
 # by a fraction of a pixel from frame to frame, and a warp that followed it would shimmer.
 DISPLACEMENT_SMOOTHING = 0.5
+# The 68 landmarks the pose is fitted on and the warp moves in "pose" mode: brows, nose, eyes, mouth.
+INNER_POINTS = slice(17, 68)
+WARP_MODES = ("pose", "features")
 # Below this face-presence probability the mesh of the swapped face is not trusted: no warp.
 MIN_PRESENCE = 0.5
 
@@ -67,29 +70,76 @@ def context_matrix(matrix: np.ndarray, size: int) -> np.ndarray:
     return shifted
 
 
-def swapped_landmarks(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
-                      user_mesh: np.ndarray, landmark_model) -> tuple[np.ndarray, float]:
-    """Where the swapped face's features are: ((68, 2) float64 crop px, face presence in [0, 1]).
+def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
+                user_mesh: np.ndarray, landmark_model, with_user: bool = False
+                ) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """The swapped face's 3-D face mesh in crop px, its presence, and (``with_user``) the user's.
 
     frame: uint8 (H, W, 3) BGR, the user's frame; matrix: (2, 3) frame -> model crop;
     swapped: float32 (S, S, 3) BGR [0, 1], the swapped face in that crop; mask: float32 (S, S)
     [0, 1], where it replaces the frame; user_mesh: (468, 2) frame px, the user's face mesh (its
     box sets the landmark model's region, as in MediaPipe's tracking loop); landmark_model: a
     ``FaceLandmarkModel`` (faceswap.faces.landmark_model).
+    Returns (swapped mesh float64 (468, 3), presence in [0, 1], user mesh float64 (468, 3) or
+    None): x, y crop px, z relative depth in crop px. The user's mesh is found in the same context
+    crop without the swap, so a bias of the landmark model at this scale is the same for both.
     """
     size = swapped.shape[0]
     to_context = context_matrix(matrix, size)
     context = warp_to_crop(frame, to_context, size * CONTEXT_SCALE, "linear")
+    from faceswap.faces.landmark_model import roi_from_mesh
+
+    roi = roi_from_mesh(transform_points(user_mesh, to_context))
     start = size * (CONTEXT_SCALE - 1) // 2
+    shift = np.array([start, start, 0.0])
+    user = None
+    if with_user:
+        user = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)[0].astype(np.float64) - shift
     inner = context[start:start + size, start:start + size].astype(np.float32)
     weight = mask[..., None]
     inner = inner * (1.0 - weight) + (swapped * np.float32(255.0)) * weight
     context[start:start + size, start:start + size] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
-    from faceswap.faces.landmark_model import roi_from_mesh
+    mesh, presence = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)
+    return mesh.astype(np.float64) - shift, presence, user
 
-    roi = roi_from_mesh(transform_points(user_mesh, to_context))
-    mesh, presence = landmark_model.run(np.ascontiguousarray(context[..., ::-1]), roi)
-    return mesh_to_68(mesh).astype(np.float64) - start, presence
+
+def swapped_landmarks(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
+                      user_mesh: np.ndarray, landmark_model) -> tuple[np.ndarray, float]:
+    """Where the swapped face's features are: ((68, 2) float64 crop px, face presence in [0, 1]);
+    arguments as in ``face_meshes``."""
+    mesh, presence, _ = face_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model)
+    return mesh_to_68(mesh[:, :2]).astype(np.float64), presence
+
+
+def similarity_3d(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares (scale, rotation (3, 3), translation (3,)) with target ~ scale * R @ source + t,
+    for (N, 3) point sets (Umeyama, PAMI 1991, in three dimensions; a proper rotation, no mirror)."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    centred = source - source_mean
+    covariance = (target - target_mean).T @ centred / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    signs = np.array([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ np.diag(signs) @ vt
+    variance = (centred ** 2).sum() / len(source)
+    scale = float(singular @ signs / variance) if variance > 0 else 1.0
+    return scale, rotation, target_mean - scale * rotation @ source_mean
+
+
+def posed_landmarks(swapped_mesh: np.ndarray, user_mesh: np.ndarray) -> np.ndarray:
+    """The swapped face's own 68 landmarks turned to the user's head pose: (68, 2) crop px.
+
+    Both meshes float (468, 3) crop px (``face_meshes``). The rotation, scale and shift that best
+    carry the swapped face's inner points (brows, nose, eyes, mouth) onto the user's in 3-D are
+    applied to the swapped face's points, which are then seen from the camera again (orthographic,
+    as the mesh is): the user's head pose and position, the swapped face's own shape. The jaw
+    (points 0-16), which the mask leaves the user's, stays where it is found.
+    """
+    swapped68 = np.asarray(swapped_mesh, dtype=np.float64)[MESH_TO_68]
+    user68 = np.asarray(user_mesh, dtype=np.float64)[MESH_TO_68]
+    scale, rotation, translation = similarity_3d(swapped68[INNER_POINTS], user68[INNER_POINTS])
+    posed = swapped68[:, :2].copy()
+    posed[INNER_POINTS] = (scale * swapped68[INNER_POINTS] @ rotation.T + translation)[:, :2]
+    return posed
 
 
 def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radius: float) -> np.ndarray:
@@ -139,27 +189,33 @@ def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarra
 
 def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                   user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
-                  radius: float, state: dict | None = None, key: object = None) -> np.ndarray:
-    """The swapped face with its features moved ``strength`` of the way onto the user's.
+                  radius: float, state: dict | None = None, key: object = None, mode: str = "pose") -> np.ndarray:
+    """The swapped face warped ``strength`` of the way towards the user's head pose or features.
 
-    user_landmarks: (68, 2) crop px, where the user's features are in this crop; the other
-    arguments as in ``swapped_landmarks``; radius as in ``displacement_field``; state: this face
-    track's dict on video (the smoother's ``track_states``), where the displacements are smoothed
-    from frame to frame (``DISPLACEMENT_SMOOTHING``), None for a still; key: what the swap was made
-    with (model, direction): a state kept under another key starts afresh.
+    mode ``"pose"``: the swapped face's own landmarks turned to the user's head pose
+    (``posed_landmarks``: its shape kept, identity with it); ``"features"``: every feature moved
+    onto the user's landmarks ``user_landmarks`` ((68, 2) crop px, the user's in this frame).
+    The other arguments as in ``face_meshes``; radius as in ``displacement_field``; state: this
+    face track's dict on video (the smoother's ``track_states``), where the displacements are
+    smoothed from frame to frame (``DISPLACEMENT_SMOOTHING``), None for a still; key: what the swap
+    was made with (model, direction): a state kept under another key starts afresh.
     Returns float32 (S, S, 3) BGR [0, 1]: ``swapped`` itself (unchanged) when the landmark model
-    does not find the swapped face.
+    does not find the swapped face. Raises ValueError for an unknown mode.
     """
-    found, presence = swapped_landmarks(frame, matrix, swapped, mask, user_mesh, landmark_model)
+    if mode not in WARP_MODES:
+        raise ValueError(f"unknown landmark warp mode {mode!r}: expected one of {', '.join(WARP_MODES)}")
+    mesh, presence, user = face_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model,
+                                       with_user=mode == "pose")
+    found = mesh_to_68(mesh[:, :2]).astype(np.float64)
     if presence < MIN_PRESENCE or not np.all(np.isfinite(found)):
         logger.debug("landmark warp: the swapped face's mesh was not found (presence %.2f); not warped", presence)
         return swapped
-    user_landmarks = np.asarray(user_landmarks, dtype=np.float64)
-    displacement = found - user_landmarks
+    targets = posed_landmarks(mesh, user) if mode == "pose" else np.asarray(user_landmarks, dtype=np.float64)
+    displacement = found - targets
     if state is not None:
         previous = state.get("landmark_warp")
         if previous is not None and previous[0] == key and previous[1].shape == displacement.shape:
             displacement = previous[1] + DISPLACEMENT_SMOOTHING * (displacement - previous[1])
         state["landmark_warp"] = (key, displacement)
-    field = displacement_field(user_landmarks, user_landmarks + displacement, swapped.shape[0], radius)
+    field = displacement_field(targets, targets + displacement, swapped.shape[0], radius)
     return warp_face(swapped, field, strength)

@@ -42,6 +42,10 @@ def test_without_a_detector_it_finds_faces_with_its_own(bundled_model, still_pat
     (dict(local_tone_highlights=float("nan")), "local_tone_highlights must be in [0, 1] (0 = off), not nan"),
     (dict(local_tone_highlights=-1.0), "local_tone_highlights must be in [0, 1] (0 = off), not -1.0"),
     (dict(local_tone_lightness=1.5), "local_tone_lightness must be in [0, 1], not 1.5"),
+    (dict(landmark_warp=1.5), "landmark_warp must be in [0, 1] (0 = off), not 1.5"),
+    (dict(landmark_warp=float("nan")), "landmark_warp must be in [0, 1] (0 = off), not nan"),
+    (dict(landmark_warp_radius=0.0), "landmark_warp_radius must be in (0, 1], not 0.0"),
+    (dict(landmark_warp_radius=float("inf")), "landmark_warp_radius must be in (0, 1], not inf"),
 ])
 def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):
     with pytest.raises(InputError) as raised:
