@@ -87,9 +87,9 @@ class SwapSettings:
     local_tone_highlights: float = setting(0.0, "a second, finer local tone match that only darkens (the target's "
                                            "shine and pale patches; all of the user's lightness): its blur's sigma "
                                            "as a share of the crop (0 = off)")
-    landmark_warp: float = setting(0.0, "move the swapped face's features this share of the way onto the user's "
-                                   "landmarks, in [0, 1] (0 = off; faceswap/swapping/landmark_warp.py)")
-    landmark_warp_radius: float = setting(0.15, "landmark warp: sigma of its smooth field as a share of the crop, "
+    landmark_warp: float = setting(1.0, "warp the swapped face this share of the way to the user's head pose "
+                                   "(landmark_warp_mode), in [0, 1] (0 = off; faceswap/swapping/landmark_warp.py)")
+    landmark_warp_radius: float = setting(0.3, "landmark warp: sigma of its smooth field as a share of the crop, "
                                           "in (0, 1]")
     landmark_warp_mode: str = setting("pose", "landmark warp: 'pose' turns the swapped face's own landmarks to the "
                                       "user's head pose (its shape kept), 'features' moves every feature onto the "
@@ -284,13 +284,14 @@ class FrameSwapper:
             statistics.append(statistics_mask(crop_points, mask))
             if tone:
                 tones.append(tone_weights(crop_points, mask, batch[len(matrices)], statistics[-1]))
+            if self.settings.landmark_warp > 0:
+                # the swapped face's landmarks are found on the whole face, whatever features are kept
+                features.append((transform_points(current, matrix), faces[face_index].mesh, mask.copy(),
+                                 smoother.track_states[face_index] if smoother is not None else None))
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             if self.settings.eyes:
                 mask *= 1.0 - closed_eyes_mask(crop_points, size)
-            if self.settings.landmark_warp > 0:
-                features.append((transform_points(current, matrix), faces[face_index].mesh,
-                                 smoother.track_states[face_index] if smoother is not None else None))
             matrices.append(matrix)
             states.append(track_states[face_index] if track_states is not None else None)
             masks.append(mask)
@@ -318,8 +319,8 @@ class FrameSwapper:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index],
                                                 self.settings.local_tone_highlights, darken_only=True)
             if features:
-                targets, mesh, warp_state = features[index]
-                corrected = landmark_warp(frame, matrices[index], corrected, masks[index], targets, mesh,
+                targets, mesh, whole_face, warp_state = features[index]
+                corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
                                           self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
                                           self.settings.landmark_warp_mode)

@@ -43,8 +43,9 @@ logger = logging.getLogger(__name__)
 # The context crop around the swapped face is this many times the model crop's side: MediaPipe's
 # landmark model wants a region 1.5x the face mesh's box, and the model crop is the inner face.
 CONTEXT_SCALE = 2
-# The field is computed on a grid this many times coarser than the crop (it is smooth).
-_DOWNSCALE = 4
+# The field is computed on a grid this many times coarser than the crop (it is smooth: its
+# sigma is at least a tenth of the crop, several cells).
+_DOWNSCALE = 8
 # Ridge of the RBF system (in units of the kernel's peak): neighbouring landmarks (an eyelid's
 # points lie 1-3 px apart) make the plain system ill-conditioned, and the landmark model's own
 # noise should be smoothed, not interpolated exactly.
@@ -95,10 +96,10 @@ def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask
     user = None
     if with_user:
         user = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)[0].astype(np.float64) - shift
-    inner = context[start:start + size, start:start + size].astype(np.float32)
+    inner = context[start:start + size, start:start + size]
     weight = mask[..., None]
-    inner = inner * (1.0 - weight) + (swapped * np.float32(255.0)) * weight
-    context[start:start + size, start:start + size] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
+    blended = inner + weight * (swapped * np.float32(255.0) - inner)
+    inner[...] = np.clip(blended + np.float32(0.5), 0, 255)
     mesh, presence = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)
     return mesh.astype(np.float64) - shift, presence, user
 
@@ -165,15 +166,20 @@ def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radi
     longest = MAX_DISPLACEMENT_SHARE * size
     length = np.linalg.norm(displacement, axis=1, keepdims=True)
     displacement *= np.minimum(1.0, longest / np.maximum(length, 1e-9))
-    differences = targets[:, None, :] - targets[None, :, :]
-    kernel = np.exp(-(differences ** 2).sum(-1) / (2.0 * sigma ** 2))
-    weights = np.linalg.solve(kernel + _RIDGE * np.eye(len(targets)), displacement)
+    kernel = _gaussian(targets, targets, sigma)
+    kernel[np.diag_indices_from(kernel)] += _RIDGE
+    weights = np.linalg.solve(kernel, displacement)
     cells = max(size // _DOWNSCALE, 4)
     axis = (np.arange(cells) + 0.5) * (size / cells) - 0.5
     grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
-    to_grid = np.exp(-((grid[:, None, :] - targets[None, :, :]) ** 2).sum(-1) / (2.0 * sigma ** 2))
-    coarse = (to_grid @ weights).reshape(cells, cells, 2).astype(np.float32)
+    coarse = (_gaussian(grid, targets, sigma) @ weights).reshape(cells, cells, 2).astype(np.float32)
     return cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _gaussian(points: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarray:
+    """(N, K) float64 exp(-|p - c|^2 / (2 sigma^2)) of (N, 2) points and (K, 2) centres."""
+    squared = ((points ** 2).sum(1)[:, None] + (centres ** 2).sum(1)[None, :] - 2.0 * points @ centres.T)
+    return np.exp(np.maximum(squared, 0.0) * (-0.5 / sigma ** 2))
 
 
 def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarray:
