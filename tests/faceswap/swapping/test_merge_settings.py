@@ -200,6 +200,24 @@ def test_local_tone_takes_the_targets_pale_patch_away_and_keeps_the_detail(share
     assert np.array_equal(plain[0], plain[1])
 
 
+def test_the_landmark_warp_turns_the_swapped_face_to_the_users_head_pose(clip_path, face_detector, shipped_model):
+    """d18 turns his head ~15 degrees (frame 32); the shipped model draws its target nearly frontal
+    (its one clip is); the warp, on by default, turns the swapped face's own landmarks to his pose."""
+    from faceswap.evaluation.head_pose import head_pose, pose_difference
+
+    frame = next(f for i, f in enumerate(read_frames(clip_path("d18"))) if i == 32)
+    user = head_pose(face_detector.detect(frame)[0].landmarks, frame.shape)
+    assert SwapSettings().landmark_warp == 1.0 and SwapSettings().landmark_warp_mode == "pose"
+    errors = {}
+    for strength in (0.0, 1.0):
+        output = FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, landmark_warp=strength)) \
+            .swap_frame(frame, "a2b").frame
+        difference = pose_difference(user, head_pose(face_detector.detect(output)[0].landmarks, frame.shape))
+        errors[strength] = float(np.mean([difference[axis] for axis in ("yaw", "pitch", "roll")]))
+    assert user["yaw"] > 10.0
+    assert errors[0.0] > 5.0 and errors[1.0] < 0.75 * errors[0.0], errors
+
+
 @pytest.mark.parametrize("settings", [dict(align_interpolation="bicubic"), dict(paste_interpolation="area"),
                                       dict(mask_landmarks="later")])
 def test_bad_merge_settings_are_clear_errors(pass_through, face_detector, settings):
