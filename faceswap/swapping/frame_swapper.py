@@ -11,7 +11,8 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 3. ``model`` — ONE ``SwapModel.swap`` call for the batch of all faces; ``a2b`` decodes a face of A
    with decoder B;
 4. ``blend`` — colour transfer towards the original face (statistics from its bare skin), the
-   local tone match of the user's skin tone and light region by region (``local_tone``,
+   landmark warp of the swapped face to the user's head pose (``landmark_warp``,
+   faceswap.swapping.landmark_warp), the local tone match of the user's skin tone and light region by region (``local_tone``,
    ``local_tone_highlights``, faceswap.swapping.local_tone; skipped with colour ``none``), the
    temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
    optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
@@ -20,7 +21,7 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
 
 plus ``total``. With ``measure_cpu``, ``SwapResult.cpu_ms`` holds the process CPU time (``time.process_time``: all
 threads, since MediaPipe runs its graphs on threads of its own) per finer stage (``detect``,
-``align``, ``model``, ``colour``, ``blend``, ``mark``) — exact where the process swaps one frame
+``align``, ``model``, ``colour``, ``warp`` (with the landmark warp on), ``blend``, ``mark``) — exact where the process swaps one frame
 at a time (a prediction worker per core); the stream benchmark adds them up against the
 server's measured process CPU.
 
@@ -312,18 +313,22 @@ class FrameSwapper:
         # Smallest face first so the largest one ends up on top where faces overlap.
         for index in reversed(range(len(matrices))):
             corrected = transfer_color(swapped[index], batch[index], statistics[index], color)
+            if features:
+                # after the (global) colour transfer, so the landmark model sees the face in the user's
+                # colours; before the local tone match, so the user's tone lands where the features now are
+                cpu.lap("colour")
+                targets, mesh, whole_face, warp_state = features[index]
+                corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
+                                          self._landmark_model(), self.settings.landmark_warp,
+                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
+                                          self.settings.landmark_warp_mode)
+                cpu.lap("warp")
             if tone and self.settings.local_tone > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,
                                                 self.settings.local_tone_lightness)
             if tone and self.settings.local_tone_highlights > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index],
                                                 self.settings.local_tone_highlights, darken_only=True)
-            if features:
-                targets, mesh, whole_face, warp_state = features[index]
-                corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
-                                          self._landmark_model(), self.settings.landmark_warp,
-                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
-                                          self.settings.landmark_warp_mode)
             if states[index] is not None:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))

@@ -101,7 +101,7 @@ def measure_cost(model, detector, frames: list[np.ndarray], rounds: int) -> dict
                 if not found:
                     continue
                 result = swapper.swap_frame(frame, "a2b", detector=_KnownFaces(found[:1]), measure_cpu=True)
-                samples[name].append(sum(result.cpu_ms.get(stage, 0.0) for stage in ("align", "colour", "blend")))
+                samples[name].append(sum(result.cpu_ms.get(stage, 0.0) for stage in ("align", "colour", "warp", "blend")))
     return {name: {"merge_cpu_ms_p50": round(float(np.percentile(values, 50)), 3),
                    "merge_cpu_ms_p95": round(float(np.percentile(values, 95)), 3)}
             for name, values in samples.items()}

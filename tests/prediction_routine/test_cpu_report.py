@@ -15,7 +15,7 @@ from tests.conftest import free_port
 from tests.prediction_routine.conftest import instance
 from tests.websocket_server.server_processes import GUNICORN, REPO_ROOT, ServerProcess
 
-CPU_STAGES = {"cpu_" + stage for stage in ("decode", "base64", "detect", "align", "model", "colour", "blend", "mark",
+CPU_STAGES = {"cpu_" + stage for stage in ("decode", "base64", "detect", "align", "model", "colour", "warp", "blend", "mark",
                                            "encode", "json", "http")}
 
 
