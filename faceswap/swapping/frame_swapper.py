@@ -53,7 +53,7 @@ from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mout
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
-from faceswap.swapping.landmark_warp import WARP_MODES, landmark_warp
+from faceswap.swapping.landmark_warp import DISPLACEMENT_SMOOTHING, WARP_MODES, landmark_warp
 from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
@@ -95,6 +95,9 @@ class SwapSettings:
     landmark_warp_mode: str = setting("pose", "landmark warp: 'pose' turns the swapped face's own landmarks to the "
                                       "user's head pose (its shape kept), 'features' moves every feature onto the "
                                       "user's", choices=WARP_MODES)
+    landmark_warp_smoothing: float = setting(DISPLACEMENT_SMOOTHING, "landmark warp on video: each frame's displacements "
+                                             "move this share of the way from the previous frame's, in (0, 1] "
+                                             "(1 = not smoothed)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -178,6 +181,8 @@ def check_swap_settings(settings: SwapSettings) -> None:
         raise InputError(f"landmark_warp must be in [0, 1] (0 = off), not {settings.landmark_warp}")
     if not 0.0 < settings.landmark_warp_radius <= 1.0:
         raise InputError(f"landmark_warp_radius must be in (0, 1], not {settings.landmark_warp_radius}")
+    if not 0.0 < settings.landmark_warp_smoothing <= 1.0:
+        raise InputError(f"landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not {settings.landmark_warp_smoothing}")
     if settings.landmark_warp_mode not in WARP_MODES:
         raise InputError(f"landmark_warp_mode must be one of {', '.join(WARP_MODES)}, not {settings.landmark_warp_mode!r}")
     if not 0.0 <= settings.temporal < 1.0:
@@ -321,7 +326,7 @@ class FrameSwapper:
                 corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
                                           self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
-                                          self.settings.landmark_warp_mode)
+                                          self.settings.landmark_warp_mode, self.settings.landmark_warp_smoothing)
                 cpu.lap("warp")
             if tone and self.settings.local_tone > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,

@@ -83,7 +83,10 @@ def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask
     ``FaceLandmarkModel`` (faceswap.faces.landmark_model).
     Returns (swapped mesh float64 (468, 3), presence in [0, 1], user mesh float64 (468, 3) or
     None): x, y crop px, z relative depth in crop px. The user's mesh is found in the same context
-    crop without the swap, so a bias of the landmark model at this scale is the same for both.
+    crop without the swap, so a bias of the landmark model at this scale is the same for both: a
+    pass-through face is then moved by 0.0005-0.0007 of the inter-ocular distance, against 0.003-
+    0.012 with the tracker's mesh of the frame and 0.007-0.017 with the detector's (d12, d18, v25,
+    v26; docs/merge-settings.md, "Landmark warp"), which is why this costs one more model run.
     """
     size = swapped.shape[0]
     to_context = context_matrix(matrix, size)
@@ -195,7 +198,8 @@ def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarra
 
 def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                   user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
-                  radius: float, state: dict | None = None, key: object = None, mode: str = "pose") -> np.ndarray:
+                  radius: float, state: dict | None = None, key: object = None, mode: str = "pose",
+                  smoothing: float = DISPLACEMENT_SMOOTHING) -> np.ndarray:
     """The swapped face warped ``strength`` of the way towards the user's head pose or features.
 
     mode ``"pose"``: the swapped face's own landmarks turned to the user's head pose
@@ -203,7 +207,8 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
     onto the user's landmarks ``user_landmarks`` ((68, 2) crop px, the user's in this frame).
     The other arguments as in ``face_meshes``; radius as in ``displacement_field``; state: this
     face track's dict on video (the smoother's ``track_states``), where the displacements are
-    smoothed from frame to frame (``DISPLACEMENT_SMOOTHING``), None for a still; key: what the swap
+    smoothed from frame to frame (each frame's moves ``smoothing`` of the way from the previous
+    frame's, in (0, 1]: 1 = not smoothed), None for a still; key: what the swap
     was made with (model, direction): a state kept under another key starts afresh.
     Returns float32 (S, S, 3) BGR [0, 1]: ``swapped`` itself (unchanged) when the landmark model
     does not find the swapped face. Raises ValueError for an unknown mode.
@@ -221,7 +226,7 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
     if state is not None:
         previous = state.get("landmark_warp")
         if previous is not None and previous[0] == key and previous[1].shape == displacement.shape:
-            displacement = previous[1] + DISPLACEMENT_SMOOTHING * (displacement - previous[1])
+            displacement = previous[1] + smoothing * (displacement - previous[1])
         state["landmark_warp"] = (key, displacement)
     field = displacement_field(targets, targets + displacement, swapped.shape[0], radius)
     return warp_face(swapped, field, strength)

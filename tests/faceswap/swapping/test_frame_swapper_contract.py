@@ -46,6 +46,8 @@ def test_without_a_detector_it_finds_faces_with_its_own(bundled_model, still_pat
     (dict(landmark_warp=float("nan")), "landmark_warp must be in [0, 1] (0 = off), not nan"),
     (dict(landmark_warp_radius=0.0), "landmark_warp_radius must be in (0, 1], not 0.0"),
     (dict(landmark_warp_radius=float("inf")), "landmark_warp_radius must be in (0, 1], not inf"),
+    (dict(landmark_warp_smoothing=0.0), "landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not 0.0"),
+    (dict(landmark_warp_smoothing=float("nan")), "landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not nan"),
 ])
 def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):
     with pytest.raises(InputError) as raised:

@@ -130,6 +130,13 @@ def test_on_video_the_displacements_are_smoothed_per_track(user):
                   shared_landmark_model(), 1.0, 0.15, state, ("model", "b2a"), mode="features")
     assert np.allclose(state["landmark_warp"][1], own, atol=1e-6)
     assert still.shape == user.crop.shape
+    # smoothing 1: each frame's own displacements, nothing of the previous frame's
+    state = {}
+    landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh,
+                  shared_landmark_model(), 1.0, 0.15, state, key, mode="features", smoothing=1.0)
+    landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh,
+                  shared_landmark_model(), 1.0, 0.15, state, key, mode="features", smoothing=1.0)
+    assert np.allclose(state["landmark_warp"][1], own, atol=1e-6)
 
 
 def test_the_posed_landmarks_of_the_users_own_mesh_are_its_own(user):
