@@ -98,6 +98,9 @@ class SwapSettings:
     landmark_warp_smoothing: float = setting(DISPLACEMENT_SMOOTHING, "landmark warp on video: each frame's displacements "
                                              "move this share of the way from the previous frame's, in (0, 1] "
                                              "(1 = not smoothed)")
+    landmark_warp_every: int = setting(1, "landmark warp on video: find the meshes and make the field on one frame in "
+                                       "this many, warp the frames between with the last field (>= 1; CPU against "
+                                       "how soon the warp follows the head)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
@@ -183,6 +186,9 @@ def check_swap_settings(settings: SwapSettings) -> None:
         raise InputError(f"landmark_warp_radius must be in (0, 1], not {settings.landmark_warp_radius}")
     if not 0.0 < settings.landmark_warp_smoothing <= 1.0:
         raise InputError(f"landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not {settings.landmark_warp_smoothing}")
+    every = settings.landmark_warp_every
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise InputError(f"landmark_warp_every must be a whole number >= 1, not {every!r}")
     if settings.landmark_warp_mode not in WARP_MODES:
         raise InputError(f"landmark_warp_mode must be one of {', '.join(WARP_MODES)}, not {settings.landmark_warp_mode!r}")
     if not 0.0 <= settings.temporal < 1.0:
@@ -326,7 +332,8 @@ class FrameSwapper:
                 corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
                                           self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
-                                          self.settings.landmark_warp_mode, self.settings.landmark_warp_smoothing)
+                                          self.settings.landmark_warp_mode, self.settings.landmark_warp_smoothing,
+                                          self.settings.landmark_warp_every)
                 cpu.lap("warp")
             if tone and self.settings.local_tone > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,

@@ -162,3 +162,33 @@ def test_video_frames_with_a_stream_smoother(make_swapper, clip_path):
     # smoothing changes where the face goes a little, never whether it is swapped
     unsmoothed = swapper.swap_frame(frames[-1], "a2b")
     assert not np.array_equal(unsmoothed.frame, results[-1].frame)
+
+
+def test_on_video_the_landmark_warp_runs_on_one_frame_in_landmark_warp_every(face_detector, clip_path, monkeypatch):
+    """Six frames of d9 with a stream smoother and the bundled model (whose faces the landmark model
+    finds; the tiny test model's it does not): the warp's two landmark-model runs happen on every
+    frame by default and on frames 1 and 4 with landmark_warp_every=3, where the warp's CPU falls."""
+    from faceswap.faces.landmark_model import shared_landmark_model
+    from faceswap.model.runtime import load_swap_model
+    from tests.conftest import REPO_ROOT
+
+    bundled = load_swap_model(REPO_ROOT / "models" / "default")
+
+    model = shared_landmark_model()
+    runs: list[int] = []
+    original = model.run_3d
+    monkeypatch.setattr(model, "run_3d", lambda *args: runs.append(1) or original(*args))
+    frames = [frame for _, frame in zip(range(6), read_frames(clip_path("d9")))]
+    counts, warp_cpu = {}, {}
+    for every in (1, 3):
+        swapper = FrameSwapper(bundled, face_detector, SwapSettings(landmark_warp_every=every, mark=False))
+        smoother = LandmarkSmoother()
+        runs.clear()
+        results = [swapper.swap_frame(frame, "a2b", smoother, timestamp_s=index / 30.0, measure_cpu=True)
+                   for index, frame in enumerate(frames)]
+        assert [result.faces for result in results] == [1] * len(frames)
+        counts[every] = len(runs)
+        warp_cpu[every] = sorted(result.cpu_ms["warp"] for result in results)
+    # the tracker of this swapper is the detector (a FaceDetector: MediaPipe's graph, not run_3d)
+    assert counts == {1: 12, 3: 4}, counts
+    assert warp_cpu[3][2] < 0.5 * warp_cpu[1][2], warp_cpu   # four of six frames only resample

@@ -139,6 +139,34 @@ def test_on_video_the_displacements_are_smoothed_per_track(user):
     assert np.allclose(state["landmark_warp"][1], own, atol=1e-6)
 
 
+def test_on_video_the_field_can_be_made_on_one_frame_in_every_n(user, monkeypatch):
+    """every=3: frames 1 and 4 find the meshes (two landmark-model runs each) and make the field;
+    frames 2 and 3 are warped with frame 1's field, whatever they show; another key starts afresh."""
+    model = shared_landmark_model()
+    runs: list[int] = []
+    original = model.run_3d
+    monkeypatch.setattr(model, "run_3d", lambda *args: runs.append(1) or original(*args))
+    state: dict = {}
+    key = ("model", "a2b")
+    shifted = _shifted(user, 4.0, -3.0)
+    warp = lambda face, key=key: landmark_warp(user.frame, user.matrix, face, user.mask,  # noqa: E731
+                                               user.landmarks, user.mesh, model, 1.0, 0.15, state, key,
+                                               mode="pose", every=3)
+    first = warp(shifted)
+    assert len(runs) == 2
+    field = state["landmark_warp_field"][1]
+    # frames 2 and 3: no model run, frame 1's field on whatever is drawn now
+    assert np.array_equal(warp(user.crop), warp_face(user.crop, field, 1.0)) and len(runs) == 2
+    assert np.array_equal(warp(shifted), first) and len(runs) == 2
+    warp(user.crop)
+    assert len(runs) == 4
+    warp(user.crop, ("model", "b2a"))
+    assert len(runs) == 6
+    with pytest.raises(ValueError, match="one frame in every >= 1 frames, not 0"):
+        landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh, model,
+                      1.0, 0.15, state, key, every=0)
+
+
 def test_the_posed_landmarks_of_the_users_own_mesh_are_its_own(user):
     mesh, presence, own = face_meshes(user.frame, user.matrix, user.crop, user.mask, user.mesh,
                                       shared_landmark_model(), with_user=True)
