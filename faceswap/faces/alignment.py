@@ -82,11 +82,14 @@ def umeyama(source: np.ndarray, target: np.ndarray, estimate_scale: bool = True)
     PAMI 1991 — the same estimator the classic deepfakes aligner uses. The rotation is
     U S V^T with S = diag(1, det(U) det(V)) (eq. 39-43: for a full-rank covariance det(U) det(V)
     is the sign of its determinant, for rank 1 it is the paper's own choice), so a mirrored point
-    set gets the best rotation, never a reflection. Points all in one place give a matrix of NaN.
+    set gets the best rotation, never a reflection. Points all in one place, or any point not
+    finite (a failed landmark model), give a matrix of NaN.
     ``estimate_scale=False``: rotation and translation only. Computed in float64 whatever the input dtype.
     """
     source = np.asarray(source, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
+    if not (np.all(np.isfinite(source)) and np.all(np.isfinite(target))):
+        return np.full((3, 3), np.nan)   # an SVD of NaN would raise LinAlgError
     source_mean = source.mean(axis=0)
     target_mean = target.mean(axis=0)
     source_centred = source - source_mean

@@ -103,6 +103,14 @@ def test_points_all_in_one_place_give_no_alignment():
     assert matrix.shape == (3, 3) and np.isnan(matrix).all()
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_points_that_are_not_numbers_give_no_alignment_not_an_svd_error(bad):
+    source = MEAN_FACE * 100.0
+    source[7, 1] = bad
+    for matrix in (umeyama(source, MEAN_FACE), umeyama(MEAN_FACE, source)):
+        assert matrix.shape == (3, 3) and np.isnan(matrix).all()
+
+
 def test_float32_landmarks_are_aligned_in_double_precision():
     """Detected landmarks are float32; the matrices are computed in float64 all the same."""
     rng = np.random.default_rng(7)

@@ -59,10 +59,14 @@ def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):
 
 
 class DegenerateFace:
-    """A detector that reports one face whose 68 landmarks all lie on one point (no alignment)."""
+    """A detector that reports one face whose 68 landmarks all lie on one point (no alignment), or
+    (``value`` NaN) are not numbers at all."""
+
+    def __init__(self, value: float = 50.0):
+        self.value = value
 
     def detect(self, frame):
-        point = np.full((68, 2), 50.0, np.float32)
+        point = np.full((68, 2), self.value, np.float32)
         return [Face(np.array([40, 40, 60, 60], np.float32), 0.9, point, np.zeros((468, 2), np.float32))]
 
 
@@ -75,9 +79,10 @@ def assert_unchanged_result(result, frame) -> None:
 
 def test_frames_it_cannot_swap_come_back_as_they_are_with_their_timings(bundled_model, still_path):
     frame = read_image(still_path("s0"))
-    degenerate = FrameSwapper(bundled_model, detector=DegenerateFace()).swap_frame(frame, "a2b")
-    assert_unchanged_result(degenerate, frame)
-    assert degenerate.timings_ms["model"] == degenerate.timings_ms["blend"] == 0.0
+    for value in (50.0, float("nan")):
+        degenerate = FrameSwapper(bundled_model, detector=DegenerateFace(value)).swap_frame(frame, "a2b")
+        assert_unchanged_result(degenerate, frame)
+        assert degenerate.timings_ms["model"] == degenerate.timings_ms["blend"] == 0.0
     with FaceDetector() as detector:
         none_allowed = FrameSwapper(bundled_model, detector, SwapSettings(max_faces=0)).swap_frame(frame, "b2a")
         assert_unchanged_result(none_allowed, frame)
