@@ -48,6 +48,8 @@ MODULES[color_transfer]="faceswap/swapping/color_transfer.py"
 TESTS[color_transfer]="tests/faceswap/swapping/test_color_transfer.py tests/faceswap/swapping/test_color_transfer_contract.py"
 MODULES[local_tone]="faceswap/swapping/local_tone.py"
 TESTS[local_tone]="tests/faceswap/swapping/test_local_tone.py"
+MODULES[landmark_warp]="faceswap/swapping/landmark_warp.py"
+TESTS[landmark_warp]="tests/faceswap/swapping/test_landmark_warp.py"
 MODULES[frame_swapper]="faceswap/swapping/frame_swapper.py"
 TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py tests/faceswap/swapping/test_frame_swapper_contract.py"
 # MediaPipe does not survive being forked after it ran: these targets fork each mutant from a
@@ -55,14 +57,14 @@ TESTS[frame_swapper]="tests/faceswap/swapping/test_frame_swapper.py tests/facesw
 declare -A ISOLATION=([masks]=forkserver [alignment]=forkserver [detection]=forkserver [landmarks]=forkserver
                       [landmark_model]=forkserver [blending]=forkserver
                       [watermark]=forkserver [sharpening]=forkserver [color_transfer]=fork [local_tone]=fork
-                      [frame_swapper]=forkserver)
+                      [frame_swapper]=forkserver [landmark_warp]=forkserver)
 # These targets' tests need MediaPipe only to find the faces they work on (the swapping fixtures):
 # their selection runs once first, filling the landmark cache (FACESWAP_LANDMARK_CACHE, see
 # tests/faceswap/swapping/conftest.py); after that no run starts MediaPipe, so each mutant can be
 # forked from mutmut's own process (seconds instead of tens of seconds per mutant).
 declare -A WARM_LANDMARKS=([color_transfer]=1 [local_tone]=1)
 ORDER=(frame_protocol instances stream_states smoothing masks alignment blending watermark sharpening frame_swapper
-       color_transfer local_tone landmarks landmark_model detection)
+       color_transfer local_tone landmark_warp landmarks landmark_model detection)
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ORDER[@]}")

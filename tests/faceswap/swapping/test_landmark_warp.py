@@ -16,6 +16,7 @@ from faceswap.faces.masks import face_mask
 from faceswap.images import read_image
 from faceswap.swapping.landmark_warp import (DISPLACEMENT_SMOOTHING, MAX_DISPLACEMENT_SHARE, WARP_MODES,
                                              displacement_field, face_meshes, landmark_warp, posed_landmarks,
+                                             similarity_3d,
                                              swapped_landmarks, warp_face)
 
 SIZE = 96
@@ -162,6 +163,10 @@ def test_on_video_the_field_can_be_made_on_one_frame_in_every_n(user, monkeypatc
     assert len(runs) == 4
     warp(user.crop, ("model", "b2a"))
     assert len(runs) == 6
+    # a still (no state) makes its own field whatever ``every`` says
+    still = landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh, model,
+                          1.0, 0.15, None, key, mode="pose", every=3)
+    assert np.array_equal(still, first) and len(runs) == 8
     with pytest.raises(ValueError, match="one frame in every >= 1 frames, not 0"):
         landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh, model,
                       1.0, 0.15, state, key, every=0)
@@ -181,6 +186,39 @@ def test_a_face_the_landmark_model_cannot_find_is_left_as_drawn(user):
     out = landmark_warp(user.frame, user.matrix, noise, full, user.landmarks, user.mesh, shared_landmark_model(),
                         1.0, 0.15)
     assert out is noise
+    # on video: a field kept from an earlier frame is dropped (the next found face makes its own),
+    # and a track that never had one is no error
+    for state in ({"landmark_warp_field": (("model", "a2b"), np.zeros((SIZE, SIZE, 2), np.float32), 0)}, {}):
+        out = landmark_warp(user.frame, user.matrix, noise, full, user.landmarks, user.mesh, shared_landmark_model(),
+                            1.0, 0.15, state, ("model", "b2a"), every=2)
+        assert out is noise and "landmark_warp_field" not in state
+
+
+def test_similarity_3d_recovers_a_known_rotation_scale_and_shift_and_never_mirrors(user):
+    mesh, _, _ = face_meshes(user.frame, user.matrix, user.crop, user.mask, user.mesh, shared_landmark_model())
+    angle = np.radians(20.0)
+    rotation = np.array([[np.cos(angle), 0.0, np.sin(angle)], [0.0, 1.0, 0.0], [-np.sin(angle), 0.0, np.cos(angle)]])
+    shift = np.array([3.0, -2.0, 5.0])
+    target = 1.3 * mesh @ rotation.T + shift
+    scale, found, translation = similarity_3d(mesh, target)
+    assert scale == pytest.approx(1.3, abs=1e-9)
+    assert np.allclose(found, rotation, atol=1e-9) and np.allclose(translation, shift, atol=1e-6)
+    mirrored = target * np.array([-1.0, 1.0, 1.0])
+    scale, found, _ = similarity_3d(mesh, mirrored)
+    assert np.linalg.det(found) == pytest.approx(1.0) and 0.0 < scale < 1.3
+
+
+def test_posed_landmarks_turn_the_swapped_faces_shape_to_the_users_pose(user):
+    """A user mesh that is the swapped face's turned by 15 degrees of yaw, scaled and shifted: the
+    posed landmarks are that turned face's own, seen from the camera; the jaw stays where found."""
+    mesh, _, _ = face_meshes(user.frame, user.matrix, user.crop, user.mask, user.mesh, shared_landmark_model())
+    angle = np.radians(15.0)
+    rotation = np.array([[np.cos(angle), 0.0, np.sin(angle)], [0.0, 1.0, 0.0], [-np.sin(angle), 0.0, np.cos(angle)]])
+    turned = 0.9 * (mesh.astype(np.float32) - 48.0) @ rotation.T + 48.0 + np.array([2.0, 1.0, 0.0])
+    posed = posed_landmarks(mesh.astype(np.float32), turned.astype(np.float32))
+    assert posed.dtype == np.float64
+    assert np.abs(posed[17:] - mesh_to_68(turned[:, :2])[17:]).max() < 1e-3
+    assert np.array_equal(posed[:17], mesh_to_68(mesh[:, :2])[:17])
 
 
 def test_no_displacement_gives_no_field(user):
