@@ -167,6 +167,13 @@ def test_on_video_the_field_can_be_made_on_one_frame_in_every_n(user, monkeypatc
     still = landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh, model,
                           1.0, 0.15, None, key, mode="pose", every=3)
     assert np.array_equal(still, first) and len(runs) == 8
+    # every=2: one frame with its own field, one with the kept one
+    state.clear()
+    runs.clear()
+    for _ in range(4):
+        landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh, model,
+                      1.0, 0.15, state, key, mode="pose", every=2)
+    assert len(runs) == 4
     with pytest.raises(ValueError, match="one frame in every >= 1 frames, not 0"):
         landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh, model,
                       1.0, 0.15, state, key, every=0)
@@ -245,6 +252,8 @@ def test_a_failed_mesh_cannot_tear_the_face(user):
 
 @pytest.mark.parametrize("targets, sources, radius", [
     (np.zeros((68, 2)), np.zeros((67, 2)), 0.15),
+    (np.zeros((68, 3)), np.zeros((68, 3)), 0.15),
+    (np.zeros((68, 2, 1)), np.zeros((68, 2, 1)), 0.15),
     (np.full((68, 2), np.nan), np.zeros((68, 2)), 0.15),
     (np.zeros((68, 2)), np.zeros((68, 2)), 0.0),
     (np.zeros((68, 2)), np.zeros((68, 2)), float("nan")),
@@ -260,3 +269,18 @@ def test_a_constant_field_shifts_the_face(user):
     out = warp_face(user.crop, field, 1.0)
     assert np.allclose(out[:, :-4], user.crop[:, 2:-2], atol=1e-4)
     assert np.array_equal(warp_face(user.crop, field, 0.0), np.clip(user.crop, 0, 1))
+
+
+@pytest.mark.parametrize("radius", [0.15, 0.3])
+def test_one_landmarks_field_falls_off_as_a_gaussian_of_the_radius(radius):
+    """One landmark at the crop's centre moved 3 px: the field there is the move less the ridge's
+    share, and it falls off as exp(-d^2 / (2 sigma^2)) with sigma = radius x the crop (within the
+    coarse grid's interpolation)."""
+    centre = np.array([[47.5, 47.5]])
+    field = displacement_field(centre, centre + [3.0, 0.0], SIZE, radius)
+    at_centre = field[47:49, 47:49, 0].mean()
+    assert 2.3 < at_centre < 3.0 and np.abs(field[..., 1]).max() < 1e-6
+    sigma = radius * SIZE
+    for distance in (10, 20, 30):
+        ratio = field[47:49, 47 + distance:49 + distance, 0].mean() / at_centre
+        assert ratio == pytest.approx(np.exp(-0.5 * (distance / sigma) ** 2), abs=0.05), (distance, ratio)
