@@ -250,16 +250,16 @@ def test_a_failed_mesh_cannot_tear_the_face(user):
     assert np.linalg.norm(field, axis=-1).max() <= MAX_DISPLACEMENT_SHARE * SIZE + 1e-3
 
 
-@pytest.mark.parametrize("targets, sources, radius", [
-    (np.zeros((68, 2)), np.zeros((67, 2)), 0.15),
-    (np.zeros((68, 3)), np.zeros((68, 3)), 0.15),
-    (np.zeros((68, 2, 1)), np.zeros((68, 2, 1)), 0.15),
-    (np.full((68, 2), np.nan), np.zeros((68, 2)), 0.15),
-    (np.zeros((68, 2)), np.zeros((68, 2)), 0.0),
-    (np.zeros((68, 2)), np.zeros((68, 2)), float("nan")),
+@pytest.mark.parametrize("targets, sources, radius, message", [
+    (np.zeros((68, 2)), np.zeros((67, 2)), 0.15, r"targets \(68, 2\) and sources \(67, 2\) must both be \(K, 2\)"),
+    (np.zeros((68, 3)), np.zeros((68, 3)), 0.15, r"targets \(68, 3\) and sources \(68, 3\) must both be \(K, 2\)"),
+    (np.zeros((68, 2, 1)), np.zeros((68, 2, 1)), 0.15, r"targets \(68, 2, 1\) and sources"),
+    (np.full((68, 2), np.nan), np.zeros((68, 2)), 0.15, "landmarks must be finite"),
+    (np.zeros((68, 2)), np.zeros((68, 2)), 0.0, "the radius must be > 0, not 0.0"),
+    (np.zeros((68, 2)), np.zeros((68, 2)), float("nan"), "the radius must be > 0, not nan"),
 ])
-def test_bad_fields_are_clear_errors(targets, sources, radius):
-    with pytest.raises(ValueError):
+def test_bad_fields_are_clear_errors(targets, sources, radius, message):
+    with pytest.raises(ValueError, match=message):
         displacement_field(targets, sources, SIZE, radius)
 
 
