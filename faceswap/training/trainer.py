@@ -246,7 +246,8 @@ class Trainer:
         if not 0.0 < settings.lr_dropout <= 1.0:   # also refuses NaN
             raise FaceswapError(f"--lr-dropout is the share of the weights each step updates, in (0, 1] "
                                 f"(1 = off), not {settings.lr_dropout}")
-        for name in ("dssim_weight", "mse_weight", "eyes_mouth_weight", *(key for _, key in TRAINING_PARTS.values())):
+        for name in ("dssim_weight", "mse_weight", "eyes_mouth_weight", "gradient_difference_weight",
+                     *(key for _, key in TRAINING_PARTS.values())):
             if not getattr(self.loss, name) >= 0:   # also refuses NaN
                 raise FaceswapError(f"--{name.replace('_', '-')} must be 0 (off) or more, not {getattr(self.loss, name)}")
         if self.loss.gan_discriminator not in patch_gan.DISCRIMINATOR_NAMES:
@@ -376,6 +377,7 @@ class Trainer:
                          "learning_rate": settings.learning_rate, "lr_dropout": settings.lr_dropout,
                          "true_face_power": self.loss.true_face_power,
                          "gan_power": self.loss.gan_power, "gan_discriminator": self.loss.gan_discriminator,
+                         "gradient_difference_weight": self.loss.gradient_difference_weight,
                          "last_learning_rate": float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))),
                          "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
             save_checkpoint(self.model_dir, networks, optimizer, meta, extras)

@@ -31,6 +31,8 @@ one part changed (``VARIANTS``):
 - ``gan-unet``: GAN power with DeepFaceLab's own U-Net patch discriminator (a verdict per pixel and
   per 12-px region, training/unet_discriminator.py) instead of the recipe's PatchGAN; it starts
   afresh, where the other variants carry on the checkpoint's trained PatchGAN;
+- ``gradient-difference``: the gradient difference loss (Mathieu et al., ICLR 2016; x10, about a
+  sixth of the recipe's loss at 37,000) added to the reconstruction loss, for sharp edges;
 - ``lr-dropout``: DeepFaceLab's learning-rate dropout (``--lr-dropout 0.3``: each step updates a
   random 30 % of the weights, training/lr_dropout.py), which its users switch on late for sharpness.
 
@@ -101,6 +103,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "gan-strong": ("GAN power 0.3 (the recipe's 0.1)", ["--gan-power", "0.3"]),
     "gan-unet": ("DeepFaceLab's U-Net patch discriminator for GAN power (the recipe's PatchGAN), starting afresh",
                  ["--gan-discriminator", "unet"]),
+    "gradient-difference": ("the gradient difference loss x10 (Mathieu et al. 2016) for sharp edges",
+                            ["--gradient-difference-weight", "10"]),
     "lr-dropout": ("DeepFaceLab's learning-rate dropout: each step updates a random 30 % of the weights",
                    ["--lr-dropout", "0.3"]),
 }
