@@ -53,7 +53,7 @@ from faceswap.faces.masks import MaskSettings, closed_eyes_mask, face_mask, mout
 from faceswap.settings import setting
 from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
-from faceswap.swapping.landmark_warp import DISPLACEMENT_SMOOTHING, WARP_MODES, landmark_warp
+from faceswap.swapping.landmark_warp import DISPLACEMENT_SMOOTHING, FEATURES_SHARE, landmark_warp
 from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
@@ -89,12 +89,13 @@ class SwapSettings:
                                            "shine and pale patches; all of the user's lightness): its blur's sigma "
                                            "as a share of the crop (0 = off)")
     landmark_warp: float = setting(1.0, "warp the swapped face this share of the way to the user's head pose "
-                                   "(landmark_warp_mode), in [0, 1] (0 = off; faceswap/swapping/landmark_warp.py)")
+                                   "(and landmark_warp_features of the way on to the user's features), in [0, 1] "
+                                   "(0 = off; faceswap/swapping/landmark_warp.py)")
     landmark_warp_radius: float = setting(0.3, "landmark warp: sigma of its smooth field as a share of the crop, "
                                           "in (0, 1]")
-    landmark_warp_mode: str = setting("pose", "landmark warp: 'pose' turns the swapped face's own landmarks to the "
-                                      "user's head pose (its shape kept), 'features' moves every feature onto the "
-                                      "user's", choices=WARP_MODES)
+    landmark_warp_features: float = setting(FEATURES_SHARE, "landmark warp: the swapped face's own landmarks are "
+                                            "turned to the user's head pose (its shape kept) and moved this share of "
+                                            "the way on to the user's own, in [0, 1] (1 = every feature on the user's)")
     landmark_warp_smoothing: float = setting(DISPLACEMENT_SMOOTHING, "landmark warp on video: each frame's displacements "
                                              "move this share of the way from the previous frame's, in (0, 1] "
                                              "(1 = not smoothed)")
@@ -189,8 +190,9 @@ def check_swap_settings(settings: SwapSettings) -> None:
     every = settings.landmark_warp_every
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise InputError(f"landmark_warp_every must be a whole number >= 1, not {every!r}")
-    if settings.landmark_warp_mode not in WARP_MODES:
-        raise InputError(f"landmark_warp_mode must be one of {', '.join(WARP_MODES)}, not {settings.landmark_warp_mode!r}")
+    if not 0.0 <= settings.landmark_warp_features <= 1.0:
+        raise InputError(f"landmark_warp_features must be in [0, 1] (0 = the head pose only, 1 = every feature on "
+                         f"the user's), not {settings.landmark_warp_features}")
     if not 0.0 <= settings.temporal < 1.0:
         raise InputError(f"temporal must be in [0, 1), not {settings.temporal}")
     if not settings.temporal_threshold > 0.0:
@@ -332,7 +334,7 @@ class FrameSwapper:
                 corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
                                           self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
-                                          self.settings.landmark_warp_mode, self.settings.landmark_warp_smoothing,
+                                          self.settings.landmark_warp_features, self.settings.landmark_warp_smoothing,
                                           self.settings.landmark_warp_every)
                 cpu.lap("warp")
             if tone and self.settings.local_tone > 0:

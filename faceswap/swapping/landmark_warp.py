@@ -22,7 +22,10 @@ This is the classic landmark-driven face morph (Beier & Neely, "Feature-based im
 metamorphosis", SIGGRAPH 1992; the Delaunay warp of LearnOpenCV's "Face Swap using OpenCV") with
 a smooth field instead of triangles. The features' *positions* are the user's; their shapes and
 the face's texture stay the model's. Position carries some identity (how far apart the eyes are,
-how long the nose is), so the strength trades pose and expression against identity.
+how long the nose is), so where the features go is a trade of pose and expression against
+identity: the warp's targets are the swapped face's own landmarks turned to the user's head pose
+(``posed_landmarks``: its shape kept), moved a share ``features`` of the way on to the user's own
+landmarks (0: pose only; 1: every feature on the user's).
 
 Images are model-crop sized ``float32 (S, S, 3)`` **BGR** in [0, 1]; landmarks ``(68, 2)`` crop
 px (x, y); frames ``uint8 (H, W, 3)`` BGR.
@@ -58,9 +61,15 @@ MAX_DISPLACEMENT_SHARE = 0.12
 # this frame's (an exponential moving average per face track): the mesh of a generated face jitters
 # by a fraction of a pixel from frame to frame, and a warp that followed it would shimmer.
 DISPLACEMENT_SMOOTHING = 0.5
-# The 68 landmarks the pose is fitted on and the warp moves in "pose" mode: brows, nose, eyes, mouth.
+# The warp's targets by default (``SwapSettings.landmark_warp_features``): the swapped face's own
+# landmarks turned to the user's head pose and moved this share of the way on to the user's own.
+# Measured (docs/merge-settings.md, "Landmark warp"): from 0 (pose only) to 0.35 the pose error
+# falls on d12 / d18 / v25 (3.16 → 2.96°, 2.60 → 2.42°, 2.32 → 1.39°) and the mouth and eyes
+# follow better, for +0.005 of mean distance to the target; 1 (every feature on the user's) costs
+# identity (v26 judged the target in 50 % of frames).
+FEATURES_SHARE = 0.35
+# The 68 landmarks the pose is fitted on (``posed_landmarks``): brows, nose, eyes, mouth.
 INNER_POINTS = slice(17, 68)
-WARP_MODES = ("pose", "features")
 # Below this face-presence probability the mesh of the swapped face is not trusted: no warp.
 MIN_PRESENCE = 0.5
 
@@ -200,13 +209,12 @@ def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarra
 
 def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                   user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
-                  radius: float, state: dict | None = None, key: object = None, mode: str = "pose",
+                  radius: float, state: dict | None = None, key: object = None, features: float = 0.0,
                   smoothing: float = DISPLACEMENT_SMOOTHING, every: int = 1) -> np.ndarray:
-    """The swapped face warped ``strength`` of the way towards the user's head pose or features.
-
-    mode ``"pose"``: the swapped face's own landmarks turned to the user's head pose
-    (``posed_landmarks``: its shape kept, identity with it); ``"features"``: every feature moved
-    onto the user's landmarks ``user_landmarks`` ((68, 2) crop px, the user's in this frame).
+    """The swapped face warped ``strength`` of the way towards its targets: its own landmarks turned
+    to the user's head pose (``posed_landmarks``: its shape kept, identity with it), moved
+    ``features`` (in [0, 1]) of the way on to the user's landmarks ``user_landmarks`` ((68, 2)
+    crop px, the user's in this frame): 0 turns the face only, 1 puts every feature on the user's.
     The other arguments as in ``face_meshes``; radius as in ``displacement_field``; state: this
     face track's dict on video (the smoother's ``track_states``), where the displacements are
     smoothed from frame to frame (each frame's moves ``smoothing`` of the way from the previous
@@ -216,10 +224,10 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
     frames between are warped with the last field (the field lives in the aligned crop, which
     follows the face): a landmark-model pair and the field cost ~7 ms of CPU, the warp alone 0.4.
     Returns float32 (S, S, 3) BGR [0, 1]: ``swapped`` itself (unchanged) when the landmark model
-    does not find the swapped face. Raises ValueError for an unknown mode or ``every`` < 1.
+    does not find the swapped face. Raises ValueError for ``features`` outside [0, 1] or ``every`` < 1.
     """
-    if mode not in WARP_MODES:
-        raise ValueError(f"unknown landmark warp mode {mode!r}: expected one of {', '.join(WARP_MODES)}")
+    if not 0.0 <= features <= 1.0:   # also refuses NaN
+        raise ValueError(f"the landmark warp's features share is in [0, 1], not {features}")
     if every < 1:
         raise ValueError(f"the landmark warp runs on one frame in every >= 1 frames, not {every}")
     size = swapped.shape[0]
@@ -229,14 +237,17 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
             state["landmark_warp_field"] = (key, kept[1], kept[2] + 1)
             return warp_face(swapped, kept[1], strength)
     mesh, presence, user = face_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model,
-                                       with_user=mode == "pose")
+                                       with_user=features < 1.0)
     found = mesh_to_68(mesh[:, :2]).astype(np.float64)
     if presence < MIN_PRESENCE or not np.all(np.isfinite(found)):
         logger.debug("landmark warp: the swapped face's mesh was not found (presence %.2f); not warped", presence)
         if state is not None:
             state.pop("landmark_warp_field", None)
         return swapped
-    targets = posed_landmarks(mesh, user) if mode == "pose" else np.asarray(user_landmarks, dtype=np.float64)
+    targets = np.asarray(user_landmarks, dtype=np.float64)
+    if features < 1.0:
+        posed = posed_landmarks(mesh, user)
+        targets = posed + features * (targets - posed)
     displacement = found - targets
     if state is not None:
         previous = state.get("landmark_warp")

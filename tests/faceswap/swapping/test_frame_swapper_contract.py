@@ -48,6 +48,10 @@ def test_without_a_detector_it_finds_faces_with_its_own(bundled_model, still_pat
     (dict(landmark_warp_radius=float("inf")), "landmark_warp_radius must be in (0, 1], not inf"),
     (dict(landmark_warp_smoothing=0.0), "landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not 0.0"),
     (dict(landmark_warp_smoothing=float("nan")), "landmark_warp_smoothing must be in (0, 1] (1 = not smoothed), not nan"),
+    (dict(landmark_warp_features=1.5), "landmark_warp_features must be in [0, 1] (0 = the head pose only, 1 = every "
+                                       "feature on the user's), not 1.5"),
+    (dict(landmark_warp_features=float("nan")), "landmark_warp_features must be in [0, 1] (0 = the head pose only, "
+                                                "1 = every feature on the user's), not nan"),
     (dict(landmark_warp_every=0), "landmark_warp_every must be a whole number >= 1, not 0"),
     (dict(landmark_warp_every=1.5), "landmark_warp_every must be a whole number >= 1, not 1.5"),
     (dict(landmark_warp_every=True), "landmark_warp_every must be a whole number >= 1, not True"),

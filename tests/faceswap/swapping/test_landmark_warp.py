@@ -14,7 +14,7 @@ from faceswap.faces.landmark_model import shared_landmark_model
 from faceswap.faces.landmarks import inter_ocular_distance, mesh_to_68
 from faceswap.faces.masks import face_mask
 from faceswap.images import read_image
-from faceswap.swapping.landmark_warp import (DISPLACEMENT_SMOOTHING, MAX_DISPLACEMENT_SHARE, WARP_MODES,
+from faceswap.swapping.landmark_warp import (DISPLACEMENT_SMOOTHING, MAX_DISPLACEMENT_SHARE,
                                              displacement_field, face_meshes, landmark_warp, posed_landmarks,
                                              similarity_3d,
                                              swapped_landmarks, warp_face)
@@ -60,12 +60,12 @@ def test_features_drawn_off_their_place_are_found_there(user):
     assert np.allclose(offset, [4.0, -3.0], atol=1.0), offset
 
 
-@pytest.mark.parametrize("mode", WARP_MODES)
+@pytest.mark.parametrize("features", [0.0, 0.35, 1.0])
 @pytest.mark.parametrize("strength", [0.5, 1.0])
-def test_the_warp_moves_features_drawn_off_their_place_back(user, strength, mode):
+def test_the_warp_moves_features_drawn_off_their_place_back(user, strength, features):
     swapped = _shifted(user, 4.0, -3.0)
     warped = landmark_warp(user.frame, user.matrix, swapped, user.mask, user.landmarks, user.mesh,
-                           shared_landmark_model(), strength, 0.15, mode=mode)
+                           shared_landmark_model(), strength, 0.15, features=features)
     before = (_found(user, swapped)[0][INNER] - user.landmarks[INNER]).mean(axis=0)
     after = (_found(user, warped)[0][INNER] - user.landmarks[INNER]).mean(axis=0)
     # strength s leaves (1 - s) of the offset, less what the regularised field does not reach
@@ -82,35 +82,38 @@ def _error(user, swapped) -> float:
     return float(np.linalg.norm(_found(user, swapped)[0][INNER] - user.landmarks[INNER], axis=1).mean())
 
 
-@pytest.mark.parametrize("mode", WARP_MODES)
-def test_a_face_drawn_with_another_head_roll_is_turned_to_the_users(user, mode):
+@pytest.mark.parametrize("features", [0.0, 0.35, 1.0])
+def test_a_face_drawn_with_another_head_roll_is_turned_to_the_users(user, features):
     centre = user.landmarks[INNER].mean(axis=0)
     rolled = _transformed(user, cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), 6.0, 1.0))
     warped = landmark_warp(user.frame, user.matrix, rolled, user.mask, user.landmarks, user.mesh,
-                           shared_landmark_model(), 1.0, 0.15, mode=mode)
+                           shared_landmark_model(), 1.0, 0.15, features=features)
     before, after = _error(user, rolled), _error(user, warped)
     assert before > 3.0 and after < 0.45 * before, (before, after)
 
 
-def test_the_pose_mode_keeps_the_swapped_faces_own_shape_and_the_features_mode_takes_the_users(user):
-    """A face with eyes set wider than the user's (a stretch across): 'features' moves them onto
-    the user's, 'pose' keeps more of the swapped face's shape (a head pose cannot explain it)."""
+def test_the_features_share_goes_from_the_swapped_faces_own_shape_to_the_users(user):
+    """A face with eyes set wider than the user's (a stretch across): features 0 (the head pose
+    only) keeps more of the swapped face's shape (a head pose cannot explain it), 1 moves the eyes
+    onto the user's, and a share between lands between, nearer the user's as it grows."""
     centre = user.landmarks[INNER].mean(axis=0)
     wide = _transformed(user, np.array([[1.1, 0.0, -0.1 * centre[0]], [0.0, 1.0, 0.0]]))
     distance = {}
-    for mode in WARP_MODES:
+    for features in (0.0, 0.5, 1.0):
         warped = landmark_warp(user.frame, user.matrix, wide, user.mask, user.landmarks, user.mesh,
-                               shared_landmark_model(), 1.0, 0.15, mode=mode)
-        distance[mode] = inter_ocular_distance(_found(user, warped)[0])
+                               shared_landmark_model(), 1.0, 0.15, features=features)
+        distance[features] = inter_ocular_distance(_found(user, warped)[0])
     drawn, own = inter_ocular_distance(_found(user, wide)[0]), inter_ocular_distance(user.landmarks)
     assert drawn > 1.06 * own
-    assert distance["features"] < distance["pose"] - 0.5 < drawn, (own, drawn, distance)
+    assert distance[1.0] < distance[0.0] - 0.5 < drawn, (own, drawn, distance)
+    assert distance[1.0] + 0.2 < distance[0.5] < distance[0.0] - 0.2, (own, drawn, distance)
 
 
-def test_an_unknown_mode_is_a_clear_error(user):
-    with pytest.raises(ValueError, match="unknown landmark warp mode 'both'"):
+@pytest.mark.parametrize("features", [-0.1, 1.1, float("nan")])
+def test_a_features_share_outside_0_to_1_is_a_clear_error(user, features):
+    with pytest.raises(ValueError, match=f"the landmark warp's features share is in \\[0, 1\\], not {features}"):
         landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh,
-                      shared_landmark_model(), 1.0, 0.15, mode="both")
+                      shared_landmark_model(), 1.0, 0.15, features=features)
 
 
 def test_on_video_the_displacements_are_smoothed_per_track(user):
@@ -119,24 +122,24 @@ def test_on_video_the_displacements_are_smoothed_per_track(user):
     state: dict = {}
     key = ("model", "a2b")
     still = landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh,
-                          shared_landmark_model(), 1.0, 0.15, state, key, mode="features")
+                          shared_landmark_model(), 1.0, 0.15, state, key, features=1.0)
     first = state["landmark_warp"][1].copy()
     shifted = _shifted(user, 4.0, 0.0)
     landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh,
-                  shared_landmark_model(), 1.0, 0.15, state, key, mode="features")
+                  shared_landmark_model(), 1.0, 0.15, state, key, features=1.0)
     own = _found(user, shifted)[0] - user.landmarks
     assert np.allclose(state["landmark_warp"][1], first + DISPLACEMENT_SMOOTHING * (own - first), atol=1e-6)
     assert 1.5 < state["landmark_warp"][1][INNER, 0].mean() < 3.0   # about half of the 4 px
     landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh,
-                  shared_landmark_model(), 1.0, 0.15, state, ("model", "b2a"), mode="features")
+                  shared_landmark_model(), 1.0, 0.15, state, ("model", "b2a"), features=1.0)
     assert np.allclose(state["landmark_warp"][1], own, atol=1e-6)
     assert still.shape == user.crop.shape
     # smoothing 1: each frame's own displacements, nothing of the previous frame's
     state = {}
     landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh,
-                  shared_landmark_model(), 1.0, 0.15, state, key, mode="features", smoothing=1.0)
+                  shared_landmark_model(), 1.0, 0.15, state, key, features=1.0, smoothing=1.0)
     landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh,
-                  shared_landmark_model(), 1.0, 0.15, state, key, mode="features", smoothing=1.0)
+                  shared_landmark_model(), 1.0, 0.15, state, key, features=1.0, smoothing=1.0)
     assert np.allclose(state["landmark_warp"][1], own, atol=1e-6)
 
 
@@ -152,7 +155,7 @@ def test_on_video_the_field_can_be_made_on_one_frame_in_every_n(user, monkeypatc
     shifted = _shifted(user, 4.0, -3.0)
     warp = lambda face, key=key: landmark_warp(user.frame, user.matrix, face, user.mask,  # noqa: E731
                                                user.landmarks, user.mesh, model, 1.0, 0.15, state, key,
-                                               mode="pose", every=3)
+                                               features=0.0, every=3)
     first = warp(shifted)
     assert len(runs) == 2
     field = state["landmark_warp_field"][1]
@@ -165,14 +168,14 @@ def test_on_video_the_field_can_be_made_on_one_frame_in_every_n(user, monkeypatc
     assert len(runs) == 6
     # a still (no state) makes its own field whatever ``every`` says
     still = landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh, model,
-                          1.0, 0.15, None, key, mode="pose", every=3)
+                          1.0, 0.15, None, key, features=0.0, every=3)
     assert np.array_equal(still, first) and len(runs) == 8
     # every=2: one frame with its own field, one with the kept one
     state.clear()
     runs.clear()
     for _ in range(4):
         landmark_warp(user.frame, user.matrix, shifted, user.mask, user.landmarks, user.mesh, model,
-                      1.0, 0.15, state, key, mode="pose", every=2)
+                      1.0, 0.15, state, key, features=0.0, every=2)
     assert len(runs) == 4
     with pytest.raises(ValueError, match="one frame in every >= 1 frames, not 0"):
         landmark_warp(user.frame, user.matrix, user.crop, user.mask, user.landmarks, user.mesh, model,

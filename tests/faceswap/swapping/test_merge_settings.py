@@ -207,7 +207,7 @@ def test_the_landmark_warp_turns_the_swapped_face_to_the_users_head_pose(clip_pa
 
     frame = next(f for i, f in enumerate(read_frames(clip_path("d18"))) if i == 32)
     user = head_pose(face_detector.detect(frame)[0].landmarks, frame.shape)
-    assert SwapSettings().landmark_warp == 1.0 and SwapSettings().landmark_warp_mode == "pose"
+    assert SwapSettings().landmark_warp == 1.0 and SwapSettings().landmark_warp_features == 0.35
     errors = {}
     for strength in (0.0, 1.0):
         output = FrameSwapper(shipped_model, face_detector, SwapSettings(mark=False, landmark_warp=strength)) \
