@@ -32,7 +32,8 @@ one part changed (``VARIANTS``):
   per 12-px region, training/unet_discriminator.py) instead of the recipe's PatchGAN; it starts
   afresh, where the other variants carry on the checkpoint's trained PatchGAN;
 - ``gradient-difference``: the gradient difference loss (Mathieu et al., ICLR 2016; x10, about a
-  sixth of the recipe's loss at 37,000) added to the reconstruction loss, for sharp edges;
+  sixth of the recipe's loss at 37,000) added to the reconstruction loss, for sharp edges
+  (session 18: less detail on the held-out people, not adopted);
 - ``lr-dropout``: DeepFaceLab's learning-rate dropout (``--lr-dropout 0.3``: each step updates a
   random 30 % of the weights, training/lr_dropout.py), which its users switch on late for sharpness.
 
