@@ -55,7 +55,7 @@ def test_each_variant_changes_one_part_of_the_recipe(tmp_path):
                "no-warp": {"warp_noise": 0.0}, "no-true-face": {"true_face_power": 0.0},
                "true-face-strong": {"true_face_power": 0.1}, "true-face-step": {"true_face_power": 0.01},
                "no-gan": {"gan_power": 0.0}, "gan-strong": {"gan_power": 0.3}, "gan-unet": {"gan_discriminator": "unet"},
-               "lr-dropout": {"lr_dropout": 0.3}}
+               "lr-dropout": {"lr_dropout": 0.3}, "gradient-difference": {"gradient_difference_weight": 10.0}}
     for variant, change in changed.items():
         [command] = commands(variant)
         assert _settings(command) == {**baseline, **change}, variant
