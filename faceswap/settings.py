@@ -82,10 +82,28 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                                 help=help_text, metavar=field.name.upper())
 
 
+def unknown_environment(cls: type, env_prefix: str, environ: typing.Mapping[str, str]) -> list[str]:
+    """Names in ``environ`` that start with ``env_prefix`` but name no field of ``cls`` (a typo, or a
+    setting that was renamed), sorted."""
+    known = {env_prefix + field.name.upper() for field in dataclasses.fields(cls)}
+    return sorted(name for name in environ if name.startswith(env_prefix) and name not in known)
+
+
 def settings_from(cls: type[T], args: argparse.Namespace | None = None, env_prefix: str = "",
-                  environ: typing.Mapping[str, str] | None = None, **overrides: Any) -> T:
-    """Build ``cls`` from defaults, then ``env_prefix``-named environment variables, then ``args``."""
+                  environ: typing.Mapping[str, str] | None = None, warn_unknown: bool = False, **overrides: Any) -> T:
+    """Build ``cls`` from defaults, then ``env_prefix``-named environment variables, then ``args``.
+    ``warn_unknown``: log a warning for each ``env_prefix`` variable that names no field (for a
+    prefix that belongs to ``cls`` alone), with the closest field's variable."""
     environ = os.environ if environ is None else environ
+    if warn_unknown and env_prefix:
+        import difflib
+        import logging
+
+        known = [env_prefix + field.name.upper() for field in dataclasses.fields(cls)]
+        for name in unknown_environment(cls, env_prefix, environ):
+            close = difflib.get_close_matches(name, known, n=1)
+            logging.getLogger(__name__).warning("environment variable %s is not a setting of %s and is ignored%s",
+                                                name, cls.__name__, f" (did you mean {close[0]}?)" if close else "")
     types = _field_types(cls)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):

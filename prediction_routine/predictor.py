@@ -185,7 +185,7 @@ class ModelPrediction:
         from faceswap.faces.detection import FaceDetector
 
         started = time.perf_counter()
-        swap_settings = swap_settings or settings_from(SwapSettings, env_prefix=SWAP_ENV_PREFIX)
+        swap_settings = swap_settings or settings_from(SwapSettings, env_prefix=SWAP_ENV_PREFIX, warn_unknown=True)
         swapper = FrameSwapper(model, FaceDetector(), swap_settings)
         logger.info("face detector ready in %.1f s", time.perf_counter() - started)
         return cls(swapper, settings or routine_settings())

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(ConvertSettings, args, env_prefix="FACESWAP_CONVERT_")
-    swap_settings = settings_from(SwapSettings, args, env_prefix="FACESWAP_SWAP_")
+    swap_settings = settings_from(SwapSettings, args, env_prefix="FACESWAP_SWAP_", warn_unknown=True)
     swap_settings.mask = settings_from(MaskSettings, args, env_prefix="FACESWAP_MASK_")
     swap_settings.mark_style = settings_from(MarkSettings, args, env_prefix="FACESWAP_MARK_")
     credentials = settings_from(CredentialSettings, args, env_prefix=C2PA_ENV_PREFIX)
