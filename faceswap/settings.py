@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
+import logging
 import os
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def setting(default: Any, help: str, **kwargs: Any) -> Any:
@@ -96,14 +99,11 @@ def settings_from(cls: type[T], args: argparse.Namespace | None = None, env_pref
     prefix that belongs to ``cls`` alone), with the closest field's variable."""
     environ = os.environ if environ is None else environ
     if warn_unknown and env_prefix:
-        import difflib
-        import logging
-
         known = [env_prefix + field.name.upper() for field in dataclasses.fields(cls)]
         for name in unknown_environment(cls, env_prefix, environ):
             close = difflib.get_close_matches(name, known, n=1)
-            logging.getLogger(__name__).warning("environment variable %s is not a setting of %s and is ignored%s",
-                                                name, cls.__name__, f" (did you mean {close[0]}?)" if close else "")
+            logger.warning("environment variable %s is not a setting of %s and is ignored%s",
+                           name, cls.__name__, f" (did you mean {close[0]}?)" if close else "")
     types = _field_types(cls)
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):

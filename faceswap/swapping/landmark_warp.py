@@ -65,7 +65,7 @@ DISPLACEMENT_SMOOTHING = 0.5
 # landmarks turned to the user's head pose and moved this share of the way on to the user's own.
 # Measured (docs/merge-settings.md, "Landmark warp"): from 0 (pose only) to 0.35 the pose error
 # falls on d12 / d18 / v25 (3.16 → 2.96°, 2.60 → 2.42°, 2.32 → 1.39°) and the mouth and eyes
-# follow better, for +0.005 of mean distance to the target; 1 (every feature on the user's) costs
+# follow better, for +0.006 of mean distance to the target; 1 (every feature on the user's) costs
 # identity (v26 judged the target in 50 % of frames).
 FEATURES_SHARE = 0.35
 # The 68 landmarks the pose is fitted on (``posed_landmarks``): brows, nose, eyes, mouth.
