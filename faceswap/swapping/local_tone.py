@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 
 from faceswap.faces.masks import features_mask
-from faceswap.swapping.color_transfer import _LUMINANCE_BGR, masked_mean_and_deviation, srgb_to_linear
+from faceswap.swapping.color_transfer import (_LUMINANCE_BGR, linear_to_srgb, masked_mean_and_deviation,
+                                              project_into_gamut, srgb_to_linear)
 
 # The low-frequency fields are computed on a grid this many times coarser than the crop.
 _DOWNSCALE = 4
@@ -103,7 +104,10 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
 
     The gains are measured in linear light on the coarse grid and applied to the sRGB values as
     gain ** (1 / 2.2) (exact for a pure power-law encoding, within a few per cent of a gain for
-    sRGB's), so the full-size face is never converted (the transfer costs ~0.3 ms at 96 px).
+    sRGB's), so the full-size face is never converted for the gains (the transfer costs ~0.3 ms at
+    96 px). Colours the gains push outside [0, 1] are moved towards the grey of their own
+    luminance (hue kept, ``_into_gamut``) rather than clipped per channel, so the match never clips
+    skin that the user's frame does not clip.
     """
     if not 0.0 < radius < float("inf"):
         raise ValueError(f"local tone radius must be finite and > 0, not {radius}")
@@ -131,4 +135,16 @@ def local_tone_transfer(swapped: np.ndarray, original: np.ndarray, weights: np.n
     confidence = np.clip(blurred_weights / np.float32(_CONFIDENT_SHARE * peak), 0.0, 1.0)
     log_gains *= (confidence * np.float32(1.0 / _ENCODING_GAMMA))[..., None]
     gains = np.exp(cv2.resize(log_gains, (size, size), interpolation=cv2.INTER_LINEAR))
-    return np.clip(swapped * gains, 0.0, 1.0)
+    return _into_gamut(swapped * gains)
+
+
+def _into_gamut(toned: np.ndarray) -> np.ndarray:
+    """The toned face, float32 (S, S, 3) BGR sRGB-encoded and unclipped, brought into [0, 1]: the
+    colours a gain pushed outside are moved towards the grey of their own luminance
+    (``project_into_gamut``, hue kept), not clipped channel by channel: one channel of a saturated
+    colour (a face under red stage light) clipped flat is a clipping the user's frame does not
+    have (../shared/data/cases/red_stage_light.png). Colours inside are left as they are, so a face
+    that already has the user's tone comes back unchanged. Returns float32 (S, S, 3) in [0, 1]."""
+    luminance = cv2.transform(srgb_to_linear(np.maximum(toned, 0.0)), _LUMINANCE_BGR)
+    grey = linear_to_srgb(np.clip(luminance, 0.0, 1.0))
+    return project_into_gamut(toned, grey[..., None])

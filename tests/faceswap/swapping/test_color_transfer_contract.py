@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from faceswap.swapping.color_transfer import (hue_flip_share, lab_to_bgr_unclipped, lightness_to_grey, linear_to_srgb,
-                                              masked_mean_and_deviation, srgb_to_linear, statistics_mask,
-                                              transfer_color)
+                                              masked_mean_and_deviation, project_into_gamut, srgb_to_linear,
+                                              statistics_mask, transfer_color)
 
 
 def _cie_grey(lightness: float) -> float:
@@ -214,3 +214,18 @@ def test_bad_shapes_and_modes_are_clear_errors(two_faces):
         transfer_color(swapped, original[:32], mask)
     with pytest.raises(InputError, match="expected one of illuminant, reinhard, average, none$"):
         transfer_color(swapped, original, mask, "sepia")
+
+
+def test_projection_into_gamut_moves_only_what_is_outside_and_keeps_its_hue():
+    """project_into_gamut: colours inside [1/255, 254/255] (however saturated) come back bit for bit;
+    a red pushed past 1 lands inside, on its line to its grey (the HSV hue kept), not clipped flat."""
+    inside = np.array([[[0.05, 0.10, 0.97], [0.5, 0.5, 0.5], [0.99, 0.2, 0.01]]], np.float32)
+    outside = np.array([[[0.30, 0.35, 1.40], [-0.2, 0.4, 0.6]]], np.float32)
+    grey = lambda bgr: (bgr @ np.array([0.0722, 0.7152, 0.2126], np.float32))[..., None].clip(0, 1)
+    assert np.array_equal(project_into_gamut(inside, grey(inside)), inside)
+    result = project_into_gamut(outside, grey(outside))
+    assert result.min() >= 1.0 / 255.0 and result.max() <= 254.0 / 255.0
+    halfway = (grey(outside) + (outside - grey(outside)) * 0.5).astype(np.float32)   # inside, on the same line
+    hue = lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 0].astype(np.float32)   # float: degrees
+    np.testing.assert_allclose(hue(result), hue(halfway), atol=0.5)
+    assert np.all(np.abs(result - np.clip(outside, 0.0, 1.0)).max(axis=2) > 0.01)        # not a per-channel clip

@@ -192,3 +192,37 @@ def test_on_video_the_landmark_warp_runs_on_one_frame_in_landmark_warp_every(fac
     # the tracker of this swapper is the detector (a FaceDetector: MediaPipe's graph, not run_3d)
     assert counts == {1: 12, 3: 4}, counts
     assert warp_cpu[3][2] < 0.5 * warp_cpu[1][2], warp_cpu   # four of six frames only resample
+
+
+@pytest.mark.parametrize("case", ["overexposed_face", "red_stage_light", "very_dark_face"])
+def test_the_whole_default_merge_never_clips_nor_flips_the_skin_of_the_faces_users_send(face_detector, shared_data,
+                                                                                         case):
+    """The colour cases of ../shared/data/cases through every stage of the default merge (colour
+    transfer, landmark warp, local tone match, sharpening, blend) with the bundled model: on the
+    face's bare skin the merged frame clips at most 1 point more than the input frame and flips
+    the hue of none (issue 8's bounds, which test_color_transfer holds the colour transfer alone
+    to). Session 15's local tone match clipped 7 % more of the red-lit face flat before its
+    result was brought into gamut as the transfer's is."""
+    from faceswap.faces.alignment import CLASSIC_MODEL_LAYOUT, align_face, transform_points
+    from faceswap.faces.masks import face_mask
+    from faceswap.model.runtime import load_swap_model
+    from faceswap.swapping.color_transfer import clipped_share, hue_flip_share, statistics_mask
+    from tests.conftest import REPO_ROOT
+
+    frame = read_image(shared_data / "cases" / f"{case}.png")
+    face = face_detector.detect(frame)[0]
+    swapper = FrameSwapper(load_swap_model(REPO_ROOT / "models" / "default"), face_detector, SwapSettings(mark=False))
+    result = swapper.swap_frame(frame, "a2b")
+    assert result.faces == 1
+
+    before, matrix = align_face(frame, face.landmarks, CLASSIC_MODEL_LAYOUT)
+    after, _ = align_face(result.frame, face.landmarks, CLASSIC_MODEL_LAYOUT)
+    points = transform_points(face.landmarks, matrix)
+    skin = statistics_mask(points, face_mask(points, CLASSIC_MODEL_LAYOUT.size))
+    before, after = before.astype(np.float32) / 255.0, after.astype(np.float32) / 255.0
+    changed = np.abs(after - before).max(axis=2)[skin > 0.5] > 2.5 / 255.0
+    assert changed.mean() > 0.4                                          # the face was really replaced
+    clipped = clipped_share(after, skin) - clipped_share(before, skin)
+    flipped = hue_flip_share(after, before, skin) - hue_flip_share(before, before, skin)
+    assert clipped <= 0.01, f"{case}: {clipped:.1%} more of the skin clipped"
+    assert flipped <= 0.0, f"{case}: {flipped:.1%} more of the skin with a flipped hue"

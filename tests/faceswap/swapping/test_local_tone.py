@@ -1,6 +1,7 @@
 """Local tone match on real aligned faces: a pale patch of the target's own light, left by the mean
 colour transfer, takes the user's tone; the swapped face's detail stays; the user's fringe or
-glasses do not darken the face; errors are clear."""
+glasses do not darken the face; on the faces real users send (../shared/data/cases) no skin is
+clipped nor has its hue flipped; errors are clear."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 
 from faceswap.faces.alignment import warp_to_crop
 from faceswap.faces.masks import face_mask, features_mask
-from faceswap.swapping.color_transfer import statistics_mask, transfer_color
+from faceswap.swapping.color_transfer import clipped_share, hue_flip_share, statistics_mask, transfer_color
 from faceswap.swapping.local_tone import coarse_size, local_tone_transfer, tone_weights
+from tests.faceswap.swapping.test_color_transfer import CASES, DONORS
 
 
 def _as_float(crop: np.ndarray) -> np.ndarray:
@@ -258,3 +260,26 @@ def test_darken_only_takes_a_pale_patch_down_and_leaves_a_dark_one(patched, alig
     shadow = plain * (1.0 - 0.5 * patch[..., None])                    # a dark patch instead
     kept = local_tone_transfer(shadow, original, weights, radius=0.1, darken_only=True)
     assert abs(lightness(kept) - lightness(shadow)) < 0.5
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_on_the_faces_users_send_the_match_never_flips_skin_hue_nor_clips_more_than_the_input(
+        aligned_case, aligned_still, case):
+    """The colour transfer's bounds (test_color_transfer) hold after the local tone match too: other
+    people's faces stand in for the model's output on the overexposed, red-lit and very dark faces
+    of ../shared/data/cases. A gain that pushes one channel of a saturated colour past 1 is brought
+    into gamut towards grey, not clipped flat (clipped per channel, 1-19 % more of the red-lit skin)."""
+    original = aligned_case(case)
+    input_crop = _as_float(original.crop)
+    statistics = statistics_mask(original.landmarks, original.mask)
+    weights = tone_weights(original.landmarks, original.mask, input_crop, statistics)
+    for donor_name in DONORS:
+        donor = aligned_still(donor_name)
+        skin = statistics * statistics_mask(donor.landmarks, donor.mask)
+        toned = local_tone_transfer(transfer_color(_as_float(donor.crop), input_crop, statistics), input_crop,
+                                    weights, radius=0.2)
+
+        flips = hue_flip_share(toned, input_crop, skin) - hue_flip_share(input_crop, input_crop, skin)
+        clipped = clipped_share(toned, skin) - clipped_share(input_crop, skin)
+        assert flips <= 0.0, f"{case} with {donor_name}: {flips:.1%} more skin with a flipped hue"
+        assert clipped <= 0.01, f"{case} with {donor_name}: {clipped:.1%} more skin clipped"
