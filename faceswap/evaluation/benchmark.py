@@ -3,7 +3,8 @@
 Every clip (or still) goes through the same per-frame pipeline as ``convert`` (FrameSwapper with
 landmark smoothing, the model's layout, colour transfer and blending, no mark), twice: once with
 the model and once with the pass-through model (faceswap.evaluation.passthrough), whose output is
-the **resolution ceiling**. By default both outputs are encoded as ``convert`` encodes them
+the **resolution ceiling** (the same merge without its motion blur: the pass-through's face already
+carries the camera's smear). By default both outputs are encoded as ``convert`` encodes them
 (H.264 at ``crf`` for clips, JPEG at the swap settings' quality for .jpg stills) and decoded again
 before they are measured. Then, per frame with a face in the input:
 
@@ -289,7 +290,10 @@ class QualityBenchmark:
         self.detector = detector
         self.recogniser = recogniser
         self.swapper = FrameSwapper(model, detector, swap_settings)
-        self.ceiling_swapper = FrameSwapper(self.ceiling_model, detector, swap_settings)
+        # The pass-through returns the user's own face, which already carries the camera's smear:
+        # blurring it again for the motion would lower the ceiling below what a perfect model reaches.
+        self.ceiling_swapper = FrameSwapper(self.ceiling_model, detector,
+                                            dataclasses.replace(swap_settings, motion_blur=0.0))
 
     # -- the pipeline ---------------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ One frame goes through these stages (the keys of ``SwapResult.timings_ms``):
    faceswap.swapping.landmark_warp), the local tone match of the user's skin tone and light region by region (``local_tone``,
    ``local_tone_highlights``, faceswap.swapping.local_tone; skipped with colour ``none``), the
    temporal filter of each followed face on video (``temporal``, faceswap.swapping.temporal), the
-   optional unsharp mask (``sharpen``), blending back into a copy of the frame (one warp,
+   optional unsharp mask (``sharpen``), the camera's motion blur along each followed face's
+   motion on video (``motion_blur``, faceswap.swapping.motion_blur), blending back into a copy of the frame (one warp,
    ``paste_interpolation``) (only the faces' rectangles are touched), and the visible "AI-generated"
    mark;
 
@@ -55,6 +56,7 @@ from faceswap.swapping.blending import BLEND_MODES, paste_face
 from faceswap.swapping.color_transfer import COLOR_MODES, statistics_mask, transfer_color
 from faceswap.swapping.landmark_warp import DISPLACEMENT_SMOOTHING, FEATURES_SHARE, landmark_warp
 from faceswap.swapping.local_tone import local_tone_transfer, tone_weights
+from faceswap.swapping.motion_blur import DEFAULT_EXPOSURE_S, blur_for_motion
 from faceswap.swapping.sharpening import sharpen_for_paste
 from faceswap.swapping.temporal import filter_face
 from faceswap.swapping.watermark import MarkSettings, draw_mark
@@ -64,6 +66,8 @@ logger = logging.getLogger(__name__)
 DIRECTIONS = ("a2b", "b2a")
 # A local tone blur wider than the crop is one tone for the whole face: the mean colour already is.
 MAX_LOCAL_TONE = 1.0
+# A longer exposure than a fifth of a second is not a video camera's.
+MAX_MOTION_BLUR_S = 0.2
 STAGES = ("detect", "align", "model", "blend", "total")
 
 
@@ -103,6 +107,9 @@ class SwapSettings:
                                        "this many, warp the frames between with the last field (>= 1; CPU against "
                                        "how soon the warp follows the head)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
+    motion_blur: float = setting(DEFAULT_EXPOSURE_S, "video with landmark smoothing: smear the swapped face along the "
+                                 "face's motion as the camera smears the user's: the exposure in seconds the smear "
+                                 "stands for, in [0, 0.2] (0 = off; faceswap/swapping/motion_blur.py)")
     temporal: float = setting(0.5, "video with landmark smoothing: the most of the previous frame's swapped face kept "
                               "where the user's face did not change, in [0, 1) (0 = off; faceswap/swapping/temporal.py)")
     temporal_threshold: float = setting(0.06, "video: change of the user's aligned face (grey level, 0-1) at which the "
@@ -193,6 +200,9 @@ def check_swap_settings(settings: SwapSettings) -> None:
     if not 0.0 <= settings.landmark_warp_features <= 1.0:
         raise InputError(f"landmark_warp_features must be in [0, 1] (0 = the head pose only, 1 = every feature on "
                          f"the user's), not {settings.landmark_warp_features}")
+    if not 0.0 <= settings.motion_blur <= MAX_MOTION_BLUR_S:
+        raise InputError(f"motion_blur must be in [0, {MAX_MOTION_BLUR_S:g}] seconds of exposure (0 = off), "
+                         f"not {settings.motion_blur}")
     if not 0.0 <= settings.temporal < 1.0:
         raise InputError(f"temporal must be in [0, 1), not {settings.temporal}")
     if not settings.temporal_threshold > 0.0:
@@ -274,13 +284,14 @@ class FrameSwapper:
             return SwapResult(frame=frame, faces=0, timings_ms=timings, cpu_ms=cpu.stages)
 
         landmarks = detected_landmarks = [face.landmarks for face in faces]
+        now = time.monotonic() if timestamp_s is None else float(timestamp_s)
         if smoother is not None:
-            landmarks = smoother.smooth_many(landmarks, time.monotonic() if timestamp_s is None else float(timestamp_s))
+            landmarks = smoother.smooth_many(landmarks, now)
         layout = self.model.layout
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks, statistics, tones, states, features = [], [], [], [], [], []
+        matrices, masks, statistics, tones, states, features, tracks = [], [], [], [], [], [], []
         track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
         tone = self.settings.local_tone > 0 or self.settings.local_tone_highlights > 0
         tone = tone and color != "none"   # the tone match corrects a colour transfer: none, nothing to do
@@ -308,6 +319,7 @@ class FrameSwapper:
                 mask *= 1.0 - closed_eyes_mask(crop_points, size)
             matrices.append(matrix)
             states.append(track_states[face_index] if track_states is not None else None)
+            tracks.append(smoother.track_states[face_index] if smoother is not None else None)
             masks.append(mask)
         batch = batch[: len(matrices)]
         aligned = time.perf_counter()
@@ -347,6 +359,8 @@ class FrameSwapper:
                 corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))
             corrected = sharpen_for_paste(corrected, matrices[index], self.settings.sharpen)
+            if tracks[index] is not None:
+                corrected = blur_for_motion(tracks[index], corrected, matrices[index], now, self.settings.motion_blur)
             cpu.lap("colour")
             paste_face(output, corrected, masks[index], matrices[index], blend, self.settings.paste_interpolation)
             cpu.lap("blend")

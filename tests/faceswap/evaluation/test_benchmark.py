@@ -171,3 +171,15 @@ def test_the_target_is_described_once_for_many_models(still_path, monkeypatch):
         report = evaluate_model(PassThroughModel(FaceLayout(size, 0.0)), [], still_path("s4"))
         assert report["target"]["faces"] == 1 and report["model"]["input_size"] == size
     assert len(calls) == 1
+
+
+def test_the_ceiling_is_measured_without_the_merges_motion_blur(face_detector, recogniser, d6_target):
+    """The pass-through's faces carry the camera's own smear: the ceiling must not smear them again,
+    while the measured model is merged exactly as asked."""
+    from faceswap.evaluation.benchmark import QualityBenchmark
+    from faceswap.swapping.frame_swapper import SwapSettings
+
+    benchmark = QualityBenchmark(PassThroughModel(FaceLayout(64, 0.0)), d6_target, face_detector, recogniser,
+                                 swap_settings=SwapSettings(motion_blur=0.03, sharpen=0.1))
+    assert benchmark.swapper.settings.motion_blur == 0.03 and benchmark.ceiling_swapper.settings.motion_blur == 0.0
+    assert benchmark.ceiling_swapper.settings.sharpen == 0.1 == benchmark.swapper.settings.sharpen

@@ -55,6 +55,9 @@ def test_without_a_detector_it_finds_faces_with_its_own(bundled_model, still_pat
     (dict(landmark_warp_every=0), "landmark_warp_every must be a whole number >= 1, not 0"),
     (dict(landmark_warp_every=1.5), "landmark_warp_every must be a whole number >= 1, not 1.5"),
     (dict(landmark_warp_every=True), "landmark_warp_every must be a whole number >= 1, not True"),
+    (dict(motion_blur=-0.01), "motion_blur must be in [0, 0.2] seconds of exposure (0 = off), not -0.01"),
+    (dict(motion_blur=float("nan")), "motion_blur must be in [0, 0.2] seconds of exposure (0 = off), not nan"),
+    (dict(motion_blur=1.0), "motion_blur must be in [0, 0.2] seconds of exposure (0 = off), not 1.0"),
 ])
 def test_a_bad_setting_is_refused_by_name(bundled_model, settings, message):
     with pytest.raises(InputError) as raised:

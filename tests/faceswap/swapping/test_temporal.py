@@ -121,7 +121,7 @@ def test_the_frame_swapper_filters_video_faces_through_the_stream_smoother(make_
     filtered, smoother = run(0.7)
     assert np.array_equal(plain[0], filtered[0])                          # nothing to keep on the first frame
     assert not np.array_equal(plain[-1], filtered[-1])
-    assert len(smoother.track_states) == 1 and set(smoother.track_states[0]) == {"key", "input", "output"}
+    assert len(smoother.track_states) == 1 and {"key", "input", "output"} <= set(smoother.track_states[0])
     # frame to frame, the filtered face changes less than the unfiltered one
     step = lambda outputs: sum(float(np.abs(b.astype(np.int16) - a.astype(np.int16)).mean())  # noqa: E731
                                for a, b in zip(outputs, outputs[1:]))
