@@ -96,11 +96,18 @@ def settings_from(cls: type[T], args: argparse.Namespace | None = None, env_pref
                   environ: typing.Mapping[str, str] | None = None, warn_unknown: bool = False, **overrides: Any) -> T:
     """Build ``cls`` from defaults, then ``env_prefix``-named environment variables, then ``args``.
     ``warn_unknown``: log a warning for each ``env_prefix`` variable that names no field (for a
-    prefix that belongs to ``cls`` alone), with the closest field's variable."""
+    prefix that belongs to ``cls`` alone), with the closest field's variable, or, for a field that
+    was renamed (``cls.RENAMED_SETTINGS``: old field name -> new one), the new one's."""
     environ = os.environ if environ is None else environ
     if warn_unknown and env_prefix:
         known = [env_prefix + field.name.upper() for field in dataclasses.fields(cls)]
+        renamed = {env_prefix + old.upper(): env_prefix + new.upper()
+                   for old, new in getattr(cls, "RENAMED_SETTINGS", {}).items()}
         for name in unknown_environment(cls, env_prefix, environ):
+            if name in renamed:
+                logger.warning("environment variable %s is ignored: that setting of %s is %s now "
+                               "(docs/merge-settings.md)", name, cls.__name__, renamed[name])
+                continue
             close = difflib.get_close_matches(name, known, n=1)
             logger.warning("environment variable %s is not a setting of %s and is ignored%s",
                            name, cls.__name__, f" (did you mean {close[0]}?)" if close else "")

@@ -44,6 +44,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -74,6 +75,9 @@ STAGES = ("detect", "align", "model", "blend", "total")
 @dataclass
 class SwapSettings:
     """How frames are swapped; the defaults of every request (environment prefix FACESWAP_SWAP_)."""
+
+    # Settings that were renamed: an old name in the environment is ignored with a warning naming the new one.
+    RENAMED_SETTINGS: ClassVar[dict[str, str]] = {"landmark_warp_mode": "landmark_warp_features"}
 
     color: str = setting("illuminant", "colour transfer towards the original face (docs/merge-settings.md)", choices=COLOR_MODES)
     blend: str = setting("feather", "how the swapped face is blended back", choices=BLEND_MODES)

@@ -209,12 +209,13 @@ def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarra
 
 def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                   user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
-                  radius: float, state: dict | None = None, key: object = None, features: float = 0.0,
+                  radius: float, state: dict | None = None, key: object = None, features: float = FEATURES_SHARE,
                   smoothing: float = DISPLACEMENT_SMOOTHING, every: int = 1) -> np.ndarray:
     """The swapped face warped ``strength`` of the way towards its targets: its own landmarks turned
     to the user's head pose (``posed_landmarks``: its shape kept, identity with it), moved
     ``features`` (in [0, 1]) of the way on to the user's landmarks ``user_landmarks`` ((68, 2)
-    crop px, the user's in this frame): 0 turns the face only, 1 puts every feature on the user's.
+    crop px, the user's in this frame): 0 turns the face only, 1 puts every feature on the user's
+    (default ``FEATURES_SHARE``, the merge's own default).
     The other arguments as in ``face_meshes``; radius as in ``displacement_field``; state: this
     face track's dict on video (the smoother's ``track_states``), where the displacements are
     smoothed from frame to frame (each frame's moves ``smoothing`` of the way from the previous
