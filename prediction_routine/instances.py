@@ -2,7 +2,7 @@
 instance into checked fields, and build one prediction.
 
 INSTANCE   {"image": {"b64": JPEG/PNG}, "direction": "a2b"|"b2a", "stream_id": str (optional),
-            "options": {"color": ..., "blend": ..., "mark": bool} (optional)}
+            "frame_time_ms": number (optional), "options": {"color": ..., "blend": ..., "mark": bool} (optional)}
 PREDICTION {"image": {"b64": JPEG} | null, "faces": int, "timings_ms": {...}, "error": str | null}
 
 Every problem with an instance raises ``InstanceError`` with one sentence saying what is wrong;
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,20 @@ def parse_options(raw: Any) -> FrameOptions:
             raise InstanceError(f'option "mark" is {raw["mark"]!r}; expected true or false')
         options.mark = raw["mark"]
     return options
+
+
+def parse_frame_time(instance: dict) -> float | None:
+    """When the instance's frame was taken, in seconds, from its ``frame_time_ms`` (milliseconds on
+    the sender's own clock, e.g. the page's ``performance.now()``; the frames of one stream must all
+    carry it, on one clock), or None when the field is absent. A stream's landmark smoothing, the
+    temporal filter and the motion blur then measure time between frames as they were taken, not
+    as they arrived. InstanceError when it is not a finite number."""
+    value = instance.get("frame_time_ms")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InstanceError(f'"frame_time_ms" must be a finite number of milliseconds, not {value!r}')
+    return float(value) / 1000.0
 
 
 def parse_fields(instance: dict) -> tuple[str, str | None, FrameOptions]:

@@ -45,7 +45,8 @@ from faceswap.provenance.frame_metadata import add_frame_metadata
 from faceswap.settings import setting, settings_from
 from faceswap.swapping.frame_swapper import FrameSwapper, SwapSettings
 from prediction_routine.frame_budget import FrameLimits, decode_within, frame_limits, live_pixel_budget, read_header
-from prediction_routine.instances import ONLINE_PREDICTION_LIMIT_BYTES, decode_b64_image, parse_fields, prediction
+from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, decode_b64_image, parse_fields,
+                                          parse_frame_time, prediction)
 from prediction_routine.stream_states import SlotLimit, StreamStates
 
 logger = logging.getLogger(__name__)
@@ -235,6 +236,7 @@ class ModelPrediction:
             return self._failed(None, str(error), started, timings)
         try:
             direction, stream_id, options = parse_fields(instance)
+            frame_time_s = parse_frame_time(instance)
         except InputError as error:
             return self._failed(image_bytes, str(error), started, timings)
         # Live frames (a stream_id: the relay) are brought down to a live size before the swap.
@@ -257,7 +259,8 @@ class ModelPrediction:
                 with state.lock:  # evicted meanwhile: this one frame goes without the stream's state
                     result = self.swapper.swap_frame(
                         frame, direction, smoother=None if state.closed else state.smoother,
-                        timestamp_s=time.monotonic(), detector=state.detector(), **overrides)
+                        timestamp_s=time.monotonic() if frame_time_s is None else frame_time_s,
+                        detector=state.detector(), **overrides)
         except InputError as error:
             return self._failed(image_bytes, str(error), started, timings)
         except Exception as error:  # a bug must cost one instance, never the batch or the server

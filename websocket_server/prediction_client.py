@@ -148,12 +148,16 @@ def client_settings(environ=None, **overrides: Any) -> PredictionClientSettings:
 
 
 def make_instance(image_bytes: bytes, direction: str, stream_id: str | None = None,
-                  options: dict | None = None) -> dict:
-    """One predict instance (docs/protocols.md) from JPEG/PNG bytes; the image travels as base64."""
+                  options: dict | None = None, frame_time_ms: float | None = None) -> dict:
+    """One predict instance (docs/protocols.md) from JPEG/PNG bytes; the image travels as base64.
+    ``frame_time_ms``: when the frame was taken, ms on the sender's clock (the browser's ``sent_at``),
+    so the routine times a stream's frames as they were taken, not as they arrive."""
     instance: dict[str, Any] = {"image": {"b64": base64.b64encode(bytes(image_bytes)).decode("ascii")},
                                 "direction": direction}
     if stream_id is not None:
         instance["stream_id"] = str(stream_id)
+    if frame_time_ms is not None:
+        instance["frame_time_ms"] = float(frame_time_ms)
     if options:
         instance["options"] = dict(options)
     return instance

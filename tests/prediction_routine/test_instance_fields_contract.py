@@ -12,7 +12,8 @@ from faceswap.errors import InputError
 from faceswap.swapping.blending import BLEND_MODES
 from faceswap.swapping.color_transfer import COLOR_MODES
 from prediction_routine.instances import (ONLINE_PREDICTION_LIMIT_BYTES, TIMING_STAGES, FrameOptions, InstanceError,
-                                          decode_b64_image, parse_fields, parse_options, prediction)
+                                          decode_b64_image, parse_fields, parse_frame_time, parse_options,
+                                          prediction)
 
 JPEG = b"\xff\xd8\xff\xe0 not decoded here"
 
@@ -126,3 +127,13 @@ def test_a_prediction_has_every_stage_rounded_and_the_image_in_base64():
     failed = prediction(None, 0, {}, "the image is broken")
     assert failed == {"image": None, "faces": 0, "timings_ms": dict.fromkeys(TIMING_STAGES, 0.0),
                       "error": "the image is broken"}
+
+
+def test_frame_time_is_read_in_seconds_and_refused_with_one_sentence():
+    assert parse_frame_time({}) is None and parse_frame_time({"frame_time_ms": None}) is None
+    assert parse_frame_time({"frame_time_ms": 1500}) == 1.5
+    assert parse_frame_time({"frame_time_ms": 12.5}) == pytest.approx(0.0125)
+    for value in (True, "12", float("nan"), float("inf"), [1]):
+        with pytest.raises(InstanceError) as raised:
+            parse_frame_time({"frame_time_ms": value})
+        assert str(raised.value) == f'"frame_time_ms" must be a finite number of milliseconds, not {value!r}'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -108,6 +109,7 @@ def test_every_bad_instance_gets_its_own_error_and_the_good_ones_succeed(routine
         instance(d9_jpegs[3], options={"sharpen": True}),
         instance(d9_jpegs[3], options={"mark": "yes"}),
         instance(d9_jpegs[3], stream_id=["a", "list"]),
+        instance(d9_jpegs[3], stream_id="timed", frame_time_ms="soon"),
         good,
     ]
     results = routine.predict(batch)
@@ -128,6 +130,7 @@ def test_every_bad_instance_gets_its_own_error_and_the_good_ones_succeed(routine
         (11, "unknown option 'sharpen'", True),
         (12, 'option "mark" is \'yes\'', True),
         (13, '"stream_id" must be a string', True),
+        (14, "\"frame_time_ms\" must be a finite number of milliseconds, not 'soon'", True),
     ]
     for index, message, frame_back in expected:
         result = results[index]
@@ -220,3 +223,28 @@ def test_unknown_backend_is_a_clear_error(test_model_dir, monkeypatch):
     monkeypatch.setenv("FACESWAP_ROUTINE_BACKEND", "onnx")
     with pytest.raises(FaceswapError, match="FACESWAP_ROUTINE_BACKEND is 'onnx'; expected one of tflite, savedmodel"):
         ModelPrediction.from_path(str(test_model_dir))
+
+
+def test_a_streams_frames_are_timed_by_frame_time_ms_when_it_is_given(test_model_dir, d9_jpegs):
+    """Frames 33 ms apart on the sender's clock are one followed stream (smoothing, temporal filter,
+    motion blur), whenever they arrive, and the same frames a second apart start the stream's
+    timed state over at every frame: the routine times them by frame_time_ms, not by when it reads
+    them. Only the differences count (a stream starting at another time on its clock swaps the
+    same), and the frames' arrival times, which differ from run to run, do not."""
+    routine = ModelPrediction.from_path(str(test_model_dir))
+    frames = d9_jpegs[:5]
+
+    def images(stream: str, start_ms: float, spacing_ms: float) -> list[bytes]:
+        results = []
+        for index, jpeg in enumerate(frames):
+            [result] = routine.predict([instance(jpeg, stream_id=stream, frame_time_ms=start_ms + index * spacing_ms)])
+            assert result["error"] is None and result["faces"] == 1
+            results.append(base64.b64decode(result["image"]["b64"]))
+            time.sleep(0.05 * (index % 2))          # arrival times that are not the frame times
+        return results
+
+    followed = images("followed", 5000.0, 33.4)
+    assert images("followed later", 90000.0, 33.4) == followed
+    spaced = images("spaced", 5000.0, 1000.0)
+    assert images("spaced more", 0.0, 2000.0) == spaced
+    assert followed[0] == spaced[0] and all(a != b for a, b in zip(followed[1:], spaced[1:]))

@@ -29,8 +29,10 @@ def _echo(instance) -> dict:
         return {"image": None, "faces": 0, "timings_ms": {}, "error": "instance has no base64 image"}
     if not data.startswith(IMAGE_SIGNATURES):
         return {"image": None, "faces": 0, "timings_ms": {}, "error": "the frame is not a JPEG or PNG image"}
-    return {"image": {"b64": instance["image"]["b64"]}, "faces": 1, "timings_ms": {"total": DELAY_S * 1000},
-            "error": None}
+    timings = {"total": DELAY_S * 1000}
+    if "frame_time_ms" in instance:   # what the relay forwarded, for the tests to read back
+        timings["echo_frame_time_ms"] = instance["frame_time_ms"]
+    return {"image": {"b64": instance["image"]["b64"]}, "faces": 1, "timings_ms": timings, "error": None}
 
 
 @app.post("/v1/projects/<project>/locations/<location>/endpoints/<endpoint>:predict")

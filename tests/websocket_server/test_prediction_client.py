@@ -133,6 +133,9 @@ def test_instances_and_images_round_trip():
     assert built == {"image": {"b64": "/9j/4CBhIHNtYWxsIGpwZWctbG9va2luZyBwYXlsb2Fk"}, "direction": "b2a",
                      "stream_id": "7", "options": {"mark": True}}
     assert prediction_image(built) == JPEG
+    timed = make_instance(JPEG, "a2b", stream_id="s", frame_time_ms=1234)
+    assert timed["frame_time_ms"] == 1234.0 and isinstance(timed["frame_time_ms"], float)
+    assert "frame_time_ms" not in make_instance(JPEG, "a2b", stream_id="s")
     assert prediction_image({"image": None, "error": "bad"}) is None
     assert prediction_image({"image": {"b64": "***"}}) is None
 

@@ -153,3 +153,18 @@ def test_cloud_target_without_credentials_degrades_instead_of_failing(servers, d
     assert header["status"] == "degraded" and payload == d9_frames[0]
     assert "Application Default Credentials" in header["reason"], header["reason"]
     assert relay.process.poll() is None and "Traceback" not in relay.log_text()
+
+
+def test_the_browsers_frame_time_reaches_the_routine(servers, d9_frames):
+    """The relay forwards each frame's ``sent_at`` (browser clock, ms) as the instance's
+    ``frame_time_ms``, so the routine times a stream's frames as they were taken (the echo routine
+    reports what it received in its timings); a frame without one is sent without."""
+    routine = servers.echo_routine()
+    relay = servers.relay(routine.url)
+    with RelayConnection(stream_url(relay)) as connection:
+        connection.send_frame(0, d9_frames[0], sent_at=98765.25)
+        header, _ = connection.receive()
+        assert header["status"] == "ok" and header["timings_ms"]["echo_frame_time_ms"] == 98765.25
+        connection.send_frame(1, d9_frames[0])
+        header, _ = connection.receive()
+        assert header["status"] == "ok" and "echo_frame_time_ms" not in header["timings_ms"]
