@@ -92,15 +92,20 @@ def parse_options(raw: Any) -> FrameOptions:
 
 def parse_frame_time(instance: dict) -> float | None:
     """When the instance's frame was taken, in seconds, from its ``frame_time_ms`` (milliseconds on
-    the sender's own clock, e.g. the page's ``performance.now()``; the frames of one stream must all
-    carry it, on one clock), or None when the field is absent. A stream's landmark smoothing, the
-    temporal filter and the motion blur then measure time between frames as they were taken, not
-    as they arrived. InstanceError when it is not a finite number."""
+    the sender's own clock, e.g. the page's ``performance.now()`` as it draws the camera picture;
+    the frames of one stream must all carry it, on one clock), or None when the field is absent. A
+    stream's landmark smoothing and motion blur then measure the time between frames as they were
+    taken, not as they arrived (and a step under 1 ms or backwards starts the stream's followed
+    state over). InstanceError (its message cut to 200 characters) when it is not a finite number."""
     value = instance.get("frame_time_ms")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InstanceError(f'"frame_time_ms" must be a finite number of milliseconds, not {value!r}')
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    except OverflowError:   # an integer too large for a float (JSON allows 400 digits)
+        finite = False
+    if not finite:
+        raise InstanceError(f'"frame_time_ms" must be a finite number of milliseconds, not {value!r}'[:200])
     return float(value) / 1000.0
 
 

@@ -46,6 +46,12 @@ class Frame:
     image: bytes
     options: dict[str, Any] = field(default_factory=dict)
     sent_at: float | None = None
+    captured_at: float | None = None
+
+    @property
+    def frame_time_ms(self) -> float | None:
+        """When the frame was taken on the browser's clock (ms): ``captured_at``, else ``sent_at``."""
+        return self.captured_at if self.captured_at is not None else self.sent_at
 
 
 def pack_message(header: dict[str, Any], payload: bytes = b"") -> bytes:
@@ -83,7 +89,12 @@ def unpack_message(message: bytes, max_header_bytes: int = 8192) -> tuple[dict[s
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:   # an integer too large for a float (JSON allows 400 digits)
+        return False
 
 
 def parse_frame(message: bytes, max_header_bytes: int = 8192) -> Frame:
@@ -107,9 +118,13 @@ def parse_frame(message: bytes, max_header_bytes: int = 8192) -> Frame:
     sent_at = header.get("sent_at")
     if sent_at is not None and not _is_number(sent_at):
         raise FrameError(f"`sent_at` must be a number (browser clock, ms), got {sent_at!r}", seq)
+    captured_at = header.get("captured_at")
+    if captured_at is not None and not _is_number(captured_at):
+        raise FrameError(f"`captured_at` must be a number (browser clock, ms), got {captured_at!r}", seq)
     if not payload:
         raise FrameError("the frame has no image payload after the header", seq)
-    return Frame(seq=seq, direction=direction, image=payload, options=options, sent_at=sent_at)
+    return Frame(seq=seq, direction=direction, image=payload, options=options, sent_at=sent_at,
+                 captured_at=captured_at)
 
 
 def result_message(seq: int | None, status: str, payload: bytes = b"", *, reason: str | None = None,

@@ -139,7 +139,7 @@ class RoutineGateway:
         started = self._clock()
         try:
             prediction = self._predict_within(
-                make_instance(frame.image, frame.direction, stream_id, frame.options, frame.sent_at), deadline_s)
+                make_instance(frame.image, frame.direction, stream_id, frame.options, frame.frame_time_ms), deadline_s)
         except PredictionUnavailable as error:  # includes PredictionRejected
             return FrameOutcome("degraded", frame.image, reason=str(error),
                                 timings_ms={"predict_call": (self._clock() - started) * 1000})

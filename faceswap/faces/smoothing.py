@@ -26,6 +26,12 @@ class SmoothingSettings:
     reset_after: float = setting(0.5, "seconds without a frame after which a track starts over")
 
 
+# Frames closer in time than this (seconds) do not carry a track on: a repeated frame (a retried
+# request), or a sender's clock that barely moves, would make a speed out of nothing (and a step of
+# a subnormal float an infinite one).
+MIN_STEP_S = 1e-3
+
+
 def _alpha(cutoff: float, elapsed: float) -> float:
     tau = 1.0 / (2.0 * math.pi * cutoff)
     return 1.0 / (1.0 + tau / elapsed)
@@ -45,9 +51,10 @@ class OneEuroFilter:
 
     def continues(self, shape: tuple[int, ...], timestamp: float) -> bool:
         """Whether a value of ``shape`` at ``timestamp`` seconds carries the filter on (False: it
-        starts over there — nothing before, another shape, a pause over ``reset_after`` or time going back)."""
+        starts over there — nothing before, another shape, a pause over ``reset_after``, a step under
+        ``MIN_STEP_S`` or time going back)."""
         return (self._value is not None and self._time is not None and self._value.shape == tuple(shape)
-                and 0 < timestamp - self._time <= self.settings.reset_after)
+                and MIN_STEP_S <= timestamp - self._time <= self.settings.reset_after)
 
     def __call__(self, value: np.ndarray, timestamp: float, scale: float = 1.0) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)

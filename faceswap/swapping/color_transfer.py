@@ -204,20 +204,21 @@ def compress_gamut(bgr: np.ndarray, grey: np.ndarray) -> np.ndarray:
 
 
 def project_into_gamut(bgr: np.ndarray, grey: np.ndarray) -> np.ndarray:
-    """Bring only the colours outside [0, 1] inside, each along its line to ``grey`` (hue kept).
+    """Bring the colours outside [1/255, 254/255] onto its border, each along its line to ``grey``.
 
     bgr: float32 (S, S, 3) unclipped sRGB; grey: float32 (S, S, 1) in [0, 1], the grey of each
-    colour's own luminance. Colours whose reach (``_gamut_reach``) is at most 0.995 come back
-    unchanged; those beyond it are moved to reach 0.995 (hue-preserving gamut clipping, continuous,
-    no channel clipped flat while the grey itself is inside). For a correction that is the identity
-    on most faces (the local tone match), where ``compress_gamut``'s soft knee would also move the
-    saturated colours that never left the gamut. Returns float32 (S, S, 3) in [0, 1].
+    colour's own luminance. Colours inside the box (no channel that would round to 0 or 255) come
+    back unchanged; one outside is moved towards its grey until its first channel reaches the
+    border (hue-preserving gamut clipping: continuous, and no channel clipped flat while the grey
+    itself is inside). For a correction that is the identity on most faces (the local tone
+    match), where ``compress_gamut``'s soft knee would also move the saturated colours that never
+    left the gamut. Returns float32 (S, S, 3) in [0, 1].
     """
     grey = _three_channels(grey)
     reach = _gamut_reach(bgr, grey)
-    if float(reach.max()) <= _LIMIT:
+    if float(reach.max()) <= 1.0:
         return np.clip(bgr, 0.0, 1.0)
-    scale = _three_channels(np.minimum(np.float32(_LIMIT) / np.maximum(reach, 1e-6), 1.0).astype(np.float32))
+    scale = _three_channels(np.minimum(1.0 / np.maximum(reach, 1e-6), 1.0).astype(np.float32))
     return np.clip(grey + (bgr - grey) * scale, 0.0, 1.0)
 
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from faceswap.faces.masks import features_mask
-from faceswap.swapping.color_transfer import (_LUMINANCE_BGR, linear_to_srgb, masked_mean_and_deviation,
+from faceswap.swapping.color_transfer import (_EDGE, _LUMINANCE_BGR, linear_to_srgb, masked_mean_and_deviation,
                                               project_into_gamut, srgb_to_linear)
 
 # The low-frequency fields are computed on a grid this many times coarser than the crop.
@@ -143,8 +143,11 @@ def _into_gamut(toned: np.ndarray) -> np.ndarray:
     colours a gain pushed outside are moved towards the grey of their own luminance
     (``project_into_gamut``, hue kept), not clipped channel by channel: one channel of a saturated
     colour (a face under red stage light) clipped flat is a clipping the user's frame does not
-    have (../shared/data/cases/red_stage_light.png). Colours inside are left as they are, so a face
-    that already has the user's tone comes back unchanged. Returns float32 (S, S, 3) in [0, 1]."""
+    have (../shared/data/cases/red_stage_light.png). Colours inside [1/255, 254/255] are left as
+    they are, so a face that already has the user's tone comes back unchanged, and when every
+    colour is inside (most faces) nothing is computed. Returns float32 (S, S, 3) in [0, 1]."""
+    if float(toned.min()) >= _EDGE and float(toned.max()) <= 1.0 - _EDGE:
+        return toned
     luminance = cv2.transform(srgb_to_linear(np.maximum(toned, 0.0)), _LUMINANCE_BGR)
     grey = linear_to_srgb(np.clip(luminance, 0.0, 1.0))
     return project_into_gamut(toned, grey[..., None])

@@ -30,6 +30,8 @@ import math
 import cv2
 import numpy as np
 
+from faceswap.faces.smoothing import MIN_STEP_S
+
 # Default exposure, seconds: a well-lit webcam's (a dim room's runs to 1/60 - 1/30 s at 30 frames a
 # second). Chosen on the quality benchmark (docs/merge-settings.md, "Motion blur"): on d12's fast
 # turns 1/120 s keeps every goal d12 met; 1/60 s and 1/30 s take its flicker further down (1.24,
@@ -84,7 +86,8 @@ def blur_for_motion(state: dict, face: np.ndarray, matrix: np.ndarray, timestamp
     timestamp_s: this frame's time in seconds (the same clock as the track's previous frames);
     exposure: seconds of exposure the smear stands for (>= 0; 0 = off: ``face`` is returned).
     Returns float32 (S, S, 3) BGR in [0, 1]: ``face`` itself when there is no previous frame
-    (within ``MAX_GAP_S``, time going forwards) or the smear is under ``MIN_BLUR_PX``.
+    (between ``MIN_STEP_S`` and ``MAX_GAP_S`` before, as the smoother counts a track) or the smear
+    is under ``MIN_BLUR_PX``.
     Raises ValueError for an exposure that is negative or not finite.
     """
     if not 0.0 <= exposure < float("inf"):
@@ -96,7 +99,7 @@ def blur_for_motion(state: dict, face: np.ndarray, matrix: np.ndarray, timestamp
     if exposure == 0.0 or previous is None:
         return face
     elapsed = float(timestamp_s) - previous[1]
-    if not 0.0 < elapsed <= MAX_GAP_S:
+    if not MIN_STEP_S <= elapsed <= MAX_GAP_S:
         return face
     smear_in_frame = (centre - previous[0]) * (exposure / elapsed)
     smear = np.asarray(matrix, np.float64)[:, :2] @ smear_in_frame          # crop px, crop direction

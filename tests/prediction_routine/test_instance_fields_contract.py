@@ -137,3 +137,7 @@ def test_frame_time_is_read_in_seconds_and_refused_with_one_sentence():
         with pytest.raises(InstanceError) as raised:
             parse_frame_time({"frame_time_ms": value})
         assert str(raised.value) == f'"frame_time_ms" must be a finite number of milliseconds, not {value!r}'
+    with pytest.raises(InstanceError) as raised:       # JSON allows it; a float does not hold it
+        parse_frame_time({"frame_time_ms": 10 ** 400})
+    assert str(raised.value).startswith('"frame_time_ms" must be a finite number of milliseconds, not 1000')
+    assert len(str(raised.value)) <= 200

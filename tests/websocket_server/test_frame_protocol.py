@@ -33,7 +33,15 @@ def test_parse_frame_reads_every_field(still_path):
 
 def test_parse_frame_defaults_options_and_sent_at():
     frame = parse_frame(raw_message({"seq": 0, "direction": "a2b"}))
-    assert frame.options == {} and frame.sent_at is None
+    assert frame.options == {} and frame.sent_at is None and frame.captured_at is None
+    assert frame.frame_time_ms is None
+
+
+def test_the_frame_time_is_when_the_picture_was_captured_else_when_it_was_sent():
+    both = parse_frame(raw_message({"seq": 1, "direction": "a2b", "sent_at": 120.0, "captured_at": 95.5}))
+    assert (both.sent_at, both.captured_at, both.frame_time_ms) == (120.0, 95.5, 95.5)
+    sent_only = parse_frame(raw_message({"seq": 2, "direction": "a2b", "sent_at": 120.0}))
+    assert sent_only.frame_time_ms == 120.0
 
 
 @pytest.mark.parametrize("message, fragment", [
@@ -61,6 +69,9 @@ def test_malformed_messages_without_a_usable_seq(message, fragment):
     ({"seq": 5, "direction": "sideways"}, b"x", "`direction` must be one of"),
     ({"seq": 5, "direction": "a2b", "options": ["mark"]}, b"x", "`options` must be a JSON object"),
     ({"seq": 5, "direction": "a2b", "sent_at": "now"}, b"x", "`sent_at` must be a number"),
+    ({"seq": 5, "direction": "a2b", "captured_at": [1]}, b"x", "`captured_at` must be a number"),
+    ({"seq": 5, "direction": "a2b", "captured_at": 10 ** 400}, b"x", "`captured_at` must be a number"),
+    ({"seq": 5, "direction": "a2b", "sent_at": 10 ** 400}, b"x", "`sent_at` must be a number"),
     ({"seq": 5, "direction": "a2b"}, b"", "no image payload"),
 ])
 def test_malformed_frames_keep_their_seq(header, payload, fragment):

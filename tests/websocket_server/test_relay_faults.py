@@ -156,15 +156,19 @@ def test_cloud_target_without_credentials_degrades_instead_of_failing(servers, d
 
 
 def test_the_browsers_frame_time_reaches_the_routine(servers, d9_frames):
-    """The relay forwards each frame's ``sent_at`` (browser clock, ms) as the instance's
-    ``frame_time_ms``, so the routine times a stream's frames as they were taken (the echo routine
-    reports what it received in its timings); a frame without one is sent without."""
+    """The relay forwards each frame's ``captured_at`` (browser clock, ms; else its ``sent_at``) as
+    the instance's ``frame_time_ms``, so the routine times a stream's frames as they were taken (the
+    echo routine reports what it received in its timings); a frame without either is sent without."""
     routine = servers.echo_routine()
     relay = servers.relay(routine.url)
     with RelayConnection(stream_url(relay)) as connection:
-        connection.send_frame(0, d9_frames[0], sent_at=98765.25)
+        connection.send_frame(0, d9_frames[0], sent_at=98765.25, captured_at=98740.5)
         header, _ = connection.receive()
-        assert header["status"] == "ok" and header["timings_ms"]["echo_frame_time_ms"] == 98765.25
+        assert header["status"] == "ok" and header["timings_ms"]["echo_frame_time_ms"] == 98740.5
+        assert header["sent_at"] == 98765.25
+        connection.send_frame(2, d9_frames[0], sent_at=98800.0)
+        header, _ = connection.receive()
+        assert header["timings_ms"]["echo_frame_time_ms"] == 98800.0
         connection.send_frame(1, d9_frames[0])
         header, _ = connection.receive()
         assert header["status"] == "ok" and "echo_frame_time_ms" not in header["timings_ms"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from faceswap.faces.smoothing import LandmarkSmoother, OneEuroFilter, SmoothingSettings
+from faceswap.faces.smoothing import MIN_STEP_S, LandmarkSmoother, OneEuroFilter, SmoothingSettings
 
 
 def _face(centre=(200.0, 200.0), size=100.0):
@@ -75,3 +75,17 @@ def test_each_followed_face_keeps_its_own_state_until_it_is_lost():
     assert smoother.track_states[0] == {} and smoother.track_states[0] is not first_left
     smoother.reset()
     assert smoother.track_states == []
+
+
+def test_a_step_too_small_to_measure_a_speed_starts_over_and_never_makes_nan():
+    """A repeated frame time (a retried request) or a sender's clock that barely moves (a step of a
+    subnormal float: an infinite speed, then 0 x inf) must not poison the track: the frame starts
+    it over, and the next ones are smoothed again."""
+    face = _face()
+    for step in (0.0, 5e-324, 1e-318, MIN_STEP_S / 2):
+        smoother = LandmarkSmoother()
+        smoother.smooth(face, 1.0)
+        moved = face + 3.0
+        np.testing.assert_allclose(smoother.smooth(moved, 1.0 + step), moved, atol=1e-4)   # started over
+        later = smoother.smooth(moved + 1.0, 1.0 + step + 1 / 30)
+        assert np.all(np.isfinite(later)) and np.abs(later - (moved + 1.0)).max() < 1.0 + 1e-4

@@ -218,13 +218,16 @@ def test_bad_shapes_and_modes_are_clear_errors(two_faces):
 
 def test_projection_into_gamut_moves_only_what_is_outside_and_keeps_its_hue():
     """project_into_gamut: colours inside [1/255, 254/255] (however saturated) come back bit for bit;
-    a red pushed past 1 lands inside, on its line to its grey (the HSV hue kept), not clipped flat."""
+    a red pushed past 1 lands on the border of that box (no further), on its line to its grey (the
+    HSV hue kept), not clipped flat."""
     inside = np.array([[[0.05, 0.10, 0.97], [0.5, 0.5, 0.5], [0.99, 0.2, 0.01]]], np.float32)
     outside = np.array([[[0.30, 0.35, 1.40], [-0.2, 0.4, 0.6]]], np.float32)
     grey = lambda bgr: (bgr @ np.array([0.0722, 0.7152, 0.2126], np.float32))[..., None].clip(0, 1)
     assert np.array_equal(project_into_gamut(inside, grey(inside)), inside)
     result = project_into_gamut(outside, grey(outside))
-    assert result.min() >= 1.0 / 255.0 and result.max() <= 254.0 / 255.0
+    assert result.min() >= 1.0 / 255.0 - 1e-6 and result.max() <= 254.0 / 255.0 + 1e-6
+    on_border = (np.abs(result.max(axis=2) - 254.0 / 255.0) < 1e-5) | (np.abs(result.min(axis=2) - 1.0 / 255.0) < 1e-5)
+    assert on_border.all()                                        # moved just far enough, not to grey
     halfway = (grey(outside) + (outside - grey(outside)) * 0.5).astype(np.float32)   # inside, on the same line
     hue = lambda bgr: cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)[..., 0].astype(np.float32)   # float: degrees
     np.testing.assert_allclose(hue(result), hue(halfway), atol=0.5)

@@ -90,6 +90,28 @@ def test_the_smear_is_turned_into_the_crop_by_the_alignment():
     assert set(xs) == {SIZE // 2} and 4 <= ys.max() - ys.min() + 1 <= 7
 
 
+def test_a_diagonal_motion_under_a_rolled_head_is_smeared_along_the_motion_as_the_crop_sees_it():
+    """Motion (12, 5) frame px per 1/30 s under a 30-degree roll at half scale: in the crop the
+    smear runs along R(30 deg) (12, 5), not along the frame's own direction nor its mirror image."""
+    roll = math.radians(30.0)
+    state: dict = {}
+    first = _matrix(0.5, rotation=roll, shift=(30.0, -10.0))
+    blur_for_motion(state, _dot(), first, 0.0, 1 / 30)
+    smeared = blur_for_motion(state, _dot(), _moved(first, 12.0, 5.0), 1 / 30, 1 / 30)[..., 0]
+    ys, xs = np.indices(smeared.shape, dtype=np.float64)
+    weights = smeared / smeared.sum()
+    mx, my = (weights * xs).sum(), (weights * ys).sum()
+    cxx = (weights * (xs - mx) ** 2).sum()
+    cyy = (weights * (ys - my) ** 2).sum()
+    cxy = (weights * (xs - mx) * (ys - my)).sum()
+    principal = 0.5 * math.atan2(2 * cxy, cxx - cyy)                 # the smear's axis in the crop
+    expected = math.atan2(5.0, 12.0) + roll
+    difference = (principal - expected + math.pi / 2) % math.pi - math.pi / 2
+    assert abs(math.degrees(difference)) < 4.0
+    length = math.sqrt(12 * (cxx + cyy))                               # a segment's variance is L^2 / 12
+    assert length == pytest.approx(0.5 * math.hypot(12.0, 5.0), abs=1.0)
+
+
 def test_the_crop_centre_maps_back_into_the_frame():
     matrix = _matrix(0.4, rotation=0.3, shift=(12.0, -7.0))
     centre = crop_centre_in_frame(matrix, SIZE)

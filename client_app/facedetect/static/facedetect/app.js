@@ -417,6 +417,9 @@ async function sendNextFrame() {
     scheduleNextFrame();   // the camera has not delivered its first picture yet
     return;
   }
+  // When the picture was taken (drawn): the routine times the stream's motion by it, not by the
+  // send time, which comes after an encode of varying length.
+  const capturedAt = performance.now();
   const seq = nextSeq++;
   // Reserve the slot before the asynchronous encode so no second frame can start meanwhile.
   inFlight = { seq, sentAt: performance.now(), blob: null, timer: null };
@@ -447,6 +450,7 @@ async function sendNextFrame() {
     direction: state.direction,
     options: { mark: true },
     sent_at: sentAt,
+    captured_at: capturedAt,
   };
   slot.blob = blob;
   slot.sentAt = sentAt;

@@ -1,6 +1,6 @@
 // Browser <-> relay wire format (docs/protocols.md): every WebSocket message is binary,
 //   u32 big-endian header length | UTF-8 JSON header | JPEG payload.
-// The browser sends frames {seq, direction, options, sent_at} and receives results
+// The browser sends frames {seq, direction, options, sent_at, captured_at} and receives results
 // {seq, status, reason, faces, timings_ms, dropped, sent_at} with a JPEG payload (maybe empty).
 
 const textEncoder = new TextEncoder();
