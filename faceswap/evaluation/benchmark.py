@@ -24,7 +24,12 @@ before they are measured. Then, per frame with a face in the input:
   difference input vs output in degrees;
 * ``landmark_error`` — mean distance of the output's landmarks from the input's over the
   inter-ocular distance; ``face_kept`` — share of frames whose output still has a detectable face;
-  ``flicker_ratio`` — mean absolute frame-to-frame change inside the face mask, output over input.
+  ``flicker_ratio`` — mean absolute frame-to-frame change inside the face mask, output over input;
+  ``registered_flicker_ratio`` — the same in the face's own frame: input, output and ceiling all
+  cut out aligned to each frame's input landmarks (one matrix for the three), so the head's motion
+  through the frame is taken out and what is left is expression and what the swap adds (shimmer,
+  features that move against the face). A diagnostic beside the goal's ``flicker_ratio``: a face
+  with higher-contrast features than the user's raises that one on every head turn, not this one.
 
 Landmark error, pose error, expression correlations and flicker are also given for the ceiling:
 what the detector's own noise and the pipeline alone contribute.
@@ -64,7 +69,8 @@ from faceswap.evaluation.identity import (SAME_PERSON_DISTANCE, FaceRecogniser, 
                                           load_target_identity)
 from faceswap.evaluation.passthrough import PassThroughModel
 from faceswap.evaluation.tone import tone_error
-from faceswap.faces.alignment import EXTRACT_LAYOUT, alignment_matrix, transform_points, unalign_image
+from faceswap.faces.alignment import (EXTRACT_LAYOUT, FaceLayout, alignment_matrix, transform_points, unalign_image,
+                                      warp_to_crop)
 from faceswap.faces.landmarks import inter_ocular_distance
 from faceswap.faces.masks import face_mask
 from faceswap.images import IMAGE_SUFFIXES, decode_image, encode_jpeg, list_images, read_image
@@ -139,6 +145,19 @@ def _rounded(value, digits: int = 4):
     return value
 
 
+# The face's own frame for the registered flicker: 128 px, the extraction layout's framing.
+REGISTERED_LAYOUT = FaceLayout(128, EXTRACT_LAYOUT.padding_ratio)
+
+
+def _registered(images: tuple[np.ndarray, ...], landmarks68: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The images (uint8 (H, W, 3) BGR) cut out aligned to ``landmarks68`` (REGISTERED_LAYOUT, one
+    matrix for all) as int16 (S, S, 3), and that layout's face mask there, bool (S, S)."""
+    matrix = alignment_matrix(landmarks68, REGISTERED_LAYOUT)
+    size = REGISTERED_LAYOUT.size
+    crops = tuple(warp_to_crop(image, matrix, size, "linear").astype(np.int16) for image in images)
+    return crops, face_mask(transform_points(landmarks68, matrix), size) > 0.5
+
+
 def _face_region(landmarks68: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """bool (H, W): the face mask (hull + forehead, as blending uses) of the landmarks, in frame px."""
     matrix = alignment_matrix(landmarks68, EXTRACT_LAYOUT)
@@ -166,6 +185,8 @@ class _Measures:
         self.mouth: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
         self.eye: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
         self.flicker: dict[str, list[float]] = {"input": [], "output": [], "ceiling": []}
+        self.registered_flicker: dict[str, list[float]] = {"input": [], "output": [], "ceiling": []}
+        self._previous_registered: tuple | None = None
         self.tone: dict[str, list[float]] = {"output": [], "ceiling": []}
         self._previous: tuple | None = None
 
@@ -182,8 +203,16 @@ class _Measures:
         self.mouth[kind].append((mouth_opening(source), mouth_opening(points)))
         self.eye[kind].append((eye_opening(source), eye_opening(points)))
 
-    def add_flicker(self, frame, output, ceiling, region: np.ndarray | None) -> None:
-        """Frame-to-frame change inside the face region (None region: no face, the chain breaks)."""
+    def add_flicker(self, frame, output, ceiling, region: np.ndarray | None, landmarks68: np.ndarray | None = None) -> None:
+        """Frame-to-frame change inside the face region (None region: no face, the chain breaks), and
+        with the input's ``landmarks68`` the same in the face's own frame (``registered_flicker_ratio``)."""
+        registered = _registered((frame, output, ceiling), landmarks68) if landmarks68 is not None else None
+        before, self._previous_registered = self._previous_registered, registered
+        if before is not None and registered is not None:
+            both = registered[1] & before[1]
+            if both.any():
+                for key, now, then in zip(("input", "output", "ceiling"), registered[0], before[0]):
+                    self.registered_flicker[key].append(float(np.abs(now - then)[both].mean()))
         previous, self._previous = self._previous, (frame, output, ceiling, region) if region is not None else None
         if previous is None or region is None:
             return
@@ -213,10 +242,11 @@ class _Measures:
         result["mean"] = float(np.mean([result[angle] for angle in ANGLES]))
         return result
 
-    def _flicker_ratio(self, kind: str) -> float | None:
-        if not self.flicker["input"]:
+    def _flicker_ratio(self, kind: str, registered: bool = False) -> float | None:
+        changes = self.registered_flicker if registered else self.flicker
+        if not changes["input"]:
             return None
-        return float(np.mean(self.flicker[kind]) / max(np.mean(self.flicker["input"]), 1e-6))
+        return float(np.mean(changes[kind]) / max(np.mean(changes["input"]), 1e-6))
 
     def summary(self, still: bool) -> dict:
         to_target, to_source = _mean(self.to_target), _mean(self.to_source)
@@ -269,6 +299,8 @@ class _Measures:
             }
             result["flicker_ratio"] = self._flicker_ratio("output")
             result["ceiling_flicker_ratio"] = self._flicker_ratio("ceiling")
+            result["registered_flicker_ratio"] = self._flicker_ratio("output", registered=True)
+            result["ceiling_registered_flicker_ratio"] = self._flicker_ratio("ceiling", registered=True)
         return _rounded(result)
 
 
@@ -390,7 +422,7 @@ class QualityBenchmark:
         source_pose = head_pose(source, frame.shape)
         measures.add_landmarks("output", frame.shape, source, source_pose, output_face)
         measures.add_landmarks("ceiling", frame.shape, source, source_pose, ceiling_face)
-        measures.add_flicker(frame, output, ceiling, _face_region(source, frame.shape))
+        measures.add_flicker(frame, output, ceiling, _face_region(source, frame.shape), source)
         return {"to_target": to_target, "judged": judged, "box": face.box}
 
     def _sheet_label(self, index: int, figures: dict | None) -> str:

@@ -50,6 +50,7 @@ ROWS = (
     ("head-pose error yaw / pitch / roll (mean), degrees", _pose, None),
     ("landmark error / inter-ocular", "landmark_error", _number(3)),
     ("flicker, output / input", "flicker_ratio", _number(2)),
+    ("flicker in the face's own frame (head motion out), output / input", "registered_flicker_ratio", _number(2)),
     ("output still has a face", "face_kept", _percent),
 )
 

@@ -14,6 +14,19 @@ from faceswap.evaluation.passthrough import PassThroughModel
 from faceswap.faces.alignment import FaceLayout
 
 
+class ShimmeringModel(PassThroughModel):
+    """A model whose output is its input crop with fresh noise every frame (what an unstable model
+    adds in the face's own frame, whatever the head does)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rng = np.random.default_rng(0)
+
+    def swap(self, faces, direction):
+        out = super().swap(faces, direction)
+        return np.clip(out + self.rng.normal(0.0, 0.06, out.shape).astype(np.float32), 0.0, 1.0)
+
+
 class BlurringModel(PassThroughModel):
     """A model whose output is its input crop, blurred (what a soft model does to detail)."""
 
@@ -53,6 +66,7 @@ def test_the_pass_through_is_its_own_ceiling_and_keeps_pose_and_expression(passt
     assert result["pose_error_deg"] == result["ceiling_pose_error_deg"]
     assert result["landmark_error"] == result["ceiling_landmark_error"]
     assert result["flicker_ratio"] == result["ceiling_flicker_ratio"] > 0
+    assert result["registered_flicker_ratio"] == result["ceiling_registered_flicker_ratio"] > 0
     assert result["expression"]["eye_correlation"] == result["expression"]["ceiling_eye_correlation"]
     assert result["pose_error_deg"]["mean"] < 3.0  # what the pipeline alone moves: detector noise
     assert result["landmark_error"] < 0.05
@@ -183,3 +197,14 @@ def test_the_ceiling_is_measured_without_the_merges_motion_blur(face_detector, r
                                  swap_settings=SwapSettings(motion_blur=0.03, sharpen=0.1))
     assert benchmark.swapper.settings.motion_blur == 0.03 and benchmark.ceiling_swapper.settings.motion_blur == 0.0
     assert benchmark.ceiling_swapper.settings.sharpen == 0.1 == benchmark.swapper.settings.sharpen
+
+
+def test_shimmer_in_the_faces_own_frame_reads_in_the_registered_flicker(make_benchmark, d6_target, clip_path,
+                                                                       tmp_path):
+    """Noise drawn afresh each frame is change the input does not have, wherever the head is: the
+    registered flicker of such a model is far over the pass-through's (which measures 1.0 against
+    itself: the same matrices cut out input and ceiling), and over 1."""
+    result = make_benchmark(ShimmeringModel(FaceLayout(64, 0.0)), d6_target, encode=False).evaluate(
+        clip_path("d18"), tmp_path)
+    assert result["ceiling_registered_flicker_ratio"] < 1.3
+    assert result["registered_flicker_ratio"] > result["ceiling_registered_flicker_ratio"] + 0.5
