@@ -15,13 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceswap.settings import setting
+from faceswap.settings import setting, settings_from
+
+# Environment variables that override SmoothingSettings' defaults: FACESWAP_SMOOTH_BETA=10, ...
+SMOOTHING_ENV_PREFIX = "FACESWAP_SMOOTH_"
 
 
 @dataclass
 class SmoothingSettings:
     min_cutoff: float = setting(1.5, "One-Euro minimum cut-off frequency in Hz (lower = smoother when still)")
-    beta: float = setting(3.0, "One-Euro speed coefficient (higher = less lag when moving)")
+    beta: float = setting(10.0, "One-Euro speed coefficient (higher = less lag when moving; docs/merge-settings.md, "
+                                "\"Landmark smoothing\")")
     derivative_cutoff: float = setting(1.0, "cut-off frequency in Hz for the speed estimate")
     reset_after: float = setting(0.5, "seconds without a frame after which a track starts over")
 
@@ -72,11 +76,18 @@ class OneEuroFilter:
         return self._value.copy()
 
 
+def smoothing_settings(environ=None) -> SmoothingSettings:
+    """SmoothingSettings from their defaults and ``FACESWAP_SMOOTH_<NAME>`` environment variables
+    (``environ``, default os.environ): what every ``LandmarkSmoother()`` without settings uses, in
+    convert, the prediction routine and the quality benchmark alike."""
+    return settings_from(SmoothingSettings, env_prefix=SMOOTHING_ENV_PREFIX, environ=environ)
+
+
 class LandmarkSmoother:
     """Smooths (68, 2) landmarks of the faces of one stream over time."""
 
     def __init__(self, settings: SmoothingSettings | None = None):
-        self.settings = settings or SmoothingSettings()
+        self.settings = settings or smoothing_settings()
         self._tracks: list[tuple[np.ndarray, OneEuroFilter, dict]] = []
         self.track_states: list[dict] = []
 

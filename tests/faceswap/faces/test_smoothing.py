@@ -89,3 +89,11 @@ def test_a_step_too_small_to_measure_a_speed_starts_over_and_never_makes_nan():
         np.testing.assert_allclose(smoother.smooth(moved, 1.0 + step), moved, atol=1e-4)   # started over
         later = smoother.smooth(moved + 1.0, 1.0 + step + 1 / 30)
         assert np.all(np.isfinite(later)) and np.abs(later - (moved + 1.0)).max() < 1.0 + 1e-4
+
+
+def test_the_environment_overrides_the_smoothing_defaults():
+    from faceswap.faces.smoothing import smoothing_settings
+
+    assert smoothing_settings(environ={}) == SmoothingSettings()
+    settings = smoothing_settings(environ={"FACESWAP_SMOOTH_BETA": "12.5", "FACESWAP_SMOOTH_MIN_CUTOFF": "2"})
+    assert (settings.beta, settings.min_cutoff) == (12.5, 2.0)
