@@ -140,19 +140,22 @@ def test_eye_region_keeps_the_persons_blink(face_detector, open_and_blinking, te
 
 
 def test_mask_follows_the_current_frame_not_the_smoothed_landmarks(face_detector, open_and_closed, test_model_dir):
-    """d12 moves fast: the smoothed landmarks the face is aligned with lag behind the frame by
-    several px; the mask (here its mouth region) follows the frame's own landmarks."""
+    """d12 moves fast: landmarks smoothed behind the frame lag by several px (a smoother that lets go
+    slowly, One-Euro beta 3, the default until session 19); the mask (here its mouth region)
+    follows the frame's own landmarks."""
+    from faceswap.faces.smoothing import SmoothingSettings
     from faceswap.model.runtime import load_swap_model
 
     model = load_swap_model(test_model_dir)
     opened, open_face = open_and_closed[-1]
-    smoother = LandmarkSmoother()
+    lagging = SmoothingSettings(beta=3.0)
+    smoother = LandmarkSmoother(lagging)
     smoothed = [smoother.smooth(face.landmarks, step / 25.0) for step, (_, face) in enumerate(open_and_closed)]
     assert np.linalg.norm(smoothed[-1][66] - open_face.landmarks[66]) > 3.0  # the smoothed lower lip lags
     results = {}
     for follow in ("current", "smoothed"):
         swapper = FrameSwapper(model, face_detector, SwapSettings(mark=False, mouth=True, mask_landmarks=follow))
-        smoother = LandmarkSmoother()
+        smoother = LandmarkSmoother(lagging)
         for step, (frame, face) in enumerate(open_and_closed):
             results[follow] = swapper.swap_frame(frame, "a2b", smoother, timestamp_s=step / 25.0).frame
     x, y = _mouth_centre(open_face.landmarks)
