@@ -281,6 +281,12 @@ def hue_flip_share(image: np.ndarray, reference: np.ndarray, mask: np.ndarray, m
     return float((visible & opposite).mean())
 
 
+def luminance_grey(linear: np.ndarray) -> np.ndarray:
+    """The sRGB value of the grey with each colour's luminance: linear-light BGR (S, S, 3) ->
+    float32 (S, S) in [0, 1] (Rec. 709 weights; luminance over 1 is white)."""
+    return linear_to_srgb(np.clip(cv2.transform(linear, _LUMINANCE_BGR), 0.0, 1.0))
+
+
 def illuminant_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Give ``swapped`` the light of ``original``: per-channel gains in linear light (see module doc).
 
@@ -299,8 +305,7 @@ def illuminant_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndar
     trust = max(0.0, 1.0 - clipped_share(original, mask) / _CLIPPED_DISTRUST)
     gains = exposure * (gains / exposure) ** trust
     lit = _scale_channels(swapped_linear, gains)
-    grey = linear_to_srgb(np.clip(cv2.transform(lit, _LUMINANCE_BGR), 0.0, 1.0))
-    return lift_blacks(compress_gamut(linear_to_srgb(lit), grey[..., None]))
+    return lift_blacks(compress_gamut(linear_to_srgb(lit), luminance_grey(lit)[..., None]))
 
 
 def reinhard_transfer(swapped: np.ndarray, original: np.ndarray, mask: np.ndarray) -> np.ndarray:

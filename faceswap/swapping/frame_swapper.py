@@ -295,8 +295,9 @@ class FrameSwapper:
         size = layout.size
         fade = crop_border_fade(size, self.settings.edge_fade)
         batch = np.empty((len(landmarks), size, size, 3), dtype=np.float32)
-        matrices, masks, statistics, tones, states, features, tracks = [], [], [], [], [], [], []
-        track_states = smoother.track_states if smoother is not None and self.settings.temporal > 0 else None
+        # tracks: each face's per-track dict (the smoother's; None for stills), which the warp, the
+        # temporal filter and the motion blur keep their state in
+        matrices, masks, statistics, tones, features, tracks = [], [], [], [], [], []
         tone = self.settings.local_tone > 0 or self.settings.local_tone_highlights > 0
         tone = tone and color != "none"   # the tone match corrects a colour transfer: none, nothing to do
         for face_index, (points, current) in enumerate(zip(landmarks, detected_landmarks)):
@@ -315,14 +316,12 @@ class FrameSwapper:
                 tones.append(tone_weights(crop_points, mask, batch[len(matrices)], statistics[-1]))
             if self.settings.landmark_warp > 0:
                 # the swapped face's landmarks are found on the whole face, whatever features are kept
-                features.append((transform_points(current, matrix), faces[face_index].mesh, mask.copy(),
-                                 smoother.track_states[face_index] if smoother is not None else None))
+                features.append((transform_points(current, matrix), faces[face_index].mesh, mask.copy()))
             if self.settings.mouth:
                 mask *= 1.0 - mouth_interior_mask(crop_points, size)
             if self.settings.eyes:
                 mask *= 1.0 - closed_eyes_mask(crop_points, size)
             matrices.append(matrix)
-            states.append(track_states[face_index] if track_states is not None else None)
             tracks.append(smoother.track_states[face_index] if smoother is not None else None)
             masks.append(mask)
         batch = batch[: len(matrices)]
@@ -346,10 +345,10 @@ class FrameSwapper:
                 # after the (global) colour transfer, so the landmark model sees the face in the user's
                 # colours; before the local tone match, so the user's tone lands where the features now are
                 cpu.lap("colour")
-                targets, mesh, whole_face, warp_state = features[index]
+                targets, mesh, whole_face = features[index]
                 corrected = landmark_warp(frame, matrices[index], corrected, whole_face, targets, mesh,
                                           self._landmark_model(), self.settings.landmark_warp,
-                                          self.settings.landmark_warp_radius, warp_state, (id(self.model), direction),
+                                          self.settings.landmark_warp_radius, tracks[index], (id(self.model), direction),
                                           self.settings.landmark_warp_features, self.settings.landmark_warp_smoothing,
                                           self.settings.landmark_warp_every)
                 cpu.lap("warp")
@@ -359,8 +358,8 @@ class FrameSwapper:
             if tone and self.settings.local_tone_highlights > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index],
                                                 self.settings.local_tone_highlights, darken_only=True)
-            if states[index] is not None:
-                corrected = filter_face(states[index], batch[index], corrected, self.settings.temporal,
+            if tracks[index] is not None and self.settings.temporal > 0:
+                corrected = filter_face(tracks[index], batch[index], corrected, self.settings.temporal,
                                         self.settings.temporal_threshold, key=(id(self.model), direction, color))
             corrected = sharpen_for_paste(corrected, matrices[index], self.settings.sharpen)
             if tracks[index] is not None:

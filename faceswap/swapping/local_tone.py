@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from faceswap.faces.masks import features_mask
-from faceswap.swapping.color_transfer import (_EDGE, _LUMINANCE_BGR, linear_to_srgb, masked_mean_and_deviation,
+from faceswap.swapping.color_transfer import (_EDGE, _LUMINANCE_BGR, luminance_grey, masked_mean_and_deviation,
                                               project_into_gamut, srgb_to_linear)
 
 # The low-frequency fields are computed on a grid this many times coarser than the crop.
@@ -148,6 +148,4 @@ def _into_gamut(toned: np.ndarray) -> np.ndarray:
     colour is inside (most faces) nothing is computed. Returns float32 (S, S, 3) in [0, 1]."""
     if float(toned.min()) >= _EDGE and float(toned.max()) <= 1.0 - _EDGE:
         return toned
-    luminance = cv2.transform(srgb_to_linear(np.maximum(toned, 0.0)), _LUMINANCE_BGR)
-    grey = linear_to_srgb(np.clip(luminance, 0.0, 1.0))
-    return project_into_gamut(toned, grey[..., None])
+    return project_into_gamut(toned, luminance_grey(srgb_to_linear(np.maximum(toned, 0.0)))[..., None])

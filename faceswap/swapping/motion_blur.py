@@ -30,6 +30,7 @@ import math
 import cv2
 import numpy as np
 
+from faceswap.faces.alignment import invert_matrix
 from faceswap.faces.smoothing import MIN_STEP_S
 
 # Default exposure, seconds: a well-lit webcam's (a dim room's runs to 1/60 - 1/30 s at 30 frames a
@@ -72,8 +73,7 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
 def crop_centre_in_frame(matrix: np.ndarray, size: int) -> np.ndarray:
     """Frame px (x, y) of the centre of a ``size`` px crop cut out with ``matrix`` (2x3, frame ->
     crop); float64 (2,)."""
-    linear = np.asarray(matrix, np.float64)[:, :2]
-    return np.linalg.solve(linear, np.array([size / 2.0, size / 2.0]) - np.asarray(matrix, np.float64)[:, 2])
+    return invert_matrix(matrix) @ np.array([size / 2.0, size / 2.0, 1.0])
 
 
 def blur_for_motion(state: dict, face: np.ndarray, matrix: np.ndarray, timestamp_s: float,
