@@ -1,8 +1,18 @@
-"""Temporal smoothing of landmarks for video: a One-Euro filter per coordinate.
+"""Temporal smoothing of landmarks for video: One-Euro filters for the face's centre and its shape.
 
 The One-Euro filter (Casiez et al., CHI 2012) smooths strongly when a face is still (no jitter)
 and follows quickly when it moves (little lag). Speeds are measured in face sizes per second so
-the same settings work for small and large faces. One ``LandmarkSmoother`` per video stream;
+the same settings work for small and large faces.
+
+A face's landmarks are split into their centre (the mean of the 68 points: where the head is) and
+the points around it (its shape: expression, turns, scale), each with its own filter
+(``centre``; as a tracker's state splits position from shape). The centre is measured from all 68
+points, so its noise is the points' common shake alone, and its speed can be read quickly
+(``centre_derivative_cutoff``): on a head that starts to move the filter lets go within a frame
+or two, where a filter per coordinate, whose speed must first rise out of each point's own noise,
+dragged the aligned face behind the head (d12: the landmarks lagged 7.5 % of the inter-ocular
+distance on average, 4.0 % with the split; docs/merge-settings.md, "Landmark smoothing").
+One ``LandmarkSmoother`` per video stream;
 ``reset()`` when the stream restarts. Several faces are followed by matching their centres; each
 followed face also has a ``dict`` that later stages keep per face track (``track_states``: the
 swapped face's temporal filter, faceswap.swapping.temporal).
@@ -10,6 +20,7 @@ swapped face's temporal filter, faceswap.swapping.temporal).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -27,6 +38,12 @@ class SmoothingSettings:
     beta: float = setting(10.0, "One-Euro speed coefficient (higher = less lag when moving; docs/merge-settings.md, "
                                 "\"Landmark smoothing\")")
     derivative_cutoff: float = setting(1.0, "cut-off frequency in Hz for the speed estimate")
+    centre: bool = setting(True, "filter the face's centre (the mean of its landmarks) on its own, with "
+                                 "centre_beta and centre_derivative_cutoff, and the points around it with the "
+                                 "settings above (False: every coordinate on its own, as before session 20)")
+    centre_beta: float = setting(20.0, "One-Euro speed coefficient of the face's centre")
+    centre_derivative_cutoff: float = setting(6.0, "cut-off frequency in Hz for the speed estimate of the face's "
+                                                   "centre (higher = lets go sooner when the head starts to move)")
     reset_after: float = setting(0.5, "seconds without a frame after which a track starts over")
 
 
@@ -76,6 +93,33 @@ class OneEuroFilter:
         return self._value.copy()
 
 
+class FaceFilter:
+    """The smoothing of one followed face: (N, 2) px points -> smoothed (N, 2) float64.
+
+    With ``settings.centre`` the points' mean goes through one One-Euro filter (``centre_beta``,
+    ``centre_derivative_cutoff``) and the points minus their mean through another (``beta``,
+    ``derivative_cutoff``); the result is their sum. Otherwise one filter takes every coordinate."""
+
+    def __init__(self, settings: SmoothingSettings):
+        self.settings = settings
+        self._shape = OneEuroFilter(settings)
+        self._centre = OneEuroFilter(dataclasses.replace(settings, beta=settings.centre_beta,
+                                                         derivative_cutoff=settings.centre_derivative_cutoff))
+
+    def continues(self, shape: tuple[int, ...], timestamp: float) -> bool:
+        """Whether points of ``shape`` at ``timestamp`` carry the track on (OneEuroFilter.continues)."""
+        return self._shape.continues(shape, timestamp)
+
+    def __call__(self, points: np.ndarray, timestamp: float, scale: float = 1.0) -> np.ndarray:
+        """points: (N, 2) px at ``timestamp`` seconds; scale: the face's size in px (speeds in face
+        sizes per second). Returns the smoothed (N, 2) float64."""
+        points = np.asarray(points, dtype=np.float64)
+        if not self.settings.centre:
+            return self._shape(points, timestamp, scale)
+        centre = points.mean(axis=0, keepdims=True)
+        return self._shape(points - centre, timestamp, scale) + self._centre(centre, timestamp, scale)
+
+
 def smoothing_settings(environ=None) -> SmoothingSettings:
     """SmoothingSettings from their defaults and ``FACESWAP_SMOOTH_<NAME>`` environment variables
     (``environ``, default os.environ): what every ``LandmarkSmoother()`` without settings uses, in
@@ -88,7 +132,7 @@ class LandmarkSmoother:
 
     def __init__(self, settings: SmoothingSettings | None = None):
         self.settings = settings or smoothing_settings()
-        self._tracks: list[tuple[np.ndarray, OneEuroFilter, dict]] = []
+        self._tracks: list[tuple[np.ndarray, FaceFilter, dict]] = []
         self.track_states: list[dict] = []
 
     def reset(self) -> None:
@@ -115,7 +159,7 @@ class LandmarkSmoother:
                 index = int(np.argmin(distances))
                 if distances[index] < size * 0.5:
                     best = remaining.pop(index)
-            smoother, state = (best[1], best[2]) if best else (OneEuroFilter(self.settings), {})
+            smoother, state = (best[1], best[2]) if best else (FaceFilter(self.settings), {})
             if not smoother.continues(landmarks.shape, timestamp_s):
                 state = {}
             results.append(smoother(landmarks, timestamp_s, scale=size).astype(np.float32))

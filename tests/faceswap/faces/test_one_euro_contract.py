@@ -108,13 +108,37 @@ def test_two_faces_each_follow_the_nearest_track_in_any_order():
 
 
 def test_the_smoother_filters_with_its_own_settings():
-    settings = SmoothingSettings(min_cutoff=0.05, beta=0.0, derivative_cutoff=2.0, reset_after=1.0)
+    settings = SmoothingSettings(min_cutoff=0.05, beta=0.0, derivative_cutoff=2.0, reset_after=1.0, centre=False)
     smoother, reference = LandmarkSmoother(settings), OneEuroFilter(settings)
     face = square_face((300, 200))
     for step in range(5):
         moved = face + step * 3.0
         np.testing.assert_allclose(smoother.smooth(moved, step / 30), reference(moved, step / 30, scale=100.0),
                                    atol=1e-4)
+
+
+def test_the_centre_and_the_shape_are_each_the_papers_filter_with_their_own_settings():
+    """With ``centre`` on: the points' mean through a One-Euro filter with ``centre_beta`` and
+    ``centre_derivative_cutoff``, the points around it through one with ``beta`` and
+    ``derivative_cutoff`` (both the paper's, speeds per face size), summed."""
+    settings = SmoothingSettings(min_cutoff=0.7, beta=4.0, derivative_cutoff=1.5, centre_beta=25.0,
+                                 centre_derivative_cutoff=8.0)
+    rng = np.random.default_rng(6)
+    face = square_face((300, 200))
+    times = np.cumsum(rng.uniform(0.02, 0.06, 30))
+    frames = [face * (1 + 0.01 * np.sin(t)) + rng.normal(0, 1.0, face.shape) + [40 * t, 25 * t] for t in times]
+    scales = [float(np.ptp(points[:, 0]) + np.ptp(points[:, 1])) / 2 for points in frames]
+    centre_settings = SmoothingSettings(min_cutoff=0.7, beta=25.0, derivative_cutoff=8.0)
+    shapes = reference_one_euro([(points - points.mean(axis=0), t) for points, t in zip(frames, times)], settings,
+                                scales[0])
+    centres = reference_one_euro([(points.mean(axis=0, keepdims=True), t) for points, t in zip(frames, times)],
+                                 centre_settings, scales[0])
+    smoother = LandmarkSmoother(settings)
+    for step, (points, t, scale) in enumerate(zip(frames, times, scales)):
+        # the reference's one scale: the face's size barely changes here (1 % breathing)
+        assert abs(scale - scales[0]) / scales[0] < 0.03
+        got = smoother.smooth(points, float(t))
+        np.testing.assert_allclose(got, shapes[step] + centres[step], rtol=0, atol=0.05 * (step > 0) + 1e-3)
     # Without a scale the filter measures speed in pixels (scale 1).
     plain, per_pixel = OneEuroFilter(), OneEuroFilter()
     for step in range(4):
@@ -123,7 +147,8 @@ def test_the_smoother_filters_with_its_own_settings():
 
 def test_a_face_of_one_point_is_smoothed_on_a_one_pixel_scale():
     point = np.full((68, 2), 50.0)
-    smoother, reference = LandmarkSmoother(), OneEuroFilter()
+    settings = SmoothingSettings(centre=False)
+    smoother, reference = LandmarkSmoother(settings), OneEuroFilter(settings)
     for step in range(4):
         moved = point + step * 0.2   # under half a pixel a frame: the same track
         np.testing.assert_allclose(smoother.smooth(moved, step / 30), reference(moved, step / 30, scale=1.0),
