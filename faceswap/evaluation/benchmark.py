@@ -17,6 +17,9 @@ before they are measured. Then, per frame with a face in the input:
   pass-through, ``share_of_ceiling`` = ratio / ceiling_ratio;
 * expression — mouth and eye opening over the inter-ocular distance (faceswap.evaluation.expression),
   correlated input vs output over the clip;
+* ``gaze_error`` — where the eyes look: the iris centre's position along the eye (corner to
+  corner, faceswap.faces.iris), output against input, mean absolute difference in eye widths over
+  the eyes found open in both (a face drawn looking elsewhere, or cross-eyed, reads ~0.1-0.2);
 * tone — the colour difference (Delta E*ab) between input and output blurred over a tenth of the
   face, 90th percentile over the bare face (faceswap.evaluation.tone): patches of the target's own
   skin tone and light that the colour transfer leaves; ``tone_error`` is its mean over the frames;
@@ -184,6 +187,8 @@ class _Measures:
         # (input, output) opening pairs of the frames where the output has landmarks
         self.mouth: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
         self.eye: dict[str, list[tuple[float, float]]] = {"output": [], "ceiling": []}
+        # per eye found in both: |output's - input's| iris position along the eye, in eye widths
+        self.gaze: dict[str, list[float]] = {"output": [], "ceiling": []}
         self.flicker: dict[str, list[float]] = {"input": [], "output": [], "ceiling": []}
         self.registered_flicker: dict[str, list[float]] = {"input": [], "output": [], "ceiling": []}
         self._previous_registered: tuple | None = None
@@ -202,6 +207,18 @@ class _Measures:
             self.pose_error[kind].append(pose_difference(source_pose, pose))
         self.mouth[kind].append((mouth_opening(source), mouth_opening(points)))
         self.eye[kind].append((eye_opening(source), eye_opening(points)))
+
+    def add_gaze(self, kind: str, source_gazes: list, face, image: np.ndarray) -> None:
+        """Gaze error of ``face`` (output or ceiling, found in ``image``, uint8 BGR) against the
+        input's ``source_gazes`` (faceswap.faces.iris.gazes): per eye found in both, the distance
+        between the irises' positions along the eye, in eye widths."""
+        if face is None or face.mesh is None or not any(gaze is not None for gaze in source_gazes):
+            return
+        from faceswap.faces.iris import gazes
+
+        for before, after in zip(source_gazes, gazes(np.ascontiguousarray(image[..., ::-1]), face.mesh)):
+            if before is not None and after is not None:
+                self.gaze[kind].append(float(abs(after[0] - before[0])))
 
     def add_flicker(self, frame, output, ceiling, region: np.ndarray | None, landmarks68: np.ndarray | None = None) -> None:
         """Frame-to-frame change inside the face region (None region: no face, the chain breaks), and
@@ -283,6 +300,8 @@ class _Measures:
             "ceiling_landmark_error": _mean(self.landmark_error["ceiling"]),
             "pose_error_deg": self._pose("output"),
             "ceiling_pose_error_deg": self._pose("ceiling"),
+            "gaze_error": _mean(self.gaze["output"]),
+            "ceiling_gaze_error": _mean(self.gaze["ceiling"]),
         }
         if still:
             result["expression"] = {
@@ -422,6 +441,12 @@ class QualityBenchmark:
         source_pose = head_pose(source, frame.shape)
         measures.add_landmarks("output", frame.shape, source, source_pose, output_face)
         measures.add_landmarks("ceiling", frame.shape, source, source_pose, ceiling_face)
+        if face.mesh is not None:
+            from faceswap.faces.iris import gazes
+
+            source_gazes = gazes(np.ascontiguousarray(frame[..., ::-1]), face.mesh)
+            measures.add_gaze("output", source_gazes, output_face, output)
+            measures.add_gaze("ceiling", source_gazes, ceiling_face, ceiling)
         measures.add_flicker(frame, output, ceiling, _face_region(source, frame.shape), source)
         return {"to_target": to_target, "judged": judged, "box": face.box}
 

@@ -29,6 +29,13 @@ def _pose(entry: dict):
     return f"{pose['yaw']:.1f} / {pose['pitch']:.1f} / {pose['roll']:.1f} ({pose['mean']:.1f})"
 
 
+def _gaze(entry: dict):
+    value, ceiling = _get(entry, "gaze_error"), _get(entry, "ceiling_gaze_error")
+    if value is None:
+        return None
+    return f"{value:.3f}" + (f" ({ceiling:.3f})" if ceiling is not None else "")
+
+
 def _tone(entry: dict):
     value, ceiling = _get(entry, "tone_error"), _get(entry, "ceiling_tone_error")
     if value is None:
@@ -46,6 +53,7 @@ ROWS = (
     ("detail as a share of the ceiling", "detail.share_of_ceiling", _number(2)),
     ("mouth opening correlation", "expression.mouth_correlation", _number(2)),
     ("eye opening correlation", "expression.eye_correlation", _number(2)),
+    ("gaze error, eye widths (pass-through)", _gaze, None),
     ("tone error, Delta E (pass-through)", _tone, None),
     ("head-pose error yaw / pitch / roll (mean), degrees", _pose, None),
     ("landmark error / inter-ocular", "landmark_error", _number(3)),

@@ -70,14 +70,45 @@ def roi_from_mesh(mesh: np.ndarray, scale: float = ROI_SCALE) -> Roi:
                angle)
 
 
-def model_path() -> Path:
-    """face_landmark.tflite inside the installed mediapipe wheel."""
+def mediapipe_model_path(module: str, name: str) -> Path:
+    """``modules/<module>/<name>`` inside the installed mediapipe wheel (its bundled models)."""
     import importlib.util
 
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("mediapipe is not installed: it ships face_landmark.tflite")
-    return Path(list(spec.submodule_search_locations)[0]) / "modules" / "face_landmark" / "face_landmark.tflite"
+        raise FileNotFoundError(f"mediapipe is not installed: it ships {name}")
+    return Path(list(spec.submodule_search_locations)[0]) / "modules" / module / name
+
+
+def model_path() -> Path:
+    """face_landmark.tflite inside the installed mediapipe wheel."""
+    return mediapipe_model_path("face_landmark", "face_landmark.tflite")
+
+
+class PerProcess:
+    """One object per process, built by ``factory`` on first use (a forked child builds its own)."""
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._made: tuple[int, object] | None = None   # (process id, object)
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._made is None or self._made[0] != os.getpid():
+                self._made = (os.getpid(), self._factory())
+            return self._made[1]
+
+
+def tflite_interpreter(path: Path, num_threads: int = 1):
+    """(interpreter with its tensors allocated, its input's tensor index, {element count: tensor
+    index} of its outputs) for the .tflite file at ``path`` (ai-edge-litert)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=max(1, num_threads))
+    interpreter.allocate_tensors()
+    outputs = {int(np.prod(detail["shape"])): detail["index"] for detail in interpreter.get_output_details()}
+    return interpreter, interpreter.get_input_details()[0]["index"], outputs
 
 
 class FaceLandmarkModel:
@@ -85,13 +116,8 @@ class FaceLandmarkModel:
     ``run`` serialises calls with a lock. ~1.3 ms CPU per face on the 2-core machine."""
 
     def __init__(self, path: str | Path | None = None, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.path = Path(path) if path is not None else model_path()
-        self._interpreter = Interpreter(model_path=str(self.path), num_threads=max(1, num_threads))
-        self._interpreter.allocate_tensors()
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        outputs = {int(np.prod(detail["shape"])): detail["index"] for detail in self._interpreter.get_output_details()}
+        self._interpreter, self._input, outputs = tflite_interpreter(self.path, num_threads)
         self._landmarks, self._presence = outputs[468 * 3], outputs[1]
         self._tensor = np.empty((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
         self._lock = threading.Lock()
@@ -123,14 +149,9 @@ class FaceLandmarkModel:
 
 
 
-_shared: tuple[int, FaceLandmarkModel] | None = None   # (process id, model)
-_shared_lock = threading.Lock()
+_shared = PerProcess(lambda: FaceLandmarkModel())
 
 
 def shared_landmark_model() -> FaceLandmarkModel:
     """The process's FaceLandmarkModel, built on first use (a forked child builds its own)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared[0] != os.getpid():
-            _shared = (os.getpid(), FaceLandmarkModel())
-        return _shared[1]
+    return _shared.get()

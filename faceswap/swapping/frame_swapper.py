@@ -110,6 +110,8 @@ class SwapSettings:
     landmark_warp_every: int = setting(1, "landmark warp on video: find the meshes and make the field on one frame in "
                                        "this many, warp the frames between with the last field (>= 1; CPU against "
                                        "how soon the warp follows the head)")
+    gaze: float = setting(1.0, "landmark warp: move the swapped face's irises this share of the way to where the "
+                          "user's eyes look, along the eye, in [0, 1] (0 = off; faceswap/swapping/gaze.py)")
     sharpen: float = setting(0.25, "unsharp-mask amount on the swapped face, scaled by how much the paste enlarges it (0 = off)")
     motion_blur: float = setting(DEFAULT_EXPOSURE_S, "video with landmark smoothing: smear the swapped face along the "
                                  "face's motion as the camera smears the user's: the exposure in seconds the smear "
@@ -204,6 +206,8 @@ def check_swap_settings(settings: SwapSettings) -> None:
     if not 0.0 <= settings.landmark_warp_features <= 1.0:
         raise InputError(f"landmark_warp_features must be in [0, 1] (0 = the head pose only, 1 = every feature on "
                          f"the user's), not {settings.landmark_warp_features}")
+    if not 0.0 <= settings.gaze <= 1.0:
+        raise InputError(f"gaze must be in [0, 1] (0 = off, 1 = the user's gaze), not {settings.gaze}")
     if not 0.0 <= settings.motion_blur <= MAX_MOTION_BLUR_S:
         raise InputError(f"motion_blur must be in [0, {MAX_MOTION_BLUR_S:g}] seconds of exposure (0 = off), "
                          f"not {settings.motion_blur}")
@@ -350,7 +354,7 @@ class FrameSwapper:
                                           self._landmark_model(), self.settings.landmark_warp,
                                           self.settings.landmark_warp_radius, tracks[index], (id(self.model), direction),
                                           self.settings.landmark_warp_features, self.settings.landmark_warp_smoothing,
-                                          self.settings.landmark_warp_every)
+                                          self.settings.landmark_warp_every, self.settings.gaze)
                 cpu.lap("warp")
             if tone and self.settings.local_tone > 0:
                 corrected = local_tone_transfer(corrected, batch[index], tones[index], self.settings.local_tone,

@@ -38,7 +38,10 @@ import logging
 import cv2
 import numpy as np
 
+from dataclasses import dataclass
+
 from faceswap.faces.alignment import transform_points, warp_to_crop
+from faceswap.faces.iris import irises
 from faceswap.faces.landmarks import MESH_TO_68, mesh_to_68
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,25 @@ def context_matrix(matrix: np.ndarray, size: int) -> np.ndarray:
 def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                 user_mesh: np.ndarray, landmark_model, with_user: bool = False
                 ) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(swapped mesh, presence, user mesh or None) of ``_context_meshes`` (which see)."""
+    found = _context_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model, with_user)
+    return found.mesh, found.presence, found.user
+
+
+@dataclass
+class _Found:
+    """What ``_context_meshes`` found (crop px): the swapped face's mesh and presence, the user's
+    mesh (or None), and with an iris model each face's irises (faceswap.faces.iris.irises, or None)."""
+
+    mesh: np.ndarray
+    presence: float
+    user: np.ndarray | None
+    user_irises: list | None = None
+    swapped_irises: list | None = None
+
+
+def _context_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
+                    user_mesh: np.ndarray, landmark_model, with_user: bool = False, iris_model=None) -> _Found:
     """The swapped face's 3-D face mesh in crop px, its presence, and (``with_user``) the user's.
 
     frame: uint8 (H, W, 3) BGR, the user's frame; matrix: (2, 3) frame -> model crop;
@@ -92,8 +114,10 @@ def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask
     [0, 1], where it replaces the frame; user_mesh: (468, 2) frame px, the user's face mesh (its
     box sets the landmark model's region, as in MediaPipe's tracking loop); landmark_model: a
     ``FaceLandmarkModel`` (faceswap.faces.landmark_model).
-    Returns (swapped mesh float64 (468, 3), presence in [0, 1], user mesh float64 (468, 3) or
-    None): x, y crop px, z relative depth in crop px. The user's mesh is found in the same context
+    Returns a ``_Found``: swapped mesh float64 (468, 3), presence in [0, 1], user mesh float64
+    (468, 3) or None (x, y crop px, z relative depth in crop px), and with ``iris_model`` (an
+    ``IrisModel``, faceswap.faces.iris; it also finds the user's mesh) both faces' irises per eye,
+    float64 (5, 2) crop px or None. The user's mesh is found in the same context
     crop without the swap, so a bias of the landmark model at this scale is the same for both: a
     pass-through face is then moved by 0.0005-0.0007 of the inter-ocular distance, against 0.003-
     0.012 with the tracker's mesh of the frame and 0.007-0.017 with the detector's (d12, d18, v25,
@@ -107,15 +131,29 @@ def face_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask
     roi = roi_from_mesh(transform_points(user_mesh, to_context))
     start = size * (CONTEXT_SCALE - 1) // 2
     shift = np.array([start, start, 0.0])
-    user = None
-    if with_user:
-        user = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)[0].astype(np.float64) - shift
+    user = user_irises = swapped_irises = None
+    if with_user or iris_model is not None:
+        rgb = np.ascontiguousarray(context[..., ::-1])
+        user = landmark_model.run_3d(rgb, roi)[0].astype(np.float64)
+        if iris_model is not None:
+            user_irises = _in_crop(irises(rgb, user, iris_model), shift)
+        user -= shift
     inner = context[start:start + size, start:start + size]
     weight = mask[..., None]
     blended = inner + weight * (swapped * np.float32(255.0) - inner)
     inner[...] = np.clip(blended + np.float32(0.5), 0, 255)
-    mesh, presence = landmark_model.run_3d(np.ascontiguousarray(context[..., ::-1]), roi)
-    return mesh.astype(np.float64) - shift, presence, user
+    rgb = np.ascontiguousarray(context[..., ::-1])
+    mesh, presence = landmark_model.run_3d(rgb, roi)
+    mesh = mesh.astype(np.float64)
+    if iris_model is not None:
+        swapped_irises = _in_crop(irises(rgb, mesh, iris_model), shift)
+    return _Found(mesh - shift, presence, user, user_irises, swapped_irises)
+
+
+
+def _in_crop(found: list, shift: np.ndarray) -> list:
+    """Irises found in the context crop, moved into the model crop's px."""
+    return [None if iris is None else iris - shift[:2] for iris in found]
 
 
 def swapped_landmarks(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
@@ -157,14 +195,17 @@ def posed_landmarks(swapped_mesh: np.ndarray, user_mesh: np.ndarray) -> np.ndarr
     return posed
 
 
-def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radius: float) -> np.ndarray:
+def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radius: float,
+                       downscale: int = _DOWNSCALE) -> np.ndarray:
     """The smooth field that sends each target to its source: float32 (S, S, 2) px (dx, dy).
 
     targets: (K, 2) crop px, where the features should be (the user's landmarks); sources: (K, 2)
     crop px, where they are in the swapped face; radius: the Gaussian kernel's sigma as a share of
     the crop side ``size``. The field at a target is (nearly, the fit is regularised) its source
     minus the target, and falls to 0 a few radii away from every landmark. Displacements longer
-    than ``MAX_DISPLACEMENT_SHARE`` of the crop are shortened to it.
+    than ``MAX_DISPLACEMENT_SHARE`` of the crop are shortened to it. The field is computed on a grid
+    ``downscale`` times coarser than the crop and resized (1: every px; a field whose sigma is only
+    a few px, as the gaze's, needs a fine grid).
     Raises ValueError for shapes that differ, non-finite points or a radius that is not > 0.
     """
     targets = np.asarray(targets, dtype=np.float64)
@@ -183,7 +224,7 @@ def displacement_field(targets: np.ndarray, sources: np.ndarray, size: int, radi
     kernel = _gaussian(targets, targets, sigma)
     kernel[np.diag_indices_from(kernel)] += _RIDGE
     weights = np.linalg.solve(kernel, displacement)
-    cells = max(size // _DOWNSCALE, 4)
+    cells = max(size // max(int(downscale), 1), 4)
     axis = (np.arange(cells) + 0.5) * (size / cells) - 0.5
     grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)
     coarse = (_gaussian(grid, targets, sigma) @ weights).reshape(cells, cells, 2).astype(np.float32)
@@ -210,7 +251,8 @@ def warp_face(face: np.ndarray, field: np.ndarray, strength: float) -> np.ndarra
 def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, mask: np.ndarray,
                   user_landmarks: np.ndarray, user_mesh: np.ndarray, landmark_model, strength: float,
                   radius: float, state: dict | None = None, key: object = None, features: float = FEATURES_SHARE,
-                  smoothing: float = DISPLACEMENT_SMOOTHING, every: int = 1) -> np.ndarray:
+                  smoothing: float = DISPLACEMENT_SMOOTHING, every: int = 1, gaze: float = 0.0,
+                  iris_model=None) -> np.ndarray:
     """The swapped face warped ``strength`` of the way towards its targets: its own landmarks turned
     to the user's head pose (``posed_landmarks``: its shape kept, identity with it), moved
     ``features`` (in [0, 1]) of the way on to the user's landmarks ``user_landmarks`` ((68, 2)
@@ -223,12 +265,19 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
     was made with (model, direction): a state kept under another key starts afresh; every: on
     video, the meshes are found and the field made on one frame in ``every`` (>= 1), and the
     frames between are warped with the last field (the field lives in the aligned crop, which
-    follows the face): a landmark-model pair and the field cost ~7 ms of CPU, the warp alone 0.4.
+    follows the face): a landmark-model pair and the field cost ~7 ms of CPU, the warp alone 0.4;
+    gaze: in [0, 1], move each swapped iris that share of the way to the user's position along the
+    eye (faceswap.swapping.gaze; 0 = off; four iris-model runs, ``iris_model`` or the process's
+    shared one, on one frame in ``gaze.IRIS_EVERY`` of a video), in the same resampling; on video
+    its moves are smoothed as the displacements are.
     Returns float32 (S, S, 3) BGR [0, 1]: ``swapped`` itself (unchanged) when the landmark model
-    does not find the swapped face. Raises ValueError for ``features`` outside [0, 1] or ``every`` < 1.
+    does not find the swapped face. Raises ValueError for ``features`` or ``gaze`` outside [0, 1] or
+    ``every`` < 1.
     """
     if not 0.0 <= features <= 1.0:   # also refuses NaN
         raise ValueError(f"the landmark warp's features share is in [0, 1], not {features}")
+    if not 0.0 <= gaze <= 1.0:
+        raise ValueError(f"the gaze share is in [0, 1], not {gaze}")
     if every < 1:
         raise ValueError(f"the landmark warp runs on one frame in every >= 1 frames, not {every}")
     size = swapped.shape[0]
@@ -236,9 +285,17 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
         kept = state.get("landmark_warp_field")
         if kept is not None and kept[0] == key and kept[1].shape[:2] == (size, size) and kept[2] < every - 1:
             state["landmark_warp_field"] = (key, kept[1], kept[2] + 1)
-            return warp_face(swapped, kept[1], strength)
-    mesh, presence, user = face_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model,
-                                       with_user=features < 1.0)
+            return warp_face(swapped, kept[1], 1.0)
+    from faceswap.swapping.gaze import compose_fields, frame_gaze_field, reads_irises
+
+    read_irises = gaze > 0 and reads_irises(state, key)
+    if read_irises and iris_model is None:
+        from faceswap.faces.iris import shared_iris_model
+
+        iris_model = shared_iris_model()
+    meshes = _context_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model, with_user=features < 1.0,
+                             iris_model=iris_model if read_irises else None)
+    mesh, presence, user = meshes.mesh, meshes.presence, meshes.user
     found = mesh_to_68(mesh[:, :2]).astype(np.float64)
     if presence < MIN_PRESENCE or not np.all(np.isfinite(found)):
         logger.debug("landmark warp: the swapped face's mesh was not found (presence %.2f); not warped", presence)
@@ -256,6 +313,11 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
             displacement = previous[1] + smoothing * (displacement - previous[1])
         state["landmark_warp"] = (key, displacement)
     field = displacement_field(targets, targets + displacement, size, radius)
+    iris_field = None
+    if gaze > 0:
+        found_irises = (meshes.user_irises, user, meshes.swapped_irises, mesh) if read_irises else None
+        iris_field = frame_gaze_field(state, key, gaze, smoothing, targets, found_irises, size)
+    field = compose_fields(field, strength, iris_field)
     if state is not None and every > 1:
         state["landmark_warp_field"] = (key, field, 0)
-    return warp_face(swapped, field, strength)
+    return warp_face(swapped, field, 1.0)
