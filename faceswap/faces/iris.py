@@ -3,11 +3,13 @@
 MediaPipe's iris model (``iris_landmark.tflite``, shipped in the mediapipe wheel; Ablavatski et
 al., "Real-time Pupil Tracking from Monocular Video for Digital Puppetry", CVPR workshops 2020)
 takes a 64x64 RGB crop of one eye in [0, 1] and gives 71 eye contour points and 5 iris points (the
-centre, then four on its rim). The crop follows MediaPipe's iris graphs
-(mediapipe/modules/iris_landmark/iris_landmark_left_and_right_cpu.pbtxt and
-iris_landmark_landmarks_to_roi.pbtxt, 0.10.x): a square of 2.3x the distance between the eye's two
-corners, centred between them and turned level with them; the eye on the image's right (mesh
-points 362 and 263) is mirrored before the model, which was trained on the other eye.
+centre, then four on its rim). The crop is MediaPipe's iris graphs' (mediapipe/modules/
+iris_landmark/iris_landmark_left_and_right_cpu.pbtxt and iris_landmark_landmarks_to_roi.pbtxt,
+0.10.x) but for its side: a square 2.3x the eye's size, centred between the eye's two corners and
+turned level with them, the size here the corners' distance (MediaPipe takes the long side of
+their axis-aligned box: the same on a level eye, up to 1.4x less on a rolled one, so a rolled eye
+keeps its scale here); the eye on the image's right (mesh points 362 and 263) is mirrored before
+the model, which was trained on the other eye.
 
 Gaze is given per eye as the iris centre in the eye's own frame: ``(along, across)``, the position
 along the line from the eye's image-left corner to its image-right corner and across it (down
@@ -27,6 +29,8 @@ import cv2
 import numpy as np
 
 from faceswap.faces.landmark_model import PerProcess, Roi, mediapipe_model_path, tflite_interpreter
+from faceswap.faces.landmarks import mesh_to_68
+from faceswap.faces.masks import EYE_CLOSING_RATIO, paired_eye_ratios
 
 INPUT_SIZE = 64            # the model's input side, px
 ROI_SCALE = 2.3            # region side / distance between the eye's corners (MediaPipe's)
@@ -108,11 +112,18 @@ def point_at_gaze(gaze: np.ndarray, left_corner: np.ndarray, right_corner: np.nd
 
 def irises(rgb: np.ndarray, mesh: np.ndarray, model: "IrisModel | None" = None) -> list[np.ndarray | None]:
     """Both eyes' irises of the face with ``mesh`` ((468, 2+) image px) in ``rgb`` (RGB uint8):
-    per eye in ``EYE_CORNERS`` order, float64 (5, 2) image px, or None where no iris was found
-    (its radius outside ``IRIS_RADIUS_SHARE`` of the eye's width: a closed or hidden eye)."""
+    per eye in ``EYE_CORNERS`` order, float64 (5, 2) image px, or None where there is no iris to
+    read: an eye closed or nearly (lid gap under ``EYE_CLOSING_RATIO`` of its width, the two eyes
+    paired as the blink region pairs them (faceswap.faces.masks.paired_eye_ratios), where the
+    merge's blink region starts; the iris model answers on a shut eye too) or an iris whose radius
+    is outside ``IRIS_RADIUS_SHARE`` of the eye's width."""
     model = model or shared_iris_model()
+    openings = paired_eye_ratios(mesh_to_68(np.asarray(mesh)[:, :2]))
     found: list[np.ndarray | None] = []
-    for left, right, mirrored in EYE_CORNERS:
+    for (left, right, mirrored), opening in zip(EYE_CORNERS, openings):
+        if not opening >= EYE_CLOSING_RATIO:   # also NaN
+            found.append(None)
+            continue
         points = model.run(rgb, mesh[left], mesh[right], mirrored)
         width = float(np.linalg.norm(np.asarray(mesh[right][:2], np.float64) - np.asarray(mesh[left][:2], np.float64)))
         radius = float(np.linalg.norm(points[1:] - points[0], axis=1).mean())

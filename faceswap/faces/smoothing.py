@@ -11,7 +11,7 @@ points, so its noise is the points' common shake alone, and its speed can be rea
 (``centre_derivative_cutoff``): on a head that starts to move the filter lets go within a frame
 or two, where a filter per coordinate, whose speed must first rise out of each point's own noise,
 dragged the aligned face behind the head (d12: the landmarks lagged 7.5 % of the inter-ocular
-distance on average, 4.0 % with the split; docs/merge-settings.md, "Landmark smoothing").
+distance on average, 2.9 % with the split; docs/merge-settings.md, "Landmark smoothing").
 One ``LandmarkSmoother`` per video stream;
 ``reset()`` when the stream restarts. Several faces are followed by matching their centres; each
 followed face also has a ``dict`` that later stages keep per face track (``track_states``: the

@@ -101,10 +101,12 @@ def reads_irises(state: dict | None, key: object) -> bool:
 
 def frame_gaze_field(state: dict | None, key: object, share: float, smoothing: float, corners68: np.ndarray,
                      found: tuple | None, size: int) -> np.ndarray | None:
-    """This frame's ``gaze_field``. found: (user irises, user mesh, swapped irises, swapped mesh),
-    as ``irises_in_eyes`` takes them, on a frame that ``reads_irises``, else None (the track's last
+    """This frame's ``gaze_field`` (corners68: (68, 2) crop px, where the landmark warp puts the
+    eyes' corners). found: (user irises, user mesh, swapped irises, swapped mesh), as
+    ``irises_in_eyes`` takes them, on a frame that ``reads_irises``, else None (the track's last
     readings are used). On video (``state``: the face track's dict; key: what the swap was made
-    with) the shifts move ``smoothing`` of the way from the previous frame's."""
+    with) the shifts move ``smoothing`` of the way from the previous frame's, and an eye not read
+    (closed) keeps its last shift while the swapped eye's last reading lasts."""
     kept = state.get("gaze") if state is not None else None
     if kept is not None and kept[0] != key:
         kept = None
@@ -117,7 +119,8 @@ def frame_gaze_field(state: dict | None, key: object, share: float, smoothing: f
         return None
     shifts = gaze_shifts(user_eyes, swapped_eyes, share)
     if kept is not None:
-        shifts = [now if now is None or before is None else before + smoothing * (now - before)
+        # an eye not read this time (a blink) keeps its last shift, so it does not jump when it opens
+        shifts = [before if now is None else now if before is None else before + smoothing * (now - before)
                   for now, before in zip(shifts, kept[4])]
     if state is not None:
         state["gaze"] = (key, age, user_eyes, swapped_eyes, shifts)

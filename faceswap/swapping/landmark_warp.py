@@ -16,7 +16,10 @@ face actually are and bends it, smoothly, so that they land on the user's:
    Wendland, "Scattered Data Approximation", 2005, ch. 8 and 11): a smooth field that is 0 far
    from the face, so the border and the mask's seam stay where they are;
 3. the swapped face is resampled through that field (``cv2.remap``, bicubic), scaled by the
-   strength: 1 puts every feature where the user's is, 0 leaves the face as drawn.
+   strength: 1 puts every feature where the user's is, 0 leaves the face as drawn; with ``gaze``
+   the irises are also read (MediaPipe's iris model on both faces in the same context crop) and
+   moved along their eyes to the user's by a local field composed with this one
+   (faceswap.swapping.gaze), so the face is still resampled once.
 
 This is the classic landmark-driven face morph (Beier & Neely, "Feature-based image
 metamorphosis", SIGGRAPH 1992; the Delaunay warp of LearnOpenCV's "Face Swap using OpenCV") with
@@ -316,7 +319,9 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
     iris_field = None
     if gaze > 0:
         found_irises = (meshes.user_irises, user, meshes.swapped_irises, mesh) if read_irises else None
-        iris_field = frame_gaze_field(state, key, gaze, smoothing, targets, found_irises, size)
+        # with strength s < 1 a feature lands s of the way from where it is to its target
+        landed = targets + (1.0 - strength) * displacement
+        iris_field = frame_gaze_field(state, key, gaze, smoothing, landed, found_irises, size)
     field = compose_fields(field, strength, iris_field)
     if state is not None and every > 1:
         state["landmark_warp_field"] = (key, field, 0)

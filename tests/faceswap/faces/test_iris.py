@@ -77,3 +77,19 @@ def test_gaze_is_a_position_in_the_eye_whatever_its_size_or_roll():
     turn = np.array([[math.cos(0.5), -math.sin(0.5)], [math.sin(0.5), math.cos(0.5)]])
     moved = [3.0 * turn @ point + [100.0, -7.0] for point in (iris, left, right)]
     np.testing.assert_allclose(gaze_of(*moved), gaze, atol=1e-12)
+
+
+def test_a_closed_eye_has_no_iris_to_read(clip_path, face_detector):
+    """The iris model answers on a shut eye too (an iris of a plausible size), so an eye whose lids
+    are closed as far as the merge's blink region takes over (paired lid gap under 0.16 of its
+    width) reads None: d12's blink, frames 48-50; the open eyes around it read."""
+    from faceswap.conversion.video_io import read_frames
+
+    read = {}
+    for index, frame in enumerate(read_frames(clip_path("d12"))):
+        if index in (47, 48, 49, 50, 52):
+            mesh = face_detector.detect(frame)[0].mesh
+            read[index] = [iris is not None for iris in irises(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), mesh)]
+        if index >= 52:
+            break
+    assert read == {47: [True, True], 48: [False, False], 49: [False, False], 50: [False, False], 52: [True, True]}

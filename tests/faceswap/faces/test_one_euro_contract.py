@@ -115,6 +115,10 @@ def test_the_smoother_filters_with_its_own_settings():
         moved = face + step * 3.0
         np.testing.assert_allclose(smoother.smooth(moved, step / 30), reference(moved, step / 30, scale=100.0),
                                    atol=1e-4)
+    # Without a scale the filter measures speed in pixels (scale 1).
+    plain, per_pixel = OneEuroFilter(), OneEuroFilter()
+    for step in range(4):
+        np.testing.assert_allclose(plain(face + step, step / 30), per_pixel(face + step, step / 30, scale=1.0))
 
 
 def test_the_centre_and_the_shape_are_each_the_papers_filter_with_their_own_settings():
@@ -139,10 +143,6 @@ def test_the_centre_and_the_shape_are_each_the_papers_filter_with_their_own_sett
         assert abs(scale - scales[0]) / scales[0] < 0.03
         got = smoother.smooth(points, float(t))
         np.testing.assert_allclose(got, shapes[step] + centres[step], rtol=0, atol=0.05 * (step > 0) + 1e-3)
-    # Without a scale the filter measures speed in pixels (scale 1).
-    plain, per_pixel = OneEuroFilter(), OneEuroFilter()
-    for step in range(4):
-        np.testing.assert_allclose(plain(face + step, step / 30), per_pixel(face + step, step / 30, scale=1.0))
 
 
 def test_a_face_of_one_point_is_smoothed_on_a_one_pixel_scale():
