@@ -98,16 +98,17 @@ def eye_frame(left_corner: np.ndarray, right_corner: np.ndarray) -> tuple[np.nda
     return left, np.array([along, [-along[1], along[0]]]), width
 
 
-def gaze_of(iris_centre: np.ndarray, left_corner: np.ndarray, right_corner: np.ndarray) -> np.ndarray:
-    """The iris centre (px) as (along, across) in the eye's frame, in eye widths: float64 (2,)."""
+def gaze_of(points: np.ndarray, left_corner: np.ndarray, right_corner: np.ndarray) -> np.ndarray:
+    """Points (px: an iris centre (2,), or (N, 2)) as (along, across) in the eye's frame, in eye
+    widths: float64 of the same shape."""
     origin, axes, width = eye_frame(left_corner, right_corner)
-    return axes @ (np.asarray(iris_centre, dtype=np.float64)[:2] - origin) / width
+    return (np.asarray(points, dtype=np.float64)[..., :2] - origin) @ axes.T / width
 
 
 def point_at_gaze(gaze: np.ndarray, left_corner: np.ndarray, right_corner: np.ndarray) -> np.ndarray:
-    """The inverse of ``gaze_of``: the px point at ``gaze`` (along, across) in this eye."""
+    """The inverse of ``gaze_of``: the px points ((2,) or (N, 2)) at ``gaze`` (along, across) in this eye."""
     origin, axes, width = eye_frame(left_corner, right_corner)
-    return origin + width * (axes.T @ np.asarray(gaze, dtype=np.float64))
+    return origin + width * (np.asarray(gaze, dtype=np.float64) @ axes)
 
 
 def irises(rgb: np.ndarray, mesh: np.ndarray, model: "IrisModel | None" = None) -> list[np.ndarray | None]:

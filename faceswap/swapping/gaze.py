@@ -51,7 +51,7 @@ def irises_in_eyes(irises: list, mesh: np.ndarray) -> list[np.ndarray | None]:
     """Each eye's iris points (faceswap.faces.iris.irises: (5, 2) px or None) in that eye's own
     frame (``gaze_of``: along, across, in eye widths) of ``mesh`` ((468, 2+) px of the same image):
     (5, 2) float64 per eye in ``EYE_CORNERS`` order, or None."""
-    return [None if iris is None else np.array([gaze_of(point, mesh[left], mesh[right]) for point in iris])
+    return [None if iris is None else gaze_of(iris, mesh[left], mesh[right])
             for iris, (left, right, _) in zip(irises, EYE_CORNERS)]
 
 
@@ -81,11 +81,10 @@ def gaze_field(corners68: np.ndarray, swapped_eyes: list, shifts: list[float | N
         sources += list(corners)
         if shift is None or iris is None or abs(shift) < 1e-3:
             continue
-        # the iris's centre and rim, each moved: the whole iris moves, not only its middle
-        for gaze in iris:
-            # the output px at the moved point shows the warped face's px at the point
-            targets.append(point_at_gaze(gaze + np.array([shift, 0.0]), *corners))
-            sources.append(point_at_gaze(gaze, *corners))
+        # the iris's centre and rim, each moved: the whole iris moves, not only its middle; the
+        # output px at a moved point shows the warped face's px at the point
+        targets += list(point_at_gaze(iris + np.array([shift, 0.0]), *corners))
+        sources += list(point_at_gaze(iris, *corners))
         widths.append(float(np.linalg.norm(corners[1] - corners[0])))
     if not widths:
         return None

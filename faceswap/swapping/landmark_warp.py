@@ -37,15 +37,15 @@ px (x, y); frames ``uint8 (H, W, 3)`` BGR.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from dataclasses import dataclass
-
 from faceswap.faces.alignment import transform_points, warp_to_crop
-from faceswap.faces.iris import irises
+from faceswap.faces.iris import irises, shared_iris_model
 from faceswap.faces.landmarks import MESH_TO_68, mesh_to_68
+from faceswap.swapping.gaze import compose_fields, frame_gaze_field, reads_irises
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,6 @@ def _context_meshes(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, 
     if iris_model is not None:
         swapped_irises = _in_crop(irises(rgb, mesh, iris_model), shift)
     return _Found(mesh - shift, presence, user, user_irises, swapped_irises)
-
 
 
 def _in_crop(found: list, shift: np.ndarray) -> list:
@@ -289,12 +288,8 @@ def landmark_warp(frame: np.ndarray, matrix: np.ndarray, swapped: np.ndarray, ma
         if kept is not None and kept[0] == key and kept[1].shape[:2] == (size, size) and kept[2] < every - 1:
             state["landmark_warp_field"] = (key, kept[1], kept[2] + 1)
             return warp_face(swapped, kept[1], 1.0)
-    from faceswap.swapping.gaze import compose_fields, frame_gaze_field, reads_irises
-
     read_irises = gaze > 0 and reads_irises(state, key)
     if read_irises and iris_model is None:
-        from faceswap.faces.iris import shared_iris_model
-
         iris_model = shared_iris_model()
     meshes = _context_meshes(frame, matrix, swapped, mask, user_mesh, landmark_model, with_user=features < 1.0,
                              iris_model=iris_model if read_irises else None)
