@@ -39,7 +39,7 @@ import numpy as np
 
 from faceswap.errors import CheckpointError, FaceswapError
 from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
-from faceswap.model.code_shift import SHIFTED_DIRECTION, code_shift as shift_of
+from faceswap.model.code_shift import SHIFTED_DIRECTION, CodeMap, code_map as map_of, code_shift as shift_of, mean_code
 from faceswap.model.runtime import SAVED_MODEL_DIR, file_sha256
 from faceswap.settings import setting
 from faceswap.training.checkpoint import load_checkpoint
@@ -78,6 +78,10 @@ class ExportSettings:
     code_shift: float = setting(0.0, "move each face's code this share of the way from side A's mean code to side "
                                      "B's before decoder B (a2b only; measured on the checkpoint's training faces, "
                                      "which must be here; faceswap/model/code_shift.py); 0 = off")
+    code_subspace: int = setting(0, "with --code-shift: move each code that share of the way to side B's mean plus "
+                                    "its offset from side A's mean within the top this-many principal directions "
+                                    "of side B's training codes (the subspace map, faceswap/model/code_shift.py); "
+                                    "0 = the plain mean shift")
     tflite_only: bool = setting(False, "leave the SavedModel out of the export (the small bundled copy of "
                                        "models/default; the savedmodel backend needs a full export)")
 
@@ -103,14 +107,14 @@ def _face_spec(size: int):
     return tf.TensorSpec((None, size, size, 3), tf.float32, name="faces")
 
 
-def swap_models(networks: Autoencoders, code_shift: np.ndarray | None = None) -> dict:
+def swap_models(networks: Autoencoders, code_shift: np.ndarray | CodeMap | None = None) -> dict:
     """{direction: Keras swap model} as exported: the a2b path with ``code_shift`` added to its codes
     (faceswap/model/code_shift.py; None = no shift), b2a never shifted."""
     return {direction: networks.swap_model(direction, code_shift if direction == SHIFTED_DIRECTION else None)
             for direction in DIRECTIONS}
 
 
-def write_savedmodel(networks: Autoencoders, path: Path, code_shift: np.ndarray | None = None) -> None:
+def write_savedmodel(networks: Autoencoders, path: Path, code_shift: np.ndarray | CodeMap | None = None) -> None:
     """SavedModel with signatures 'a2b' and 'b2a': {'faces': (N,S,S,3) f32} -> {'faces': (N,S,S,3) f32}
     (``swap_models``: a2b with the ``code_shift``, if any)."""
     import keras
@@ -199,13 +203,15 @@ def _named_folders(sides: dict) -> dict:
 
 
 def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
-                          faces: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray | None, dict]:
+                          faces: dict[str, np.ndarray] | None = None, subspace: int = 0) -> tuple[object, dict]:
     """The code shift of trained ``networks`` at ``strength`` (faceswap/model/code_shift.py), measured on
     their training faces: ``faces`` as ``load_training_faces`` gives them, or loaded from ``sides``
     (a checkpoint's meta ``sides``, or the face folders / packs to use instead). Returns (float32
     code-shaped array, or None for strength 0; its description for the manifest: strength,
-    direction, faces per side, norm). FaceswapError when a side's faces are not here or the
-    strength is negative or not finite."""
+    direction, faces per side, norm of the move of side A's mean code). ``subspace`` > 0: the
+    subspace map with that many of side B's principal directions instead (a CodeMap; the
+    description adds ``subspace``). FaceswapError when a side's faces are not here, the strength is
+    negative or not finite, or the subspace is not in 0 .. side B's faces - 1."""
     if not (np.isfinite(strength) and strength >= 0):
         raise FaceswapError(f"--code-shift is 0 (off) or more, not {strength}")
     if strength == 0:
@@ -217,12 +223,23 @@ def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
                                 f"{side.upper()}'s folders is here ({sides.get(side, {}).get('folders', [])}); "
                                 f"extract them first (scripts/make_default_model.sh does for the default model) "
                                 f"or name where they are with --faces-{side}")
-    shift = shift_of(networks.encoder, faces["a"], faces["b"], strength)
+    if subspace:
+        try:
+            shift = map_of(networks.encoder, faces["a"], faces["b"], strength, subspace)
+        except ValueError as error:
+            raise FaceswapError(f"--code-subspace: {error}") from None
+        mean_a = mean_code(networks.encoder, faces["a"])
+        moved = shift.apply(mean_a[None])[0] - mean_a
+    else:
+        shift = moved = shift_of(networks.encoder, faces["a"], faces["b"], strength)
     description = {"strength": float(strength), "direction": SHIFTED_DIRECTION,
                    "faces": {side: int(len(faces[side])) for side in ("a", "b")},
-                   "norm": round(float(np.linalg.norm(shift)), 4)}
-    logger.info("code shift %.2f towards side B: norm %.3f, from %d + %d training faces", strength,
-                description["norm"], len(faces["a"]), len(faces["b"]))
+                   "norm": round(float(np.linalg.norm(moved)), 4)}
+    if subspace:
+        description["subspace"] = int(subspace)
+    logger.info("code shift %.2f towards side B%s: norm %.3f, from %d + %d training faces", strength,
+                f" (subspace of {subspace} directions)" if subspace else "", description["norm"],
+                len(faces["a"]), len(faces["b"]))
     return shift, description
 
 
@@ -234,7 +251,7 @@ def _subset(faces: dict[str, np.ndarray], count: int) -> np.ndarray | None:
 
 
 def measure_parity(networks: Autoencoders, export_dir: Path, faces: np.ndarray,
-                   code_shift: np.ndarray | None = None) -> dict:
+                   code_shift: np.ndarray | CodeMap | None = None) -> dict:
     """Mean and max |TFLite - Keras| over ``faces`` (BGR float32 (N,S,S,3) [0,1]) for both directions
     (Keras: ``swap_models`` with the export's ``code_shift``)."""
     from faceswap.model.runtime import TFLiteSwap
@@ -300,7 +317,10 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
         faces = load_training_faces(sides, config.layout)
     else:
         faces = load_training_faces(sides, config.layout, -(-wanted // 2)) if wanted > 0 else {}
-    shift, shift_description = checkpoint_code_shift(networks, sides, settings.code_shift, faces)
+    if settings.code_subspace and not settings.code_shift > 0:
+        raise FaceswapError(f"--code-subspace {settings.code_subspace} needs a --code-shift strength above 0")
+    shift, shift_description = checkpoint_code_shift(networks, sides, settings.code_shift, faces,
+                                                     settings.code_subspace)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".export", dir=output.parent))

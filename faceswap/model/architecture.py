@@ -240,6 +240,35 @@ def AddConstant(constant, name: str):   # noqa: N802  (a layer factory, named li
     return _AddConstant(name=name)
 
 
+def MapCode(code_map, name: str):   # noqa: N802  (a layer factory, named like the layer)
+    """A Keras layer applying a fixed faceswap.model.code_shift.CodeMap to its input (N, *code shape):
+    ``scale * c + strength * (c . basis^T) basis + offset`` on the flattened code. Offset and basis
+    are non-trainable weights, so they are saved, exported and converted with the model."""
+    keras = _keras()
+    offset = np.asarray(code_map.offset, dtype=np.float32)
+    basis = np.asarray(code_map.basis, dtype=np.float32)
+    scale, strength = float(code_map.scale), float(code_map.strength)
+
+    class _MapCode(keras.layers.Layer):
+        def build(self, input_shape):
+            self.offset = self.add_weight(name="offset", shape=(offset.size,), initializer="zeros",
+                                          trainable=False, dtype="float32")
+            self.offset.assign(offset.reshape(-1))
+            self.basis = self.add_weight(name="basis", shape=basis.shape, initializer="zeros",
+                                         trainable=False, dtype="float32")
+            self.basis.assign(basis)
+
+        def call(self, inputs):
+            ops = keras.ops
+            flat = ops.reshape(inputs, (-1, offset.size))
+            basis_ = ops.cast(self.basis, inputs.dtype)
+            along = ops.matmul(ops.matmul(flat, ops.transpose(basis_)), basis_)
+            moved = scale * flat + strength * along + ops.cast(self.offset, inputs.dtype)
+            return ops.reshape(moved, (-1,) + tuple(offset.shape))
+
+    return _MapCode(name=name)
+
+
 @dataclass
 class Autoencoders:
     """The three networks and the two autoencoders built from them (encoder shared, same object)."""
@@ -266,14 +295,16 @@ class Autoencoders:
     def swap_model(self, direction: str, code_shift=None):
         """encoder -> other side's decoder as one Keras model: (N,S,S,3) BGR [0,1] -> same.
 
-        ``code_shift``: float32 array of the code's shape added to every code before the decoder
-        (faceswap/model/code_shift.py; the a2b path of a model exported with ``--code-shift``)."""
+        ``code_shift``: float32 array of the code's shape added to every code before the decoder, or a
+        faceswap.model.code_shift.CodeMap applied to it (faceswap/model/code_shift.py; the a2b path of
+        a model exported with ``--code-shift`` / ``--code-subspace``)."""
         keras = _keras()
         size = self.config.input_size
         inputs = keras.Input((size, size, 3), name="face")
         code = self.encoder(inputs)
         if code_shift is not None:
-            code = AddConstant(code_shift, name="code_shift")(code)
+            layer = MapCode if hasattr(code_shift, "basis") else AddConstant
+            code = layer(code_shift, name="code_shift")(code)
         outputs = self.decoder_for(direction)(code)
         return keras.Model(inputs, outputs, name=f"swap_{direction}")
 

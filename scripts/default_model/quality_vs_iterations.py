@@ -9,7 +9,8 @@ into the Keras networks (no export needed) and evaluated with faceswap.evaluatio
 clips against the target's held-out tail. Writes one JSON per snapshot next to it (reused on the
 next run), a JSON summary and a plot of identity, judged-target share and detail vs iterations,
 so the stopping point is a measurement. ``--code-shift S`` measures the snapshots as exported with
-``export --code-shift S`` (faceswap/model/code_shift.py; their training faces must be here).
+``export --code-shift S`` (faceswap/model/code_shift.py; their training faces must be here), and
+``--code-subspace K`` with ``export --code-subspace K``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ class KerasSnapshotModel:
     """A training snapshot as a swap model for the benchmark: ``swap(faces, direction)`` with faces
     BGR float32 (N, S, S, 3) in [0, 1] (the same contract as faceswap.model.runtime.SwapModel)."""
 
-    def __init__(self, checkpoint: Checkpoint, code_shift: float = 0.0) -> None:
+    def __init__(self, checkpoint: Checkpoint, code_shift: float = 0.0, code_subspace: int = 0) -> None:
         self.networks = build_autoencoders(checkpoint.config)
         checkpoint.restore_networks(self.networks)
-        shift, self.code_shift = checkpoint_code_shift(self.networks, checkpoint.meta.get("sides", {}), code_shift)
+        shift, self.code_shift = checkpoint_code_shift(self.networks, checkpoint.meta.get("sides", {}), code_shift,
+                                                        subspace=code_subspace)
         self.input_size = checkpoint.config.input_size
         self.layout = checkpoint.config.layout
         self.manifest = {"config": checkpoint.config.name, "iterations": checkpoint.iteration,
@@ -68,6 +70,9 @@ def add_benchmark_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--code-shift", type=float, default=0.0,
                         help="measure with the export's code shift at this strength (faceswap/model/code_shift.py; "
                              "the checkpoint's training faces must be here)")
+    parser.add_argument("--code-subspace", type=int, default=0,
+                        help="with --code-shift: the subspace map with this many of side B's principal directions, "
+                             "as export --code-subspace (0 = the plain mean shift)")
 
 
 def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argparse.Namespace) -> dict:
@@ -78,7 +83,7 @@ def benchmark_checkpoint(checkpoint: Checkpoint, media: list[str], args: argpars
     report's ``swap_settings`` say which."""
     settings = QualitySettings(max_frames=args.max_frames, target_first_frame=args.target_first_frame, sheet_rows=0)
     swap_settings = settings_from(SwapSettings, env_prefix="FACESWAP_SWAP_")
-    model = KerasSnapshotModel(checkpoint, args.code_shift)
+    model = KerasSnapshotModel(checkpoint, args.code_shift, getattr(args, "code_subspace", 0))
     return evaluate_model(model, media, args.target, settings, swap_settings)
 
 
@@ -112,7 +117,9 @@ def main() -> int:
     for path in snapshot_paths(args.snapshots):
         if int(path.stem.split("-")[1]) % args.multiples_of:
             continue
-        cached = path.with_suffix(f".quality{f'-shift{args.code_shift:g}' if args.code_shift else ''}.json")
+        mapped = f"-shift{args.code_shift:g}" if args.code_shift else ""
+        mapped += f"-subspace{args.code_subspace}" if args.code_shift and args.code_subspace else ""
+        cached = path.with_suffix(f".quality{mapped}.json")
         if cached.exists():
             report = json.loads(cached.read_text())
         else:

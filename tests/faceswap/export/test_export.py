@@ -222,6 +222,40 @@ def test_code_shift_export_moves_the_a2b_codes_and_says_so(exported_shifted, exp
     np.testing.assert_allclose(tflite.swap(real_faces, "b2a"), plain.swap(real_faces, "b2a"), atol=1e-6)
 
 
+def test_subspace_map_export_is_baked_into_a2b_and_said_in_the_manifest(exported_shifted, test_model_work, tmp_path,
+                                                                       real_faces):
+    """--code-subspace K: the a2b graphs apply the subspace map (faceswap/model/code_shift.py) that
+    checkpoint_code_shift measures; without a --code-shift strength it is refused before any work."""
+    from faceswap.export.exporter import checkpoint_code_shift
+
+    output = tmp_path / "model"
+    manifest = export_model(test_model_work / "model", output, ExportSettings(code_shift=0.5, code_subspace=3,
+                                                                             parity_faces=4))
+    checkpoint = load_checkpoint(test_model_work / "model")
+    networks = build_autoencoders("tiny")
+    checkpoint.restore_networks(networks)
+    mapping, description = checkpoint_code_shift(networks, checkpoint.meta["sides"], 0.5, subspace=3)
+    assert manifest["code_shift"] == description and description["subspace"] == 3
+    # side A's mean code moves as far as with the plain shift
+    assert description["norm"] == exported_shifted[1]["code_shift"]["norm"]
+    mapped_keras = np.asarray(networks.swap_model("a2b", mapping)(real_faces))
+    saved = load_swap_model(output, "savedmodel").swap(real_faces, "a2b")
+    np.testing.assert_allclose(saved, mapped_keras, atol=1e-4)
+    # the float graph is the map's, not the plain shift's (the barely trained test model draws nearly
+    # the same face from both, so this is read on the float graph, not through int8's rounding)
+    shift, _ = checkpoint_code_shift(networks, checkpoint.meta["sides"], 0.5)
+    shifted_keras = np.asarray(networks.swap_model("a2b", shift)(real_faces))
+    assert np.abs(saved - shifted_keras).mean() > 10 * np.abs(saved - mapped_keras).mean()
+    served = load_swap_model(output, "tflite").swap(real_faces, "a2b")
+    assert np.abs(served - mapped_keras).mean(axis=(1, 2, 3)).max() < FACE_TOLERANCE
+    with pytest.raises(FaceswapError, match="--code-subspace 3 needs a --code-shift"):
+        export_model(test_model_work / "model", tmp_path / "refused", ExportSettings(code_subspace=3, parity_faces=0))
+    with pytest.raises(FaceswapError, match="--code-subspace: .*directions"):
+        export_model(test_model_work / "model", tmp_path / "refused", ExportSettings(code_shift=0.5, code_subspace=10**6,
+                                                                                    parity_faces=0))
+    assert not (tmp_path / "refused").exists()
+
+
 def test_code_shift_export_refuses_missing_faces_and_a_negative_strength(test_model_work, tmp_path, capsys):
     moved = _checkpoint_whose_faces_are_gone(test_model_work, tmp_path)
     with pytest.raises(FaceswapError, match="code shift is measured on the training faces"):
