@@ -8,7 +8,8 @@
 #   ITERATIONS is the total to reach (default 40000; the committed state has 37,000; the recipe's learning rate is constant, so any
 #   stopping point is fine: Ctrl-C or --minutes M saves the checkpoint), then export with the
 #   command printed at the end (to $work/export, measured beside models/default before it replaces it;
-#   --code-shift 0.5 moves the a2b codes half-way towards the target's, faceswap/model/code_shift.py,
+#   --code-shift 0.5 --code-subspace 8 moves the a2b codes half-way towards the target's (the subspace map of
+#   faceswap/model/code_shift.py, side B's 8 principal directions),
 #   measured on the training faces of $work, so run it where they were extracted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,5 +54,5 @@ mapfile -t recipe <<< "$recipe_words"
 $python -m faceswap train --side-a "$work/faces_a_clips" --side-b "$work/faces_b" \
     --model-dir "$work/model" --iterations "$iterations" "${recipe[@]}" "$@"
 echo "export with: $python -m faceswap export --model-dir $work/model --output $work/export" \
-     "--tflite-only --code-shift 0.5 --compact-checkpoint $work/training-state/checkpoint.npz" \
+     "--tflite-only --code-shift 0.5 --code-subspace 8 --compact-checkpoint $work/training-state/checkpoint.npz" \
      "(then measure it beside models/default and copy it there only if it is better: docs/default-model.md)"

@@ -38,6 +38,7 @@ def test_a_fresh_work_folder_resumes_the_committed_state_with_the_recipe(test_mo
     words = shlex.split(export.removeprefix("export with: ").split(" (")[0])
     assert words[1:4] == ["-m", "faceswap", "export"] and "--tflite-only" in words
     assert words[words.index("--code-shift") + 1] == "0.5"   # the shipped model's shift (docs/default-model.md)
+    assert words[words.index("--code-subspace") + 1] == "8"  # ... as the subspace map (session 21)
     assert words[words.index("--model-dir") + 1] == f"{work}/model"
     # beside the shipped model, never over it: it replaces models/default only once measured better
     assert words[words.index("--output") + 1] == f"{work}/export"
