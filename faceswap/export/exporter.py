@@ -202,6 +202,12 @@ def _named_folders(sides: dict) -> dict:
     return {side: data.get("folders", []) for side, data in sides.items()}
 
 
+def _check_code_map_settings(strength: float, subspace: int) -> None:
+    """FaceswapError for a subspace map asked for without a shift strength (nothing to move by)."""
+    if subspace and not strength > 0:
+        raise FaceswapError(f"--code-subspace {subspace} needs a --code-shift strength above 0")
+
+
 def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
                           faces: dict[str, np.ndarray] | None = None, subspace: int = 0) -> tuple[object, dict]:
     """The code shift of trained ``networks`` at ``strength`` (faceswap/model/code_shift.py), measured on
@@ -214,6 +220,7 @@ def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
     negative or not finite, or the subspace is not in 0 .. side B's faces - 1."""
     if not (np.isfinite(strength) and strength >= 0):
         raise FaceswapError(f"--code-shift is 0 (off) or more, not {strength}")
+    _check_code_map_settings(strength, subspace)
     if strength == 0:
         return None, {"strength": 0.0}
     faces = load_training_faces(sides, networks.config.layout) if faces is None else faces
@@ -292,6 +299,7 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
     settings = settings or ExportSettings()
     if settings.quantization not in QUANTIZATIONS:
         raise FaceswapError(f"unknown quantization {settings.quantization!r}: expected one of {', '.join(QUANTIZATIONS)}")
+    _check_code_map_settings(settings.code_shift, settings.code_subspace)
     model_dir, output = Path(model_dir), Path(output)
     checkpoint = load_checkpoint(model_dir)
     if checkpoint is None:
@@ -317,8 +325,6 @@ def export_model(model_dir: str | Path, output: str | Path, settings: ExportSett
         faces = load_training_faces(sides, config.layout)
     else:
         faces = load_training_faces(sides, config.layout, -(-wanted // 2)) if wanted > 0 else {}
-    if settings.code_subspace and not settings.code_shift > 0:
-        raise FaceswapError(f"--code-subspace {settings.code_subspace} needs a --code-shift strength above 0")
     shift, shift_description = checkpoint_code_shift(networks, sides, settings.code_shift, faces,
                                                      settings.code_subspace)
 

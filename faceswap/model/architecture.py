@@ -251,6 +251,8 @@ def MapCode(code_map, name: str):   # noqa: N802  (a layer factory, named like t
 
     class _MapCode(keras.layers.Layer):
         def build(self, input_shape):
+            if tuple(input_shape[1:]) != offset.shape:
+                raise ValueError(f"the code map takes codes of shape {offset.shape}, not {tuple(input_shape[1:])}")
             self.offset = self.add_weight(name="offset", shape=(offset.size,), initializer="zeros",
                                           trainable=False, dtype="float32")
             self.offset.assign(offset.reshape(-1))

@@ -27,9 +27,11 @@ directions of side B's training codes (rows, orthonormal; principal component an
 
 its offset from side A's mean code (what this face does: pose, expression, light, as far as B's
 own variation spans it) put on side B's mean code. Strength 0.5 with K 8 brought every one of ten
-held-out people closer to the target (mean distance 0.486 -> 0.475 on the four of issue 9) at a
-cost to one person's head turn (v17's yaw); the figures are in docs/default-model.md, session 21.
-``K`` 0 is the plain mean shift above.
+held-out people closer to the target (mean distance on the four of issue 9 0.487 -> 0.472 as
+exported, 0.486 -> 0.475 read with the Keras weights) at a cost to one person's head turn (v17's
+yaw); the figures are in docs/default-model.md, session 21. The map needs K >= 1 (with no
+directions it would pull every code onto side B's mean); export's ``--code-subspace 0`` keeps the
+plain mean shift above instead.
 """
 
 from __future__ import annotations
@@ -56,7 +58,10 @@ class CodeMap:
     def apply(self, codes: np.ndarray) -> np.ndarray:
         """The map of ``codes`` (float (N, *code shape)): float32 of the same shape."""
         codes = np.asarray(codes, dtype=np.float64)
-        flat = codes.reshape(len(codes), -1)
+        if codes.shape[1:] != self.offset.shape:
+            raise ValueError(f"the code map takes codes of shape (N, {', '.join(map(str, self.offset.shape))}), "
+                             f"not {codes.shape}")
+        flat = codes.reshape(len(codes), self.offset.size)
         moved = self.scale * flat + self.strength * (flat @ self.basis.T.astype(np.float64)) @ self.basis
         return (moved + self.offset.reshape(1, -1)).reshape(codes.shape).astype(np.float32)
 
@@ -89,7 +94,9 @@ def code_map(encoder, faces_a: np.ndarray, faces_b: np.ndarray, strength: float,
     if not (np.isfinite(strength) and strength >= 0):
         raise ValueError(f"the code map's strength is 0 (off) or more, not {strength}")
     faces_b = np.asarray(faces_b, dtype=np.float32)
-    if faces_b.ndim != 4 or not 1 <= int(dimensions) < len(faces_b):
+    if faces_b.ndim != 4 or not len(faces_b):
+        raise ValueError("code_map needs a batch of at least one side-B face (N, S, S, 3)")
+    if isinstance(dimensions, bool) or int(dimensions) != dimensions or not 1 <= dimensions < len(faces_b):
         raise ValueError(f"the code map keeps 1 to (side B's faces - 1) = {len(faces_b) - 1} directions, "
                          f"not {dimensions}")
     mean_a = mean_code(encoder, faces_a).astype(np.float64).reshape(-1)

@@ -101,9 +101,17 @@ def test_the_subspace_map_refuses_what_it_cannot_measure(trained):
     for dimensions in (0, len(faces["b"]), -1):
         with pytest.raises(ValueError, match="directions"):
             code_map(networks.encoder, faces["a"], faces["b"], 0.5, dimensions)
-    for strength in (-0.5, float("nan")):
+    for strength in (-0.5, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="strength"):
             code_map(networks.encoder, faces["a"], faces["b"], strength, 2)
+    with pytest.raises(ValueError, match="directions"):
+        code_map(networks.encoder, faces["a"], faces["b"], 0.5, 2.5)
+    mapping = code_map(networks.encoder, faces["a"], faces["b"], 0.5, 2)
+    codes = np.asarray(networks.encoder(faces["a"], training=False))
+    # one code at a time maps as in a batch; a code of another shape is refused, not reshaped
+    np.testing.assert_allclose(mapping.apply(codes[:1]), mapping.apply(codes)[:1], atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        mapping.apply(codes[:, :1])
 
 
 def test_the_swap_model_applies_the_subspace_map_before_the_decoder(trained):
