@@ -39,7 +39,7 @@ import numpy as np
 
 from faceswap.errors import CheckpointError, FaceswapError
 from faceswap.model.architecture import DIRECTIONS, Autoencoders, build_autoencoders
-from faceswap.model.code_shift import SHIFTED_DIRECTION, CodeMap, code_map as map_of, code_shift as shift_of, mean_code
+from faceswap.model.code_shift import SHIFTED_DIRECTION, CodeMap, code_map as map_of, code_shift as shift_of
 from faceswap.model.runtime import SAVED_MODEL_DIR, file_sha256
 from faceswap.settings import setting
 from faceswap.training.checkpoint import load_checkpoint
@@ -235,8 +235,7 @@ def checkpoint_code_shift(networks: Autoencoders, sides: dict, strength: float,
             shift = map_of(networks.encoder, faces["a"], faces["b"], strength, subspace)
         except ValueError as error:
             raise FaceswapError(f"--code-subspace: {error}") from None
-        mean_a = mean_code(networks.encoder, faces["a"])
-        moved = shift.apply(mean_a[None])[0] - mean_a
+        moved = shift.mean_shift
     else:
         shift = moved = shift_of(networks.encoder, faces["a"], faces["b"], strength)
     description = {"strength": float(strength), "direction": SHIFTED_DIRECTION,

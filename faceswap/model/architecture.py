@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from faceswap.model.code_shift import CodeMap
+
 DIRECTIONS = ("a2b", "b2a")
 
 
@@ -305,7 +307,7 @@ class Autoencoders:
         inputs = keras.Input((size, size, 3), name="face")
         code = self.encoder(inputs)
         if code_shift is not None:
-            layer = MapCode if hasattr(code_shift, "basis") else AddConstant
+            layer = MapCode if isinstance(code_shift, CodeMap) else AddConstant
             code = layer(code_shift, name="code_shift")(code)
         outputs = self.decoder_for(direction)(code)
         return keras.Model(inputs, outputs, name=f"swap_{direction}")

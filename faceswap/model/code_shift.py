@@ -47,13 +47,15 @@ SHIFTED_DIRECTION = "a2b"
 class CodeMap:
     """An affine map of codes: ``c' = scale * c + strength * (c . basis^T) basis + offset``, with
     c flattened to D numbers. offset: float32 of the code's shape; basis: float32 (K, D), orthonormal
-    rows; scale, strength: floats. Made by ``code_map``; baked into the a2b graph by
-    faceswap.model.architecture.Autoencoders.swap_model."""
+    rows; scale, strength: floats; mean_shift: float32 of the code's shape, how far the map moves
+    side A's mean code (the plain ``code_shift`` at the same strength). Made by ``code_map``; baked
+    into the a2b graph by faceswap.model.architecture.Autoencoders.swap_model."""
 
     offset: np.ndarray
     basis: np.ndarray
     scale: float
     strength: float
+    mean_shift: np.ndarray
 
     def apply(self, codes: np.ndarray) -> np.ndarray:
         """The map of ``codes`` (float (N, *code shape)): float32 of the same shape."""
@@ -72,11 +74,7 @@ def mean_code(encoder, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
     faces = np.asarray(faces, dtype=np.float32)
     if faces.ndim != 4 or not len(faces):
         raise ValueError("mean_code needs a batch of at least one face (N, S, S, 3)")
-    total = None
-    for start in range(0, len(faces), batch_size):
-        codes = np.asarray(encoder(faces[start:start + batch_size], training=False), dtype=np.float64)
-        total = codes.sum(axis=0) if total is None else total + codes.sum(axis=0)
-    return (total / len(faces)).astype(np.float32)
+    return codes_of(encoder, faces, batch_size).astype(np.float64).mean(axis=0).astype(np.float32)
 
 
 def codes_of(encoder, faces: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -108,7 +106,8 @@ def code_map(encoder, faces_a: np.ndarray, faces_b: np.ndarray, strength: float,
     # (1 - s) c + s (mu_B + P^T P (c - mu_A)) = (1 - s) c + s P^T P c + s (mu_B - P^T P mu_A)
     offset = strength * (mean_b - (basis @ mean_a) @ basis)
     return CodeMap(offset=offset.reshape(shape).astype(np.float32), basis=basis.astype(np.float32),
-                   scale=float(1.0 - strength), strength=float(strength))
+                   scale=float(1.0 - strength), strength=float(strength),
+                   mean_shift=(strength * (mean_b - mean_a)).reshape(shape).astype(np.float32))
 
 
 def code_shift(encoder, faces_a: np.ndarray, faces_b: np.ndarray, strength: float) -> np.ndarray:
